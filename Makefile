@@ -1,0 +1,47 @@
+# kinns — see README.md. Every target that touches the system runs ci/install-deps.sh first.
+SHELL := /usr/bin/env bash
+export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
+BIN := _output/bin
+GO ?= go
+# e2e selection: make e2e LABELS=topology FOCUS='every host'
+LABELS ?=
+FOCUS ?=
+NODES ?= 3
+
+.PHONY: all deps build test unit e2e bench lab down fmt vet clean
+
+all: build
+
+deps:
+	@ci/install-deps.sh
+
+build:
+	$(GO) build -o $(BIN)/lab ./cmd/lab
+
+# Everything CI runs: unit tests, then every e2e suite.
+test: deps build unit e2e
+
+unit:
+	$(GO) test $$($(GO) list ./... | grep -v /specs)
+
+e2e: deps build
+	LABELS='$(LABELS)' FOCUS='$(FOCUS)' ci/e2e.sh
+
+bench: deps build
+	@mkdir -p _output
+	$(GO) run ./cmd/bench -lab $(BIN)/lab -json _output/bench.json
+
+lab: deps build
+	$(BIN)/lab up --nodes $(NODES)
+
+down: build
+	$(BIN)/lab down
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf _output

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kinns/kinns/harness"
+	"github.com/kinns/kinns/harness/state"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a lab's hosts, components and their health",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "" && output != "json" {
+				return fmt.Errorf("unknown output format %q: use -o json, or nothing for a table", output)
+			}
+			lab, err := attach(g)
+			if err != nil {
+				return err
+			}
+			st := lab.Status(cmd.Context())
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	return cmd
+}
+
+// attach finds the lab named by --name, with an error that says what to do.
+func attach(g *globals) (*harness.Lab, error) {
+	lab, err := harness.Attach(g.stateRoot, g.name)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, fmt.Errorf("no lab named %q is up; start one with `lab up --name %s`", g.name, g.name)
+	}
+	return lab, err
+}
+
+func printStatus(out io.Writer, st harness.Status) {
+	state := "ready"
+	switch {
+	case !st.Supervisor.Alive:
+		state = "supervisor gone (run `lab down --name " + st.Name + "`)"
+	case !st.Ready:
+		state = "coming up"
+	}
+	fmt.Fprintf(out, "lab %s: %s (supervisor pid %d, timing %s)\n", st.Name, state, st.Supervisor.PID, st.Timing)
+	fmt.Fprintf(out, "state:      %s\n", st.StateDir)
+	ctr := "healthy"
+	if !st.Containerd.Healthy {
+		ctr = "UNHEALTHY: " + st.Containerd.Error
+	}
+	fmt.Fprintf(out, "containerd: %s %s", st.Containerd.Address, ctr)
+	if st.Containerd.Log != "" {
+		fmt.Fprintf(out, " (log %s)", st.Containerd.Log)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tROLE\tNETNS\tIP\tPOD CIDR\tHEALTH")
+	for _, h := range st.Hosts {
+		health := "ok"
+		switch {
+		case !h.Present:
+			health = "namespace missing"
+		case !h.LinkUp:
+			health = "link down"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, h.Netns, h.IP, h.PodCIDR, health)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kinns/kinns/harness"
+	"github.com/kinns/kinns/harness/proc"
+	"github.com/kinns/kinns/harness/state"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+type upOptions struct {
+	nodes             int
+	timing            string
+	containerdAddress string
+}
+
+func (o upOptions) config(g *globals) harness.Config {
+	return harness.Config{Name: g.name, Nodes: o.nodes, Timing: o.timing,
+		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot}
+}
+
+func (o *upOptions) flags(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "number of worker nodes")
+	cmd.Flags().StringVar(&o.timing, "timing", harness.TimingFast, "timing profile: fast or kubernetes")
+	cmd.Flags().StringVar(&o.containerdAddress, "containerd-address", "", "use the containerd listening on this socket instead of kinns' own")
+}
+
+func newUpCmd(g *globals) *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Boot a lab and leave it running in the background",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runUp(cmd.OutOrStdout(), g, *o) },
+	}
+	o.flags(cmd)
+	return cmd
+}
+
+// Messages on the progress pipe from the supervisor to `lab up`.
+const (
+	msgStep  = "step "
+	msgReady = "ready"
+	msgError = "error "
+)
+
+// runUp checks the request, starts the supervisor in the background and relays its
+// progress until the lab is ready.
+func runUp(out io.Writer, g *globals, o upOptions) error {
+	start := time.Now()
+	// The Go API reads 0 nodes as "the default"; on the command line it is an error.
+	if _, err := topology.New(g.name, o.nodes); err != nil {
+		return err
+	}
+	cfg := o.config(g)
+	store, err := harness.Reserve(cfg)
+	if err != nil {
+		return err
+	}
+	child, progress, err := startSupervisor(store, g, o)
+	if err != nil {
+		store.Remove()
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// Ctrl-C during bring-up: the supervisor aborts and removes what it made.
+		<-sigs
+		child.Signal(syscall.SIGTERM)
+	}()
+	err = relay(out, progress, start)
+	if errors.Is(err, errSupervisorDied) {
+		harness.Down(context.Background(), g.stateRoot, g.name, nil)
+	}
+	if err != nil {
+		return err
+	}
+	printUsage(out, g, o, time.Since(start))
+	return nil
+}
+
+func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.File, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return proc.ID{}, nil, fmt.Errorf("find the lab binary: %w", err)
+	}
+	logf, err := os.OpenFile(store.Path("lab.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return proc.ID{}, nil, fmt.Errorf("open lab log: %w", err)
+	}
+	defer logf.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return proc.ID{}, nil, err
+	}
+	defer pw.Close()
+	args := []string{"supervise", "--name", g.name, "--state-root", g.stateRoot,
+		"--nodes", fmt.Sprint(o.nodes), "--timing", o.timing, "--containerd-address", o.containerdAddress, "--progress-fd", "3"}
+	cmd := exec.Command(self, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{pw}
+	// Its own session: closing this terminal does not take the lab down.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := store.Record(state.Resource{Kind: state.KindProcess, Name: "supervisor"}); err != nil {
+		return proc.ID{}, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		return proc.ID{}, nil, fmt.Errorf("start lab supervisor: %w", err)
+	}
+	id, err := proc.Identify(cmd.Process.Pid)
+	if err == nil {
+		err = store.Record(state.Resource{Kind: state.KindProcess, Name: "supervisor", Process: id})
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		pr.Close()
+		return proc.ID{}, nil, err
+	}
+	return id, pr, nil
+}
+
+var errSupervisorDied = errors.New("the lab supervisor exited during bring-up")
+
+func relay(out io.Writer, progress *os.File, start time.Time) error {
+	defer progress.Close()
+	sc := bufio.NewScanner(progress)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, msgStep):
+			fmt.Fprintf(out, " • %-60s %5.1fs\n", strings.TrimPrefix(line, msgStep), time.Since(start).Seconds())
+		case line == msgReady:
+			return nil
+		case strings.HasPrefix(line, msgError):
+			return errors.New(strings.TrimPrefix(line, msgError))
+		}
+	}
+	return fmt.Errorf("%w; what it made was removed; run again with -v, or look at the log in the state folder", errSupervisorDied)
+}
+
+func printUsage(out io.Writer, g *globals, o upOptions, took time.Duration) {
+	nameFlag := ""
+	if g.name != harness.DefaultName {
+		nameFlag = " --name " + g.name
+	}
+	fmt.Fprintf(out, `
+Lab %q is up in %.1fs: hosts cp-1..cp-3, node-1..node-%d and client, fabric 10.89.0.0/24.
+  lab status%[4]s                        hosts and their health
+  lab exec%[4]s node-1 -- ip addr        run a command inside a host
+  lab down%[4]s                          remove the lab and everything it made
+`, g.name, took.Seconds(), o.nodes, nameFlag)
+}

@@ -1,0 +1,83 @@
+package harness
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/kinns/kinns/harness/proc"
+	"github.com/kinns/kinns/harness/state"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+// Timing profiles (DESIGN §5).
+const (
+	TimingFast       = "fast"
+	TimingKubernetes = "kubernetes"
+)
+
+// DefaultName is the lab name when none is given.
+const DefaultName = "kinns"
+
+// Config says what lab to bring up.
+type Config struct {
+	Name   string
+	Nodes  int
+	Timing string
+	// ContainerdAddress is the socket of an existing containerd to use. Empty: the
+	// lab starts, or joins, the containerd that kinns shares between labs.
+	ContainerdAddress string
+	// StateRoot holds every lab's state (default state.DefaultRoot).
+	StateRoot string
+	// Owner is the process that keeps the lab (default: the calling process). It
+	// holds the shared containerd for the lab.
+	Owner proc.ID
+	// Reserved: the state folder was already made by Reserve (the `lab up` parent
+	// made it, this process carries on).
+	Reserved bool
+	Log      *slog.Logger
+	// Progress, if set, is told of each step as it starts.
+	Progress func(step string)
+}
+
+func (c *Config) defaults() error {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.Nodes == 0 {
+		c.Nodes = 3
+	}
+	if c.Timing == "" {
+		c.Timing = TimingFast
+	}
+	if c.StateRoot == "" {
+		c.StateRoot = StateRoot()
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Progress == nil {
+		c.Progress = func(string) {}
+	}
+	if c.Owner.PID == 0 {
+		id, err := proc.Self()
+		if err != nil {
+			return err
+		}
+		c.Owner = id
+	}
+	if c.Timing != TimingFast && c.Timing != TimingKubernetes {
+		return fmt.Errorf("invalid timing %q: use %q or %q", c.Timing, TimingFast, TimingKubernetes)
+	}
+	return nil
+}
+
+// StateRoot is where lab state lives: $KINNS_STATE_ROOT, or state.DefaultRoot.
+func StateRoot() string {
+	if r := os.Getenv("KINNS_STATE_ROOT"); r != "" {
+		return r
+	}
+	return state.DefaultRoot
+}
+
+func (c Config) plan() (topology.Plan, error) { return topology.New(c.Name, c.Nodes) }

@@ -1,0 +1,340 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kinns/kinns/harness/containerd"
+	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/harness/network"
+	"github.com/kinns/kinns/harness/proc"
+	"github.com/kinns/kinns/harness/state"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+// Lab is a running lab, or one found through its state folder.
+type Lab struct {
+	cfg   Config
+	plan  topology.Plan
+	store *state.Store
+	log   *slog.Logger
+	// containerdAddress is the daemon the nodes use.
+	containerdAddress string
+}
+
+// Name is the lab's name.
+func (l *Lab) Name() string { return l.plan.Lab }
+
+// Plan is the lab's topology.
+func (l *Lab) Plan() topology.Plan { return l.plan }
+
+// StateDir is the lab's state folder.
+func (l *Lab) StateDir() string { return l.store.Dir() }
+
+// ContainerdAddress is the socket of the containerd the lab's nodes use.
+func (l *Lab) ContainerdAddress() string { return l.containerdAddress }
+
+// Host finds a host by name, with an error that lists the valid names.
+func (l *Lab) Host(name string) (topology.Host, error) {
+	h, ok := l.plan.Host(name)
+	if !ok {
+		return h, fmt.Errorf("lab %s has no host %q; hosts are %v", l.Name(), name, l.plan.HostNames())
+	}
+	return h, nil
+}
+
+// Reserve checks that a lab of cfg can be brought up on this machine and makes its
+// state folder, so that another process can run Up with cfg.Reserved. It is what
+// lets `lab up` report bad input before it starts anything in the background.
+func Reserve(cfg Config) (*state.Store, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	plan, err := cfg.plan()
+	if err != nil {
+		return nil, err
+	}
+	if err := preflight(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkFree(cfg.StateRoot, plan); err != nil {
+		return nil, err
+	}
+	store, err := state.Create(cfg.StateRoot, cfg.Name, state.Meta{
+		Nodes: cfg.Nodes, Timing: cfg.Timing, ContainerdAddress: cfg.ContainerdAddress,
+		Created: time.Now().UTC(), Supervisor: cfg.Owner,
+	})
+	if errors.Is(err, state.ErrExists) {
+		// Lost a race with another `lab up` of the same name.
+		return nil, fmt.Errorf("%w: lab %q is being brought up by another process", ErrAlreadyUp, cfg.Name)
+	}
+	return store, err
+}
+
+// checkFree fails if a lab of that name, or any namespace it would use, exists.
+func checkFree(root string, plan topology.Plan) error {
+	if s, err := state.Open(root, plan.Lab); err == nil {
+		m, _ := s.Meta()
+		if m.Supervisor.Alive() {
+			return fmt.Errorf("%w: lab %q is already up (supervisor pid %d); use it, or take it down with `lab down --name %s`",
+				ErrAlreadyUp, plan.Lab, m.Supervisor.PID, plan.Lab)
+		}
+		return fmt.Errorf("%w: lab %q did not shut down cleanly (state in %s); run `lab down --name %s` first",
+			ErrLeftovers, plan.Lab, s.Dir(), plan.Lab)
+	}
+	var taken []string
+	for _, ns := range append([]string{plan.FabricNetns}, hostNetns(plan)...) {
+		if netns.Exists(ns) {
+			taken = append(taken, ns)
+		}
+	}
+	if len(taken) > 0 {
+		return fmt.Errorf("%w: network namespaces %v exist but no kinns state records them; pick another --name, or remove them with `ip netns delete` if they are yours",
+			ErrLeftovers, taken)
+	}
+	return nil
+}
+
+func hostNetns(p topology.Plan) []string {
+	var out []string
+	for _, h := range p.Hosts {
+		out = append(out, h.Netns)
+	}
+	return out
+}
+
+// Up brings a lab up and returns once it is ready. If any step fails, everything
+// made so far is removed before Up returns the error.
+func Up(ctx context.Context, cfg Config) (*Lab, error) {
+	l, err := open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.bringUp(ctx); err != nil {
+		l.log.Error("bring-up failed, removing what was made", "err", err)
+		cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if derr := l.teardown(cleanCtx); derr != nil {
+			return nil, fmt.Errorf("bring up lab %s: %w (and cleanup failed: %v; run `lab down --name %s`)", cfg.Name, err, derr, cfg.Name)
+		}
+		return nil, fmt.Errorf("bring up lab %s: %w", cfg.Name, err)
+	}
+	return l, nil
+}
+
+// open reserves the lab (or opens the reservation) and sets up the Lab value.
+func open(cfg Config) (*Lab, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	var store *state.Store
+	var err error
+	if cfg.Reserved {
+		store, err = state.Open(cfg.StateRoot, cfg.Name)
+	} else {
+		store, err = Reserve(cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	plan, err := cfg.plan()
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{cfg: cfg, plan: plan, store: store, log: cfg.Log.With("lab", cfg.Name)}
+	return l, nil
+}
+
+func (l *Lab) bringUp(ctx context.Context) error {
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		l.cfg.Progress(fmt.Sprintf("network: %d hosts on fabric %s", len(l.plan.Hosts), topology.FabricSubnet))
+		t := time.Now()
+		err := network.Builder{Record: l.store.Record, Log: l.log}.Build(gctx, l.plan)
+		l.log.Info("network ready", "hosts", len(l.plan.Hosts), "took", time.Since(t))
+		return err
+	})
+	g.Go(func() error { return l.startContainerd(gctx) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.store.UpdateMeta(func(m *state.Meta) {
+		m.Ready = true
+		m.ContainerdAddress = l.containerdAddress
+	}); err != nil {
+		return err
+	}
+	l.log.Info("lab ready", "took", time.Since(start))
+	return nil
+}
+
+// startContainerd joins the shared daemon (or the given one) and makes each node's
+// containerd namespace.
+func (l *Lab) startContainerd(ctx context.Context) error {
+	l.containerdAddress = l.cfg.ContainerdAddress
+	if l.containerdAddress == "" {
+		d := l.daemon()
+		l.cfg.Progress("containerd: shared daemon at " + d.Address() + " (log: " + d.LogPath() + ")")
+		if err := l.store.Record(state.Resource{Kind: state.KindContainerdHolder, Name: l.holder()}); err != nil {
+			return err
+		}
+		addr, err := d.Acquire(ctx, l.holder(), l.cfg.Owner)
+		if err != nil {
+			return err
+		}
+		l.containerdAddress = addr
+	} else {
+		l.cfg.Progress("containerd: using " + l.containerdAddress)
+		if err := containerd.WaitServing(ctx, l.containerdAddress, 5*time.Second); err != nil {
+			return err
+		}
+	}
+	for _, n := range l.plan.Nodes() {
+		ns := topology.ContainerdNamespace(l.Name(), n.Name)
+		if err := l.store.Record(state.Resource{Kind: state.KindContainerdNamespace, Name: ns, Address: l.containerdAddress}); err != nil {
+			return err
+		}
+		labels := map[string]string{"kinns.lab": l.Name(), "kinns.node": n.Name}
+		if err := containerd.CreateNamespace(ctx, l.containerdAddress, ns, labels); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Lab) daemon() containerd.Daemon { return containerd.NewDaemon(l.cfg.StateRoot, l.log) }
+
+func (l *Lab) holder() string { return "lab-" + l.Name() }
+
+// Attach finds a lab through its state folder, to inspect, exec into or take down.
+func Attach(root, name string) (*Lab, error) {
+	if root == "" {
+		root = StateRoot()
+	}
+	store, err := state.Open(root, name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := store.Meta()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := topology.New(name, m.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	cfg := Config{Name: name, Nodes: m.Nodes, Timing: m.Timing, StateRoot: root,
+		ContainerdAddress: m.ContainerdAddress, Owner: m.Supervisor, Log: slog.New(slog.DiscardHandler)}
+	return &Lab{cfg: cfg, plan: plan, store: store, log: cfg.Log, containerdAddress: m.ContainerdAddress}, nil
+}
+
+// Down stops the lab and removes everything it recorded.
+func (l *Lab) Down(ctx context.Context) error {
+	if err := l.teardown(ctx); err != nil {
+		return fmt.Errorf("take down lab %s: %w", l.Name(), err)
+	}
+	return nil
+}
+
+// Down takes down the lab called name: it asks the lab's supervisor to stop (and
+// kills it if it does not), then removes whatever the journal still names. It is
+// idempotent, and works after the supervisor died with SIGKILL.
+func Down(ctx context.Context, root, name string, log *slog.Logger) error {
+	if root == "" {
+		root = StateRoot()
+	}
+	store, err := state.Open(root, name)
+	if err != nil {
+		return err
+	}
+	m, _ := store.Meta()
+	self, _ := proc.Self()
+	if m.Supervisor.Alive() && m.Supervisor != self {
+		if log != nil {
+			log.Info("stopping lab supervisor", "lab", name, "pid", m.Supervisor.PID)
+		}
+		// The supervisor tears down on SIGTERM; give it time before SIGKILL.
+		if err := proc.Stop(ctx, m.Supervisor, 60*time.Second); err != nil {
+			return fmt.Errorf("stop supervisor of lab %s: %w", name, err)
+		}
+	}
+	if _, err := os.Stat(store.Dir()); errors.Is(err, os.ErrNotExist) {
+		return nil // the supervisor cleaned up
+	}
+	l, err := Attach(root, name)
+	if err != nil {
+		return err
+	}
+	if log != nil {
+		l.log = log.With("lab", name)
+	}
+	return l.Down(ctx)
+}
+
+// teardown removes every recorded resource, in teardown order, carrying on past
+// failures; the state folder goes only once everything else is gone.
+func (l *Lab) teardown(ctx context.Context) error {
+	rs, err := l.store.Resources()
+	if err != nil {
+		return err
+	}
+	self, _ := proc.Self()
+	if err := teardown(ctx, rs, func(ctx context.Context, r state.Resource) error {
+		if r.Kind == state.KindProcess && r.Process == self {
+			return nil // the supervisor taking down its own lab
+		}
+		return l.remove(ctx, r)
+	}, l.log); err != nil {
+		return err
+	}
+	return l.store.Remove()
+}
+
+func teardown(ctx context.Context, rs []state.Resource, remove func(context.Context, state.Resource) error, log *slog.Logger) error {
+	var errs []error
+	for _, r := range state.TeardownOrder(rs) {
+		if err := remove(ctx, r); err != nil {
+			log.Warn("could not remove", "resource", r.String(), "err", err)
+			errs = append(errs, fmt.Errorf("remove %s: %w", r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Lab) remove(ctx context.Context, r state.Resource) error {
+	switch r.Kind {
+	case state.KindProcess:
+		return proc.Stop(ctx, r.Process, 5*time.Second)
+	case state.KindContainerdNamespace:
+		return containerd.DeleteNamespace(ctx, r.Address, r.Name)
+	case state.KindContainerdHolder:
+		return l.daemon().Release(ctx, r.Name)
+	case state.KindLink:
+		return network.RemoveLink(r.Netns, r.Name)
+	case state.KindNetns:
+		return netns.Delete(r.Name)
+	case state.KindMount:
+		return unmount(r.Name)
+	case state.KindFile:
+		return os.RemoveAll(r.Name)
+	}
+	return fmt.Errorf("unknown resource kind %q", r.Kind)
+}
+
+// Labs lists every lab that has state on this machine.
+func Labs(root string) ([]string, error) {
+	if root == "" {
+		root = StateRoot()
+	}
+	return state.List(root)
+}

@@ -1,0 +1,102 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/kinns/kinns/harness/proc"
+)
+
+func TestRecordThenReadInOrder(t *testing.T) {
+	root := t.TempDir()
+	s, err := Create(root, "lab", Meta{Nodes: 3, Timing: "fast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []Resource{
+		{Kind: KindNetns, Name: "lab-fabric"},
+		{Kind: KindLink, Name: "fabric0", Netns: "lab-fabric"},
+		{Kind: KindProcess, Name: "etcd-1", Process: proc.ID{PID: 7, StartTime: 9}},
+	}
+	for _, r := range in {
+		if err := s.Record(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A writer killed mid-line leaves a torn record: it must be ignored.
+	f, _ := os.OpenFile(s.Path(journalFile), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"kind":"netns","na`)
+	f.Close()
+
+	s2, err := Open(root, "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s2.Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) {
+		t.Fatalf("got %d resources, want %d: %v", len(got), len(in), got)
+	}
+	for i := range in {
+		if got[i] != in[i] {
+			t.Errorf("resource %d = %v, want %v", i, got[i], in[i])
+		}
+	}
+	m, err := s2.Meta()
+	if err != nil || m.Name != "lab" || m.Nodes != 3 {
+		t.Errorf("meta = %+v, %v", m, err)
+	}
+}
+
+func TestCreateTwiceFails(t *testing.T) {
+	root := t.TempDir()
+	if _, err := Create(root, "lab", Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(root, "lab", Meta{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("second Create: %v, want ErrExists", err)
+	}
+	if _, err := Open(root, "other"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Open of unknown lab: %v, want ErrNotFound", err)
+	}
+	names, _ := List(root)
+	if len(names) != 1 || names[0] != "lab" {
+		t.Errorf("List = %v", names)
+	}
+}
+
+func TestTeardownOrder(t *testing.T) {
+	rs := []Resource{
+		{Kind: KindNetns, Name: "l-fabric"},
+		{Kind: KindLink, Name: "fabric0", Netns: "l-fabric"},
+		{Kind: KindNetns, Name: "l-node-1"},
+		{Kind: KindLink, Name: "node-1", Netns: "l-fabric"},
+		{Kind: KindContainerdHolder, Name: "lab-l"},
+		{Kind: KindContainerdNamespace, Name: "l-node-1"},
+		{Kind: KindProcess, Name: "kubelet", Process: proc.ID{PID: 1, StartTime: 2}},
+		{Kind: KindFile, Name: "/tmp/x"},
+		{Kind: KindNetns, Name: "l-node-1"}, // recorded twice by a retried step
+	}
+	want := []string{
+		"process kubelet (pid 1)",
+		"containerd-namespace l-node-1",
+		"containerd-holder lab-l",
+		"link node-1 in l-fabric",
+		"link fabric0 in l-fabric",
+		"netns l-node-1",
+		"netns l-fabric",
+		"file /tmp/x",
+	}
+	got := TeardownOrder(rs)
+	if len(got) != len(want) {
+		t.Fatalf("got %d, want %d: %v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("step %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+}

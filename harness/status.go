@@ -1,0 +1,84 @@
+package harness
+
+import (
+	"context"
+	"time"
+
+	"github.com/kinns/kinns/harness/containerd"
+	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/harness/network"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+// Status is what `lab status` shows.
+type Status struct {
+	Name       string           `json:"name"`
+	Ready      bool             `json:"ready"`
+	Timing     string           `json:"timing"`
+	StateDir   string           `json:"stateDir"`
+	Supervisor ProcessStatus    `json:"supervisor"`
+	Containerd ContainerdStatus `json:"containerd"`
+	Hosts      []HostStatus     `json:"hosts"`
+}
+
+// ProcessStatus is a process of the lab.
+type ProcessStatus struct {
+	PID   int  `json:"pid"`
+	Alive bool `json:"alive"`
+}
+
+// ContainerdStatus is the daemon the nodes use.
+type ContainerdStatus struct {
+	Address string `json:"address"`
+	Healthy bool   `json:"healthy"`
+	Error   string `json:"error,omitempty"`
+	Log     string `json:"log,omitempty"`
+}
+
+// HostStatus is one host of the lab.
+type HostStatus struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Netns   string `json:"netns"`
+	IP      string `json:"ip"`
+	PodCIDR string `json:"podCIDR,omitempty"`
+	// Present: the namespace exists. LinkUp: its fabric cable is plugged in.
+	Present bool `json:"present"`
+	LinkUp  bool `json:"linkUp"`
+}
+
+// Healthy reports whether the host is there and connected.
+func (h HostStatus) Healthy() bool { return h.Present && h.LinkUp }
+
+// Status inspects the lab as it is now.
+func (l *Lab) Status(ctx context.Context) Status {
+	m, _ := l.store.Meta()
+	s := Status{
+		Name: l.Name(), Ready: m.Ready, Timing: m.Timing, StateDir: l.store.Dir(),
+		Supervisor: ProcessStatus{PID: m.Supervisor.PID, Alive: m.Supervisor.Alive()},
+		Containerd: ContainerdStatus{Address: l.containerdAddress},
+	}
+	if l.cfg.ContainerdAddress == "" || l.containerdAddress == l.daemon().Address() {
+		s.Containerd.Log = l.daemon().LogPath()
+	}
+	if err := containerd.WaitServing(ctx, l.containerdAddress, time.Second); err != nil {
+		s.Containerd.Error = err.Error()
+	} else {
+		s.Containerd.Healthy = true
+	}
+	for _, h := range l.plan.Hosts {
+		s.Hosts = append(s.Hosts, l.hostStatus(h))
+	}
+	return s
+}
+
+func (l *Lab) hostStatus(h topology.Host) HostStatus {
+	hs := HostStatus{Name: h.Name, Role: string(h.Role), Netns: h.Netns, IP: h.IP.String(), Present: netns.Exists(h.Netns)}
+	if h.IsNode() {
+		hs.PodCIDR = h.PodCIDR.String()
+	}
+	if hs.Present {
+		hs.LinkUp, _ = network.LinkUp(l.plan, h)
+	}
+	return hs
+}

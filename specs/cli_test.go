@@ -1,0 +1,46 @@
+package specs
+
+import (
+	"os/exec"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+var _ = Describe("The lab command", CLI, func() {
+	It("refuses bad input with a message that says what to do", func(ctx SpecContext) {
+		Expect(runLabFails(ctx, "up", "--name", "Bad_Name")).To(ContainSubstring("invalid lab name"))
+		Expect(runLabFails(ctx, "up", "--nodes", "0", "--name", uniqueName("x"))).To(ContainSubstring("1 to 79 nodes"))
+		Expect(runLabFails(ctx, "up", "--timing", "slow", "--name", uniqueName("x"))).To(ContainSubstring(`use "fast" or "kubernetes"`))
+		Expect(runLabFails(ctx, "status", "--name", uniqueName("none"))).To(ContainSubstring("lab up"))
+		Expect(runLabFails(ctx, "status", "-o", "yaml")).To(ContainSubstring("-o json"))
+	}, SpecTimeout(time.Minute))
+
+	It("tells a user who is not root to run it as root", func(ctx SpecContext) {
+		cmd := exec.CommandContext(ctx, labBinary, "up", "--name", uniqueName("x"), "--state-root", GinkgoT().TempDir())
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s).WithContext(ctx).Should(gexec.Exit(1))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("as root"))
+	}, SpecTimeout(time.Minute))
+
+	It("runs commands inside a host and passes their exit status on", func(ctx SpecContext) {
+		name := uniqueName("e")
+		DeferCleanup(func(ctx SpecContext) { runLab(ctx, "down", "--name", name) })
+		runLab(ctx, "up", "--name", name, "--nodes", "3")
+		Expect(string(runLab(ctx, "exec", "--name", name, "node-1", "--", "ping", "-c1", "-W2", "10.89.0.23"))).To(ContainSubstring("1 received"))
+		Expect(string(runLab(ctx, "exec", "--name", name, "client", "ip", "-4", "addr", "show", "eth0"))).To(ContainSubstring("10.89.0.100/24"))
+
+		cmd := exec.CommandContext(ctx, labBinary, "exec", "--name", name, "cp-2", "--", "sh", "-c", "exit 7")
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s).WithContext(ctx).Should(gexec.Exit(7))
+
+		Expect(runLabFails(ctx, "exec", "--name", name, "node-9", "--", "true")).To(ContainSubstring("hosts are [cp-1"))
+		Expect(runLabFails(ctx, "up", "--name", name)).To(ContainSubstring("already up"))
+	}, SpecTimeout(2*time.Minute))
+})

@@ -1,0 +1,71 @@
+package specs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/kinns/kinns/harness"
+	"github.com/kinns/kinns/harness/containerd"
+	"github.com/kinns/kinns/harness/proc"
+)
+
+// Labels, one per concern.
+var (
+	Topology = Label("topology")
+	CLI      = Label("cli")
+)
+
+// labBinary is the `lab` command under test.
+var labBinary string
+
+func TestSpecs(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "kinns end-to-end")
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	if os.Geteuid() != 0 {
+		Fail("the kinns specs need root: they create network namespaces and run containerd")
+	}
+	labBinary = os.Getenv("KINNS_LAB_BINARY")
+	if labBinary == "" {
+		var err error
+		labBinary, err = gexec.Build("github.com/kinns/kinns/cmd/lab")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(gexec.CleanupBuildArtifacts)
+	}
+	// Hold the shared containerd for the whole suite, so that labs coming and going
+	// do not restart it each time.
+	self, err := proc.Self()
+	Expect(err).NotTo(HaveOccurred())
+	d := containerd.NewDaemon(harness.StateRoot(), nil)
+	holder := fmt.Sprintf("suite-%d", self.PID)
+	_, err = d.Acquire(ctx, holder, self)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) { Expect(d.Release(ctx, holder)).To(Succeed()) })
+}, NodeTimeout(60e9))
+
+// uniqueName gives each lab of a run its own name, so that nothing a spec sees
+// belongs to another.
+func uniqueName(prefix string) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// bootLab brings a lab up in this process and takes it down after the spec.
+func bootLab(ctx context.Context, nodes int) *harness.Lab {
+	GinkgoHelper()
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("t"), Nodes: nodes})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
+	return lab
+}
