@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -300,13 +301,29 @@ func (l *Lab) teardown(ctx context.Context) error {
 	return l.store.Remove()
 }
 
+// teardown removes rs stage by stage; within a stage (say, all namespaces) removals
+// run concurrently, since the kernel spends most of a namespace's removal waiting.
+// It carries on past failures and returns them all.
 func teardown(ctx context.Context, rs []state.Resource, remove func(context.Context, state.Resource) error, log *slog.Logger) error {
-	var errs []error
-	for _, r := range state.TeardownOrder(rs) {
-		if err := remove(ctx, r); err != nil {
-			log.Warn("could not remove", "resource", r.String(), "err", err)
-			errs = append(errs, fmt.Errorf("remove %s: %w", r, err))
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, stage := range state.TeardownStages(rs) {
+		var g errgroup.Group
+		g.SetLimit(16)
+		for _, r := range stage {
+			g.Go(func() error {
+				if err := remove(ctx, r); err != nil {
+					log.Warn("could not remove", "resource", r.String(), "err", err)
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("remove %s: %w", r, err))
+					mu.Unlock()
+				}
+				return nil
+			})
 		}
+		g.Wait()
 	}
 	return errors.Join(errs...)
 }

@@ -255,6 +255,21 @@ func (s *Store) Remove() error {
 	return nil
 }
 
+// TeardownStages groups TeardownOrder into stages: every resource of a stage may be
+// removed at the same time, and a stage starts only when the one before is done.
+func TeardownStages(rs []Resource) [][]Resource {
+	var stages [][]Resource
+	last := -1
+	for _, r := range TeardownOrder(rs) {
+		if rank := teardownRank[r.Kind]; rank != last || len(stages) == 0 {
+			stages = append(stages, nil)
+			last = rank
+		}
+		stages[len(stages)-1] = append(stages[len(stages)-1], r)
+	}
+	return stages
+}
+
 // TeardownOrder returns the resources in the order to remove them: by kind (what
 // uses a thing before the thing), and within a kind newest first. Duplicates (a
 // resource recorded twice, e.g. by a retried step) appear once.

@@ -100,3 +100,18 @@ func TestTeardownOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestTeardownStagesKeepKindsApart(t *testing.T) {
+	rs := []Resource{
+		{Kind: KindNetns, Name: "a"}, {Kind: KindLink, Name: "l1", Netns: "a"},
+		{Kind: KindNetns, Name: "b"}, {Kind: KindLink, Name: "l2", Netns: "b"},
+		{Kind: KindProcess, Name: "p"},
+	}
+	st := TeardownStages(rs)
+	if len(st) != 3 || len(st[0]) != 1 || len(st[1]) != 2 || len(st[2]) != 2 {
+		t.Fatalf("stages = %v", st)
+	}
+	if st[0][0].Kind != KindProcess || st[1][0].Kind != KindLink || st[2][0].Kind != KindNetns {
+		t.Errorf("stages out of order: %v", st)
+	}
+}
