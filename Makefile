@@ -4,6 +4,11 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 BIN := _output/bin
 GO ?= go
 # e2e selection: make e2e LABELS=topology FOCUS='every host'
+# The API server reports the Kubernetes version it is built from.
+K8S_VERSION := v1.37.2
+LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
+	-X k8s.io/component-base/version.gitTreeState=clean
 LABELS ?=
 FOCUS ?=
 NODES ?= 3
@@ -16,7 +21,8 @@ deps:
 	@ci/install-deps.sh
 
 build:
-	$(GO) build -o $(BIN)/lab ./cmd/lab
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/testapp ./cmd/testapp
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/lab ./cmd/lab
 
 # Everything CI runs: unit tests, then every e2e suite.
 test: deps build unit e2e

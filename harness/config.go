@@ -35,7 +35,10 @@ type Config struct {
 	// Reserved: the state folder was already made by Reserve (the `lab up` parent
 	// made it, this process carries on).
 	Reserved bool
-	Log      *slog.Logger
+	// LabBinary is the `lab` executable whose `component` subcommand runs each
+	// component (default: $KINNS_LAB_BINARY, else this executable).
+	LabBinary string
+	Log       *slog.Logger
 	// Progress, if set, is told of each step as it starts.
 	Progress func(step string)
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness/containerd"
 	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/network"
@@ -27,6 +28,11 @@ type Lab struct {
 	log   *slog.Logger
 	// containerdAddress is the daemon the nodes use.
 	containerdAddress string
+	// procs are the component processes this Lab value started and supervises.
+	procs components
+	pki   *pki.Bundle
+	// apiPort is the host's way in: 127.0.0.1:apiPort (0: pick a free port).
+	apiPort int
 }
 
 // Name is the lab's name.
@@ -166,7 +172,7 @@ func (l *Lab) bringUp(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := l.controlPlane(ctx); err != nil {
 		return err
 	}
 	if err := l.store.UpdateMeta(func(m *state.Meta) {
@@ -236,7 +242,7 @@ func Attach(root, name string) (*Lab, error) {
 	}
 	cfg := Config{Name: name, Nodes: m.Nodes, Timing: m.Timing, StateRoot: root,
 		ContainerdAddress: m.ContainerdAddress, Owner: m.Supervisor, Log: slog.New(slog.DiscardHandler)}
-	return &Lab{cfg: cfg, plan: plan, store: store, log: cfg.Log, containerdAddress: m.ContainerdAddress}, nil
+	return &Lab{cfg: cfg, plan: plan, store: store, log: cfg.Log, containerdAddress: m.ContainerdAddress, apiPort: m.APIPort}, nil
 }
 
 // Down stops the lab and removes everything it recorded.

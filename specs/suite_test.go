@@ -19,8 +19,10 @@ import (
 
 // Labels, one per concern.
 var (
-	Topology = Label("topology")
-	CLI      = Label("cli")
+	Topology  = Label("topology")
+	CLI       = Label("cli")
+	APIServer = Label("apiserver")
+	Etcd      = Label("etcd")
 )
 
 // labBinary is the `lab` command under test.
@@ -38,7 +40,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	labBinary = os.Getenv("KINNS_LAB_BINARY")
 	if labBinary == "" {
 		var err error
-		labBinary, err = gexec.Build("github.com/kinns/kinns/cmd/lab")
+		labBinary, err = gexec.Build("github.com/kinns/kinns/cmd/lab", "-ldflags", "-X k8s.io/component-base/version.gitVersion=v1.37.2")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(gexec.CleanupBuildArtifacts)
 	}
@@ -64,7 +66,7 @@ func uniqueName(prefix string) string {
 // bootLab brings a lab up in this process and takes it down after the spec.
 func bootLab(ctx context.Context, nodes int) *harness.Lab {
 	GinkgoHelper()
-	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("t"), Nodes: nodes})
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("t"), Nodes: nodes, LabBinary: labBinary})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
 	return lab

@@ -58,6 +58,11 @@ func supervise(g *globals, o upOptions, progress *os.File) error {
 		fmt.Fprintf(progress, "%s%s\n", msgError, oneLine(err.Error()))
 		return err
 	}
+	go func() {
+		if err := lab.ServeControl(ctx); err != nil {
+			log.Error("control socket", "err", err)
+		}
+	}()
 	fmt.Fprintln(progress, msgReady)
 	progress.Close()
 	log.Info("lab is up; waiting for SIGTERM")

@@ -1,8 +1,10 @@
 package netns
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,4 +202,19 @@ func isNetnsMount(p string) bool {
 		return false
 	}
 	return st.Type == unix.NSFS_MAGIC
+}
+
+// DialContext opens a connection from inside the namespace at path: the socket is
+// created on a thread inside it, and a socket keeps its namespace for life. Use it
+// as a client's dialer to reach a lab's addresses from the host without routes.
+func DialContext(path string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := Do(path, func() error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
 }

@@ -74,6 +74,8 @@ type Meta struct {
 	// Supervisor is the process that keeps the lab running (the background `lab`
 	// process, or a test binary).
 	Supervisor proc.ID `json:"supervisor,omitzero"`
+	// APIPort is the port of the API server's forwarder on 127.0.0.1.
+	APIPort int `json:"apiPort,omitempty"`
 	// Ready is set once bring-up finished.
 	Ready bool `json:"ready"`
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kinns/kinns/controlplane/apiserver"
+	"github.com/kinns/kinns/controlplane/etcd"
+	"github.com/kinns/kinns/harness/forward"
+)
+
+// componentFlags are what every `lab component` takes from the harness.
+type componentFlags struct {
+	config  string
+	readyFD int
+}
+
+// newComponentCmd is what the harness runs, inside a lab host's namespace, for
+// each component process. It is not meant for people.
+func newComponentCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "component", Hidden: true}
+	cmd.AddCommand(
+		componentCmd("etcd", runEtcd),
+		componentCmd("apiserver", runAPIServer),
+		newForwardCmd(),
+	)
+	return cmd
+}
+
+func componentCmd(kind string, run func(ctx context.Context, f componentFlags, log *slog.Logger) error) *cobra.Command {
+	f := &componentFlags{}
+	cmd := &cobra.Command{
+		Use:  kind,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return run(ctx, *f, componentLog(kind))
+		},
+	}
+	cmd.Flags().StringVar(&f.config, "config", "", "the component's config file (JSON)")
+	cmd.Flags().IntVar(&f.readyFD, "ready-fd", 0, "say ready on this file descriptor")
+	return cmd
+}
+
+func componentLog(kind string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", kind)
+}
+
+func (f componentFlags) load(v any) error {
+	b, err := os.ReadFile(f.config)
+	if err != nil {
+		return fmt.Errorf("read component config: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parse %s: %w", f.config, err)
+	}
+	return nil
+}
+
+// ready tells the harness the component serves.
+func (f componentFlags) ready() {
+	if f.readyFD <= 0 {
+		return
+	}
+	w := os.NewFile(uintptr(f.readyFD), "ready")
+	fmt.Fprintln(w, "ready")
+	w.Close()
+}
+
+func runEtcd(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg etcd.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log, cfg.EtcdLog = log, os.Stderr
+	m, err := etcd.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	f.ready()
+	return m.Wait(ctx)
+}
+
+func runAPIServer(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg apiserver.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	probe := func(ctx context.Context) error {
+		return etcd.HasQuorum(ctx, cfg.EtcdServers, cfg.QuorumProbeTimeout)
+	}
+	return apiserver.Run(ctx, cfg, probe)
+}
+
+func newForwardCmd() *cobra.Command {
+	var fd int
+	var target string
+	cmd := &cobra.Command{
+		Use:  "forward",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			ln, err := net.FileListener(os.NewFile(uintptr(fd), "listener"))
+			if err != nil {
+				return fmt.Errorf("listener on fd %d: %w", fd, err)
+			}
+			return forward.Serve(ctx, ln, target, componentLog("forward"))
+		},
+	}
+	cmd.Flags().IntVar(&fd, "listen-fd", 3, "the listening socket's file descriptor")
+	cmd.Flags().StringVar(&target, "target", "", "address to relay connections to")
+	return cmd
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// serveConfig is what serve needs; flags fill it, with defaults from the
+// environment so that a pod spec can set them either way.
+type serveConfig struct {
+	HTTPAddr   string
+	EchoAddr   string
+	TermDelay  time.Duration
+	ReadyDelay time.Duration
+	// Hostname is what /hostname answers and X-Served-By carries.
+	Hostname string
+}
+
+// getConfig is what get needs.
+type getConfig struct {
+	URL     string
+	Timeout time.Duration
+}
+
+func parseServeFlags(args []string, getenv func(string) string) (serveConfig, error) {
+	fs := newFlagSet("serve")
+	httpPort := fs.Int("http-port", 8080, "HTTP port")
+	echoPort := fs.Int("echo-port", 9000, "TCP and UDP echo port")
+	termDelay := fs.Duration("term-delay", 0, "keep serving this long after SIGTERM")
+	readyDelay := fs.Duration("ready-delay", 0, "answer 503 on /ready this long after start")
+	if err := setFromEnv(fs, getenv); err != nil {
+		return serveConfig{}, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return serveConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return serveConfig{}, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	for _, p := range []int{*httpPort, *echoPort} {
+		if p < 0 || p > 65535 {
+			return serveConfig{}, fmt.Errorf("port %d out of range", p)
+		}
+	}
+	return serveConfig{
+		HTTPAddr:   fmt.Sprintf(":%d", *httpPort),
+		EchoAddr:   fmt.Sprintf(":%d", *echoPort),
+		TermDelay:  *termDelay,
+		ReadyDelay: *readyDelay,
+	}, nil
+}
+
+func parseGetFlags(args []string) (getConfig, error) {
+	fs := newFlagSet("get")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return getConfig{}, err
+	}
+	if fs.NArg() != 1 {
+		return getConfig{}, fmt.Errorf("get takes one URL, got %d arguments", fs.NArg())
+	}
+	u, err := normalizeURL(fs.Arg(0))
+	if err != nil {
+		return getConfig{}, err
+	}
+	return getConfig{URL: u, Timeout: *timeout}, nil
+}
+
+// normalizeURL accepts "10.96.0.10:8080/hostname" as well as a full URL.
+func normalizeURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("parse URL %q: %w", s, err)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("URL %q has no host", s)
+	}
+	return u.String(), nil
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	// Errors are returned and printed once, by flagExit.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// setFromEnv gives every flag the value of $TESTAPP_<FLAG> if set; the
+// command line still overrides it.
+func setFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "TESTAPP_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(key); v != "" && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("$%s=%q: %w", key, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// flagExit turns a flag error into an exit status: help is success.
+func flagExit(err error, stdout, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "testapp: %v\n%s", err, usage)
+	return 2
+}

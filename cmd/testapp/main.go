@@ -1,0 +1,101 @@
+// Command testapp is the program inside kinns' built-in test image,
+// kinns.local/testapp:latest. It is static and has no dependencies besides the Go
+// standard library, so the image holds this one file.
+//
+//	testapp [serve] [flags]    HTTP on :8080, TCP and UDP echo on :9000 (the default)
+//	testapp get [--timeout 5s] URL
+//	                           prints URL's body; exit 1 on any failure
+//	testapp help               prints this usage and exits 0
+//
+// HTTP endpoints of serve:
+//
+//	/hostname         $POD_NAME if set, else the host name, with no newline
+//	/healthz          200 "ok"; /healthz?fail=1 makes it answer 500 until ?fail=0
+//	/ready            200 "ready"; ?fail=1 / ?fail=0 as above, answering 503;
+//	                  also 503 until --ready-delay has passed since start
+//	/echo             the request body, or ?msg=; with ?client=1 the caller's IP.
+//	                  Every answer carries X-Client-Addr (caller's ip:port) and
+//	                  X-Served-By (this pod's name)
+//	/exit?code=N      answers, then the process exits with status N
+//
+// On SIGTERM or SIGINT it exits 0 at once, or after --term-delay, serving all the
+// while, so that tests can watch a grace period run out.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches on the mode and returns the process' exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	mode, rest := "serve", args
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		mode, rest = args[0], args[1:]
+	}
+	switch mode {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "get":
+		return runGet(ctx, rest, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "testapp: unknown mode %q\n%s", mode, usage)
+		return 2
+	}
+}
+
+const usage = `usage:
+  testapp [serve] [--http-port 8080] [--echo-port 9000] [--term-delay 0s] [--ready-delay 0s]
+      HTTP on --http-port: /hostname /healthz /ready /echo /exit?code=N
+      TCP and UDP echo on --echo-port
+      defaults come from $TESTAPP_HTTP_PORT, $TESTAPP_ECHO_PORT,
+      $TESTAPP_TERM_DELAY, $TESTAPP_READY_DELAY
+  testapp get [--timeout 5s] URL
+      prints the body of URL; exit 1 on an error or a non-2xx answer
+  testapp help
+`
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseServeFlags(args, os.Getenv)
+	if err != nil {
+		return flagExit(err, stdout, stderr)
+	}
+	if cfg.Hostname, err = podName(os.Getenv, os.Hostname); err != nil {
+		fmt.Fprintf(stderr, "testapp: %v\n", err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	ls, err := listen(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "testapp: %v\n", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	return serve(ctx, cfg, ls, log, sigs)
+}
+
+func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseGetFlags(args)
+	if err != nil {
+		return flagExit(err, stdout, stderr)
+	}
+	if err := get(ctx, cfg, stdout); err != nil {
+		fmt.Fprintf(stderr, "testapp: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,143 @@
+package etcd
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+func validConfig() Config {
+	return Config{
+		Name:       "cp-1",
+		DataDir:    "/tmp/x",
+		ClientURLs: []string{"http://10.89.0.11:2379", "http://127.0.0.1:2379"},
+		PeerURL:    "http://10.89.0.11:2380",
+		InitialCluster: []Peer{
+			{Name: "cp-1", PeerURL: "http://10.89.0.11:2380"},
+			{Name: "cp-2", PeerURL: "http://10.89.0.12:2380"},
+			{Name: "cp-3", PeerURL: "http://10.89.0.13:2380"},
+		},
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  func(*Config)
+		wantErr string
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"no name", func(c *Config) { c.Name = "" }, "name is empty"},
+		{"no data dir", func(c *Config) { c.DataDir = "" }, "data dir is empty"},
+		{"https", func(c *Config) { c.PeerURL = "https://10.89.0.11:2380" }, "want http://HOST:PORT"},
+		{"no port", func(c *Config) { c.ClientURLs = []string{"http://10.89.0.11"} }, "want http://HOST:PORT"},
+		{"not in cluster", func(c *Config) { c.Name = "cp-9" }, `does not list member "cp-9"`},
+		{"peer URL differs", func(c *Config) { c.PeerURL = "http://10.89.0.11:2390" }, "but its peer URL is"},
+		{"listed twice", func(c *Config) { c.InitialCluster = append(c.InitialCluster, c.InitialCluster[1]) }, "listed twice"},
+		{"bad state", func(c *Config) { c.ClusterState = "old" }, `cluster state "old"`},
+		{"election too short", func(c *Config) { c.ElectionTimeout = 300 * time.Millisecond }, "at least 5 heartbeats"},
+		{"bad log level", func(c *Config) { c.EtcdLogLevel = "loud" }, "etcd log level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig()
+			tt.change(&cfg)
+			err := cfg.withDefaults().validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("validate: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("validate = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestEmbedConfig(t *testing.T) {
+	cfg := validConfig().withDefaults()
+	ec, err := embedConfig(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ec.InitialCluster; got != "cp-1=http://10.89.0.11:2380,cp-2=http://10.89.0.12:2380,cp-3=http://10.89.0.13:2380" {
+		t.Errorf("initial cluster %q", got)
+	}
+	if len(ec.ListenClientUrls) != 2 || len(ec.AdvertiseClientUrls) != 1 || ec.AdvertiseClientUrls[0].Host != "10.89.0.11:2379" {
+		t.Errorf("client URLs: listen %v, advertise %v; want loopback listened on, not advertised", ec.ListenClientUrls, ec.AdvertiseClientUrls)
+	}
+	if ec.TickMs != 100 || ec.ElectionMs != 1000 || ec.ClusterState != StateNew || ec.InitialClusterToken != DefaultClusterToken {
+		t.Errorf("defaults: tick %d election %d state %q token %q", ec.TickMs, ec.ElectionMs, ec.ClusterState, ec.InitialClusterToken)
+	}
+	if ec.AutoCompactionMode != "periodic" || ec.AutoCompactionRetention != "5m0s" {
+		t.Errorf("compaction %s %s", ec.AutoCompactionMode, ec.AutoCompactionRetention)
+	}
+	cfg.CompactionRetention = -1
+	if ec, _ = embedConfig(cfg, zap.NewNop()); ec.AutoCompactionRetention != "0" {
+		t.Errorf("negative retention gives %q, want compaction off", ec.AutoCompactionRetention)
+	}
+	cfg.ClientURLs = []string{"http://127.0.0.1:2379"}
+	if ec, _ = embedConfig(cfg, zap.NewNop()); len(ec.AdvertiseClientUrls) != 1 {
+		t.Errorf("loopback-only member advertises %v", ec.AdvertiseClientUrls)
+	}
+}
+
+func TestTiming(t *testing.T) {
+	for _, p := range []string{ProfileFast, ProfileKubernetes, "typo"} {
+		hb, el := Timing(p)
+		if hb < 100*time.Millisecond || el < 5*hb || el > time.Second {
+			t.Errorf("Timing(%q) = %s, %s", p, hb, el)
+		}
+	}
+	if hb, el := Timing(ProfileKubernetes); hb != 100*time.Millisecond || el != time.Second {
+		t.Errorf("kubernetes profile %s/%s, want etcd's defaults 100ms/1s", hb, el)
+	}
+}
+
+func TestSeedSortsLikeEtcd(t *testing.T) {
+	cfg := validConfig()
+	cfg.InitialCluster = []Peer{
+		{Name: "cp-3", PeerURL: "http://10.89.0.13:2380"},
+		{Name: "cp-1", PeerURL: "http://10.89.0.11:2380"},
+		{Name: "cp-2", PeerURL: "http://10.89.0.12:2380"},
+	}
+	if got := cfg.seed().Name; got != "cp-1" {
+		t.Errorf("seed %q, want cp-1", got)
+	}
+}
+
+func TestEtcdLogRouting(t *testing.T) {
+	var slogBuf, etcdBuf bytes.Buffer
+	closing := new(atomic.Bool)
+	cfg := validConfig()
+	cfg.Log = slog.New(slog.NewTextHandler(&slogBuf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.EtcdLog = &etcdBuf
+	lg := newZapLogger(cfg.withDefaults(), closing).With(zap.String("member", "cp-1"))
+
+	lg.Info("chatty")
+	lg.Warn("prober detected unhealthy status")
+	lg.Error("disk full", zap.Error(errTest), zap.Int("n", 3))
+	closing.Store(true)
+	lg.Error("accept tcp: use of closed network connection")
+
+	got := slogBuf.String()
+	if strings.Contains(got, "chatty") || strings.Contains(got, "prober") || strings.Contains(got, "closed network") {
+		t.Errorf("slog got etcd noise:\n%s", got)
+	}
+	if !strings.Contains(got, `level=ERROR msg="disk full" error=boom member=cp-1 n=3`) {
+		t.Errorf("slog missed etcd's error:\n%s", got)
+	}
+	if n := strings.Count(etcdBuf.String(), "\n"); n != 4 {
+		t.Errorf("etcd log has %d lines, want all 4:\n%s", n, etcdBuf.String())
+	}
+}
+
+var errTest = testError("boom")
+
+type testError string
+
+func (e testError) Error() string { return string(e) }

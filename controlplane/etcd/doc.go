@@ -1,0 +1,32 @@
+// Package etcd runs one member of a lab's three-member etcd cluster, embedded
+// with go.etcd.io/etcd/server/v3/embed, and checks the health of a cluster.
+//
+// Each member runs in its own process inside its host's network namespace;
+// the three are started concurrently, since a member serves only once a
+// quorum is up:
+//
+//	hb, el := etcd.Timing(etcd.ProfileFast)
+//	err := etcd.Run(ctx, etcd.Config{          // blocks until ctx is done
+//		Name:       "cp-1",
+//		DataDir:    "/var/lib/kinns/L/etcd/cp-1",
+//		ClientURLs: []string{"http://10.89.0.11:2379", "http://127.0.0.1:2379"},
+//		PeerURL:    "http://10.89.0.11:2380",
+//		InitialCluster: []etcd.Peer{
+//			{Name: "cp-1", PeerURL: "http://10.89.0.11:2380"},
+//			{Name: "cp-2", PeerURL: "http://10.89.0.12:2380"},
+//			{Name: "cp-3", PeerURL: "http://10.89.0.13:2380"},
+//		},
+//		ClusterToken:      "L",
+//		HeartbeatInterval: hb,
+//		ElectionTimeout:   el,
+//		Log:               log,
+//		EtcdLog:           logFile, // etcd's own JSON log; nil keeps only its errors, in Log
+//	})
+//
+// A member restarted on its data dir rejoins with its old identity and data.
+// Callers that need to know whether the cluster can commit ask:
+//
+//	err := etcd.HasQuorum(ctx, endpoints, time.Second)
+//	if errors.Is(err, etcd.ErrNoQuorum) { ... }
+//	statuses, _ := etcd.ClusterStatus(ctx, endpoints, time.Second) // leader, term, db size
+package etcd

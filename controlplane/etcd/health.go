@@ -1,0 +1,122 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// DefaultHealthTimeout bounds a health check given no timeout: short enough
+// for a quorum check before each API request burst, long enough for a new
+// election to finish on the fast profile.
+const DefaultHealthTimeout = time.Second
+
+// healthKey is read by HasQuorum; it need not exist.
+const healthKey = "health"
+
+// Status is what one member says about itself and its cluster.
+type Status struct {
+	Endpoint  string   `json:"endpoint"`
+	Reachable bool     `json:"reachable"`
+	Error     string   `json:"error,omitempty"` // why it is not reachable
+	MemberID  uint64   `json:"memberID,omitempty"`
+	LeaderID  uint64   `json:"leaderID,omitempty"` // 0: the member knows no leader
+	IsLeader  bool     `json:"isLeader"`
+	RaftTerm  uint64   `json:"raftTerm,omitempty"`
+	RaftIndex uint64   `json:"raftIndex,omitempty"`
+	DBSize    int64    `json:"dbSize,omitempty"` // bytes, including free pages
+	Version   string   `json:"version,omitempty"`
+	Alarms    []string `json:"alarms,omitempty"` // e.g. NOSPACE, as etcd reports them
+}
+
+// MemberStatus asks the member at endpoint (a client URL) for its status. It
+// needs no quorum: a member cut off from the others still answers, with its own
+// view (LeaderID 0 once it knows it lost the leader). The error, also recorded
+// in the Status, means the member did not answer within timeout.
+func MemberStatus(ctx context.Context, endpoint string, timeout time.Duration) (Status, error) {
+	st := Status{Endpoint: endpoint}
+	ctx, cancel := context.WithTimeout(ctx, orDefault(timeout))
+	defer cancel()
+	cli, err := newClient([]string{endpoint})
+	if err != nil {
+		return st, st.fail(fmt.Errorf("etcd status of %s: %w", endpoint, err))
+	}
+	defer cli.Close()
+	resp, err := cli.Status(ctx, endpoint)
+	if err != nil {
+		return st, st.fail(fmt.Errorf("etcd status of %s: %w", endpoint, err))
+	}
+	st.Reachable = true
+	st.MemberID = resp.Header.GetMemberId()
+	st.LeaderID = resp.Leader
+	st.IsLeader = st.LeaderID != 0 && st.LeaderID == st.MemberID
+	st.RaftTerm, st.RaftIndex = resp.RaftTerm, resp.RaftIndex
+	st.DBSize, st.Version, st.Alarms = resp.DbSize, resp.Version, resp.Errors
+	return st, nil
+}
+
+func (st *Status) fail(err error) error {
+	st.Error = err.Error()
+	return err
+}
+
+// ClusterStatus asks every endpoint concurrently and returns their statuses in
+// the order given, plus the errors of those that did not answer, joined.
+func ClusterStatus(ctx context.Context, endpoints []string, timeout time.Duration) ([]Status, error) {
+	out := make([]Status, len(endpoints))
+	errs := make([]error, len(endpoints))
+	var wg sync.WaitGroup
+	for i, ep := range endpoints {
+		wg.Go(func() { out[i], errs[i] = MemberStatus(ctx, ep, timeout) })
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// HasQuorum reports whether the cluster can commit: a linearizable read, which
+// the leader confirms with a majority, succeeds through any of endpoints within
+// timeout. Otherwise it returns an error wrapping ErrNoQuorum (and the cause),
+// after about timeout; if ctx ends first it returns ctx's error instead.
+func HasQuorum(ctx context.Context, endpoints []string, timeout time.Duration) error {
+	timeout = orDefault(timeout)
+	readCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cli, err := newClient(endpoints)
+	if err != nil {
+		return fmt.Errorf("etcd quorum check through %v: %w", endpoints, err)
+	}
+	defer cli.Close()
+	// RequireLeader makes a member that lost its leader refuse at once rather
+	// than queue the read; the client then tries the other endpoints.
+	_, err = cli.Get(clientv3.WithRequireLeader(readCtx), healthKey, clientv3.WithCountOnly())
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("etcd quorum check through %v: %w", endpoints, ctx.Err())
+	default:
+		return fmt.Errorf("no linearizable read through %v within %s: %w: %w", endpoints, timeout, ErrNoQuorum, err)
+	}
+}
+
+// newClient returns a client that dials lazily, so every wait is bounded by
+// the caller's context, and that logs nothing: its retries while members are
+// down are expected, not news.
+func newClient(endpoints []string) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{
+		Endpoints: endpoints,
+		Logger:    zap.NewNop(),
+	})
+}
+
+func orDefault(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return DefaultHealthTimeout
+	}
+	return timeout
+}

@@ -1,0 +1,216 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Generate makes every certificate and key of the lab described by cfg under
+// cfg.Dir, reusing those already there when they are still right: signed by the
+// lab CA, matching cfg (names, SANs), and not in the last tenth of their life.
+// Anything else is replaced, and the replacement logged, with two exceptions that
+// are the lab's roots of trust: an unusable ca.key, or a ca.crt without its key,
+// and an unusable sa.key are reported (errors matching ErrInvalid or
+// fs.ErrNotExist) rather than silently replaced, since a new CA or token key
+// invalidates every kubeconfig or token handed out before. A ca.crt that is
+// missing, damaged or expiring is re-signed with the existing ca.key, which keeps
+// every existing certificate valid.
+//
+// Files of nodes no longer in cfg are left in place (Load still lists them);
+// a lab's folder is removed as a whole when the lab is.
+//
+// Concurrent calls for one folder, from any process, are serialised by a lock
+// file; ctx bounds the wait for it and the work.
+func Generate(ctx context.Context, cfg Config) (*Bundle, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, dirMode); err != nil {
+		return nil, fmt.Errorf("create pki folder %q: %w", cfg.Dir, err)
+	}
+	g := &generator{
+		cfg:   cfg,
+		paths: Paths{Dir: cfg.Dir},
+		log:   cfg.Logger.With("component", "pki", "lab", cfg.Lab),
+	}
+	unlock, err := lockDir(ctx, g.paths)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	g.now = cfg.Now() // after the lock: another process may have held it a while
+	return g.run(ctx)
+}
+
+type generator struct {
+	cfg   Config
+	paths Paths
+	now   time.Time
+	log   *slog.Logger
+}
+
+func (g *generator) run(ctx context.Context) (*Bundle, error) {
+	ca, err := g.ensureCA()
+	if err != nil {
+		return nil, err
+	}
+	sa, err := g.ensureServiceAccount()
+	if err != nil {
+		return nil, err
+	}
+	b := newBundle(g.cfg.Lab, g.paths, ca, sa)
+	for _, s := range plan(g.cfg, g.paths) {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("generate pki for lab %q: %w", g.cfg.Lab, err)
+		}
+		p, err := g.ensureLeaf(ca, s)
+		if err != nil {
+			return nil, err
+		}
+		b.add(s, p)
+	}
+	return b, nil
+}
+
+// ensureCA loads the CA, makes it if neither file exists, or re-signs its
+// certificate with the existing key (see Generate for why).
+func (g *generator) ensureCA() (*Pair, error) {
+	certFile, keyFile := g.paths.CACert(), g.paths.CAKey()
+	key, keyPEM, err := readKey(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Stat(certFile); statErr == nil {
+			return nil, fmt.Errorf("lab CA key %q is missing but %q exists, so nothing can be signed: remove %q to start a new CA (every kubeconfig then needs rewriting): %w", keyFile, certFile, g.cfg.Dir, err)
+		}
+		return g.newCA()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lab CA cannot be used: %w: remove %q to start a new CA (every kubeconfig then needs rewriting)", err, g.cfg.Dir)
+	}
+	ca := &Pair{Key: key, KeyPEM: keyPEM, CertFile: certFile, KeyFile: keyFile}
+	c, certPEM, err := readCert(certFile)
+	if err == nil {
+		err = g.usableCA(c, key)
+	}
+	if err == nil {
+		ca.Cert, ca.CertPEM = c, certPEM
+		return ca, nil
+	}
+	g.log.Info("re-signing the lab CA certificate with its existing key", "file", certFile, "reason", err)
+	return ca, g.signCA(ca)
+}
+
+func (g *generator) usableCA(c *x509.Certificate, key crypto.Signer) error {
+	if err := matchKey(c, key); err != nil {
+		return err
+	}
+	if !c.IsCA || c.Subject.CommonName != caName(g.cfg.Lab) {
+		return fmt.Errorf("not the CA %q", caName(g.cfg.Lab))
+	}
+	if g.now.Before(c.NotBefore) {
+		return fmt.Errorf("not valid before %s", c.NotBefore.Format(time.RFC3339))
+	}
+	return dueForRenewal(c, g.now)
+}
+
+func (g *generator) newCA() (*Pair, error) {
+	ca, err := newPair(g.paths.CACert(), g.paths.CAKey(), func(key crypto.Signer) (*x509.Certificate, error) {
+		return selfSignCA(key, caName(g.cfg.Lab), g.now, g.cfg.CAValidity)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("make lab CA: %w", err)
+	}
+	return ca, writePair(ca, durable)
+}
+
+func (g *generator) signCA(ca *Pair) error {
+	c, err := selfSignCA(ca.Key, caName(g.cfg.Lab), g.now, g.cfg.CAValidity)
+	if err != nil {
+		return fmt.Errorf("re-sign lab CA: %w", err)
+	}
+	ca.Cert, ca.CertPEM = c, encodeCert(c)
+	return writeFile(ca.CertFile, ca.CertPEM, certMode, durable)
+}
+
+// ensureLeaf returns the pair for s, reusing the files if they are right.
+func (g *generator) ensureLeaf(ca *Pair, s leafSpec) (*Pair, error) {
+	p, err := readPair(s.cert, s.key)
+	if err == nil {
+		err = g.usableLeaf(ca, s, p.Cert)
+	}
+	if err == nil {
+		return p, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		g.log.Info("replacing "+s.what, "file", s.cert, "reason", err)
+	}
+	p, err = newPair(s.cert, s.key, func(key crypto.Signer) (*x509.Certificate, error) {
+		return issue(ca, s, key, g.now, g.cfg.Validity)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("make %s: %w", s.what, err)
+	}
+	return p, writePair(p, regenerable)
+}
+
+func (g *generator) usableLeaf(ca *Pair, s leafSpec, c *x509.Certificate) error {
+	if err := verifyLeaf(ca, c, s.usage, g.now); err != nil {
+		return err
+	}
+	if err := dueForRenewal(c, g.now); err != nil {
+		return err
+	}
+	if m := s.mismatch(c); m != "" {
+		return errors.New(m)
+	}
+	return nil
+}
+
+// ensureServiceAccount loads or makes the token signing key, and rewrites sa.pub
+// whenever it is not exactly the public half of sa.key.
+func (g *generator) ensureServiceAccount() (*ServiceAccountKey, error) {
+	keyFile := g.paths.ServiceAccountKey()
+	key, keyPEM, err := readKey(keyFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if key, keyPEM, err = g.newServiceAccountKey(); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("service account key cannot be used: %w: remove it to make a new one (tokens signed with it then stop working)", err)
+	}
+	sa := &ServiceAccountKey{Key: key, KeyPEM: keyPEM, KeyFile: keyFile, PubFile: g.paths.ServiceAccountPub()}
+	if sa.PubPEM, err = encodePublicKey(key.Public()); err != nil {
+		return nil, fmt.Errorf("encode %q: %w", sa.PubFile, err)
+	}
+	if old, err := os.ReadFile(sa.PubFile); err == nil && bytes.Equal(old, sa.PubPEM) {
+		return sa, nil
+	}
+	return sa, writeFile(sa.PubFile, sa.PubPEM, certMode, durable)
+}
+
+func (g *generator) newServiceAccountKey() (crypto.Signer, []byte, error) {
+	keyFile := g.paths.ServiceAccountKey()
+	key, keyPEM, err := newKeyPEM()
+	if err != nil {
+		return nil, nil, fmt.Errorf("make service account key %q: %w", keyFile, err)
+	}
+	return key, keyPEM, writeFile(keyFile, keyPEM, keyMode, durable)
+}
+
+func encodePublicKey(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}

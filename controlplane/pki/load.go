@@ -1,0 +1,118 @@
+package pki
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/util/keyutil"
+)
+
+// Load reads a pki folder that Generate filled, for processes that only use it
+// (the `lab kubeconfig` command, components). It finds the lab name in the CA's
+// name and the nodes from the kubelet-<node>.crt files, and checks that every
+// pair matches, chains to the CA and is valid now; it does not check SANs
+// against a Config (Generate does). It never writes. It waits for a Generate in
+// progress on the same folder, at most LoadTimeout.
+func Load(dir string) (*Bundle, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), LoadTimeout)
+	defer cancel()
+	p := Paths{Dir: dir}
+	unlock, err := rlockDir(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("load pki folder %q: %w", dir, err)
+	}
+	defer unlock()
+	b, err := load(p, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("load pki folder %q: %w", dir, err)
+	}
+	return b, nil
+}
+
+// LoadTimeout bounds how long Load waits for a Generate of the same folder; a
+// Generate takes milliseconds, so only a stuck (e.g. stopped) process hits it.
+const LoadTimeout = 10 * time.Second
+
+func load(p Paths, now time.Time) (*Bundle, error) {
+	ca, err := readPair(p.CACert(), p.CAKey())
+	if err != nil {
+		return nil, err
+	}
+	lab, err := labOf(ca.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, ca.CertFile, err)
+	}
+	sa, err := loadServiceAccount(p)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := nodesIn(p)
+	if err != nil {
+		return nil, err
+	}
+	b := newBundle(lab, p, ca, sa)
+	for _, s := range plan(Config{Lab: lab, Nodes: nodes}, p) {
+		pair, err := loadLeaf(ca, s, now)
+		if err != nil {
+			return nil, err
+		}
+		b.add(s, pair)
+	}
+	return b, nil
+}
+
+func loadLeaf(ca *Pair, s leafSpec, now time.Time) (*Pair, error) {
+	p, err := readPair(s.cert, s.key)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyLeaf(ca, p.Cert, s.usage, now); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, s.cert, err)
+	}
+	if m := s.identityMismatch(p.Cert); m != "" {
+		return nil, fmt.Errorf("%w %q: %s", ErrInvalid, s.cert, m)
+	}
+	return p, nil
+}
+
+// nodesIn lists the nodes that have a kubelet serving certificate in p.
+func nodesIn(p Paths) ([]Node, error) {
+	files, err := filepath.Glob(p.KubeletCert("*"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(files)
+	var nodes []Node
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), kubeletPrefix), ".crt")
+		if err := validateNodeName(name); err != nil {
+			return nil, fmt.Errorf("%w %q: %v", ErrInvalid, f, err)
+		}
+		nodes = append(nodes, Node{Name: name})
+	}
+	return nodes, nil
+}
+
+func loadServiceAccount(p Paths) (*ServiceAccountKey, error) {
+	sa := &ServiceAccountKey{KeyFile: p.ServiceAccountKey(), PubFile: p.ServiceAccountPub()}
+	var err error
+	if sa.Key, sa.KeyPEM, err = readKey(sa.KeyFile); err != nil {
+		return nil, err
+	}
+	if sa.PubPEM, err = encodePublicKey(sa.Key.Public()); err != nil {
+		return nil, fmt.Errorf("encode %q: %w", sa.PubFile, err)
+	}
+	pubs, err := keyutil.PublicKeysFromFile(sa.PubFile)
+	if err != nil {
+		return nil, fmt.Errorf("read service account public key: %w", err)
+	}
+	if len(pubs) != 1 || !samePublic(sa.Key.Public(), pubs[0]) {
+		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, sa.PubFile, errors.New("not the public half of "+sa.KeyFile))
+	}
+	return sa, nil
+}

@@ -1,0 +1,66 @@
+package pki
+
+import "path/filepath"
+
+// Identity names a client certificate, and so a kubeconfig user: one of the fixed
+// identities below or a node name (see NodeIdentity).
+type Identity string
+
+// The fixed client identities. Their subjects are what Kubernetes' default RBAC
+// bindings and the Node authorizer expect (see subjectOf).
+const (
+	Admin                  Identity = "admin"
+	APIServerKubeletClient Identity = "apiserver-kubelet-client"
+	Proxy                  Identity = "proxy"
+	Scheduler              Identity = "scheduler"
+	ControllerManager      Identity = "controller-manager"
+)
+
+// NodeIdentity is the identity of a node's kubelet (system:node:<node>).
+func NodeIdentity(node string) Identity { return Identity(node) }
+
+const kubeletPrefix = "kubelet-"
+
+// reservedStems are file stems a node name must not take.
+var reservedStems = []string{
+	"ca", "apiserver", "sa",
+	string(Admin), string(APIServerKubeletClient), string(Proxy), string(Scheduler), string(ControllerManager),
+}
+
+// Paths names every file of a lab's pki folder, so callers never build names by
+// hand. It only computes names; it neither reads nor checks the files.
+type Paths struct{ Dir string }
+
+func (p Paths) file(name string) string { return filepath.Join(p.Dir, name) }
+
+// CACert and CAKey are the lab CA (kube-apiserver --client-ca-file, and every
+// kubeconfig's certificate-authority).
+func (p Paths) CACert() string { return p.file("ca.crt") }
+func (p Paths) CAKey() string  { return p.file("ca.key") }
+
+// APIServerCert and APIServerKey are kube-apiserver's --tls-cert-file and
+// --tls-private-key-file.
+func (p Paths) APIServerCert() string { return p.file("apiserver.crt") }
+func (p Paths) APIServerKey() string  { return p.file("apiserver.key") }
+
+// ClientCert and ClientKey hold identity id's client certificate; for
+// APIServerKubeletClient they are kube-apiserver's --kubelet-client-certificate
+// and --kubelet-client-key.
+func (p Paths) ClientCert(id Identity) string { return p.file(string(id) + ".crt") }
+func (p Paths) ClientKey(id Identity) string  { return p.file(string(id) + ".key") }
+
+// KubeletCert and KubeletKey are node's kubelet serving certificate.
+func (p Paths) KubeletCert(node string) string { return p.file(kubeletPrefix + node + ".crt") }
+func (p Paths) KubeletKey(node string) string  { return p.file(kubeletPrefix + node + ".key") }
+
+// ServiceAccountKey is kube-apiserver's --service-account-signing-key-file (private)
+// and ServiceAccountPub its --service-account-key-file (public).
+func (p Paths) ServiceAccountKey() string { return p.file("sa.key") }
+func (p Paths) ServiceAccountPub() string { return p.file("sa.pub") }
+
+// Kubeconfig is the conventional place for identity id's kubeconfig. Generate
+// writes none: a kubeconfig depends on the server URL, which the caller chooses
+// (see WriteKubeconfig).
+func (p Paths) Kubeconfig(id Identity) string { return p.file(string(id) + ".kubeconfig") }
+
+func (p Paths) lockFile() string { return p.file(".lock") }

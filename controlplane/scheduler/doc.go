@@ -1,0 +1,61 @@
+// Package scheduler holds the decision of kinns' scheduler: given a pending
+// pod and a Snapshot of the cluster, Schedule picks the node the pod should
+// be bound to, or explains in kube-scheduler's words why none fits.
+//
+// The decision is a pure function: no clock, no randomness, no API calls.
+// Watching pods, binding them through pods/binding, emitting events and
+// retrying belong to the caller, which keeps a Snapshot up to date with
+// AddPod, Assume and RemovePod instead of listing the cluster for every pod.
+//
+// # Filters
+//
+// A node is rejected by the first check that fails, in this order (the
+// Filter names follow the kube-scheduler plugins doing the same check):
+//
+//   - NodeReady: the Ready condition is True, or the pod tolerates the
+//     not-ready (Ready False) or unreachable (Unknown) NoSchedule taint.
+//   - NodeUnschedulable: the node is not cordoned, or the pod tolerates the
+//     node.kubernetes.io/unschedulable NoSchedule taint.
+//   - TaintToleration: every NoSchedule and NoExecute taint is tolerated.
+//   - NodeAffinity: nodeSelector and required node affinity.
+//   - NodePorts: the pod's host ports are free.
+//   - NodeResourcesFit: pod count, cpu, memory, ephemeral storage and
+//     extended resources fit in allocatable minus what bound pods request,
+//     deleting pods included. Requests are computed as Kubernetes does:
+//     init containers by the max rule, sidecars added, overhead added.
+//   - InterPodAffinity: required pod affinity, the pod's required
+//     anti-affinity, and the required anti-affinity of bound pods, over
+//     any topology key (kubernetes.io/hostname in practice).
+//
+// # Scores
+//
+// Each feasible node gets six scores in 0..100, summed with the weights
+// kube-scheduler uses by default (see the Weight constants):
+// LeastAllocated (1), BalancedAllocation (1), OwnerSpread (2: fewer live
+// pods of the same controller on the node), NodeAffinity (2: preferred
+// terms), PodAffinity (2: preferred terms of the pod and of bound pods) and
+// TaintToleration (3: fewer untolerated PreferNoSchedule taints). The best
+// total wins; equal totals go to the smallest node name.
+//
+// # Example
+//
+//	snap := scheduler.NewSnapshot(nodes, boundPods)
+//	for _, pod := range pending {
+//		d, err := scheduler.Schedule(pod, snap)
+//		var fit *scheduler.FitError
+//		switch {
+//		case errors.As(err, &fit):
+//			// Stays Pending: err.Error() is e.g. "0/3 nodes are available:
+//			// 1 Insufficient cpu, 2 node(s) had untolerated taint
+//			// {node-role.kubernetes.io/control-plane: }."; fit.Insufficient()
+//			// and fit.Rejected(...) tell which cluster change may help.
+//		case err != nil:
+//			// The pod itself is malformed; retrying will not help.
+//		default:
+//			bound, _ := snap.Assume(pod, d.Node) // the next pod sees it
+//			if bindErr := bind(ctx, pod, d.Node); bindErr != nil {
+//				snap.RemovePod(bound)
+//			}
+//		}
+//	}
+package scheduler

@@ -1,0 +1,134 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/kinns/kinns/harness/network"
+)
+
+// Fault is one thing to break or mend, as `lab fault TARGET ACTION [ARG]` says it.
+type Fault struct {
+	Target string `json:"target"` // etcd, quorum, apiserver
+	Action string `json:"action"` // stop, start, partition, heal, lose, restore
+	Arg    string `json:"arg,omitempty"`
+}
+
+func (f Fault) String() string { return fmt.Sprintf("%s %s %s", f.Target, f.Action, f.Arg) }
+
+// Inject carries out a fault. It is what `lab fault` asks the lab's supervisor to do.
+func (l *Lab) Inject(ctx context.Context, f Fault) error {
+	switch f.Target {
+	case "etcd":
+		n, err := l.etcdMember(f.Arg)
+		if err != nil {
+			return err
+		}
+		switch f.Action {
+		case "stop":
+			return l.StopEtcd(ctx, n)
+		case "start":
+			return l.StartEtcd(ctx, n)
+		case "partition":
+			return l.PartitionEtcd(n)
+		case "heal":
+			return l.HealEtcd(n)
+		}
+	case "quorum":
+		switch f.Action {
+		case "lose":
+			return l.LoseQuorum(ctx)
+		case "restore":
+			return l.RestoreQuorum(ctx)
+		}
+	case "apiserver":
+		switch f.Action {
+		case "stop":
+			return l.StopAPIServer(ctx)
+		case "start":
+			return l.StartAPIServer(ctx)
+		}
+	}
+	return fmt.Errorf("unknown fault %q: see `lab fault --help`", f.String())
+}
+
+func (l *Lab) etcdMember(arg string) (int, error) {
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 1 || n > 3 {
+		return 0, fmt.Errorf("etcd member must be 1, 2 or 3, not %q", arg)
+	}
+	return n, nil
+}
+
+// StopEtcd stops etcd member n (1-3) as a crash would: SIGKILL.
+func (l *Lab) StopEtcd(ctx context.Context, n int) error {
+	return l.stop(ctx, EtcdComponent(n), 0)
+}
+
+// StartEtcd starts a stopped member again on its data; it rejoins the cluster.
+// It returns once the member serves, which needs a quorum of members up.
+func (l *Lab) StartEtcd(ctx context.Context, n int) error {
+	if l.alive(EtcdComponent(n)) {
+		return nil
+	}
+	return l.restart(ctx, EtcdComponent(n), 30*time.Second)
+}
+
+// PartitionEtcd cuts member n's host off the fabric: its cable is pulled.
+func (l *Lab) PartitionEtcd(n int) error {
+	h, err := l.Host("cp-" + strconv.Itoa(n))
+	if err != nil {
+		return err
+	}
+	return network.SetLinkUp(l.plan, h, false)
+}
+
+// HealEtcd plugs member n's host back in.
+func (l *Lab) HealEtcd(n int) error {
+	h, err := l.Host("cp-" + strconv.Itoa(n))
+	if err != nil {
+		return err
+	}
+	return network.SetLinkUp(l.plan, h, true)
+}
+
+// LoseQuorum stops members 2 and 3: a majority is gone, the store cannot commit.
+// Member 1 stays, beside the API server, which keeps serving reads.
+func (l *Lab) LoseQuorum(ctx context.Context) error {
+	for _, n := range []int{2, 3} {
+		if err := l.StopEtcd(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RestoreQuorum starts every stopped member again.
+func (l *Lab) RestoreQuorum(ctx context.Context) error {
+	errs := make(chan error, 3)
+	for n := 1; n <= 3; n++ {
+		go func() { errs <- l.StartEtcd(ctx, n) }()
+	}
+	var first error
+	for range 3 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// StopAPIServer stops the API server gracefully.
+func (l *Lab) StopAPIServer(ctx context.Context) error {
+	return l.stop(ctx, ComponentAPIServer, 10*time.Second)
+}
+
+// StartAPIServer starts a stopped API server again and waits until it is ready.
+func (l *Lab) StartAPIServer(ctx context.Context) error {
+	if l.alive(ComponentAPIServer) {
+		return nil
+	}
+	return l.restart(ctx, ComponentAPIServer, 60*time.Second)
+}
