@@ -230,4 +230,3 @@ var _ = Describe("The etcd cluster", Etcd, func() {
 		Consistently(seen).WithTimeout(time.Second).ShouldNot(Receive())
 	}, SpecTimeout(3*time.Minute))
 })
-

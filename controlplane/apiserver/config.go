@@ -22,8 +22,8 @@ type Config struct {
 	// NodePortRange is the NodePort range (default 30000-32767).
 	NodePortRange string
 	// Files of the lab's PKI.
-	CertFile, KeyFile, ClientCAFile string
-	SAPublicKeyFile, SASigningKeyFile string
+	CertFile, KeyFile, ClientCAFile             string
+	SAPublicKeyFile, SASigningKeyFile           string
 	KubeletClientCertFile, KubeletClientKeyFile string
 	// NotReadyToleration and UnreachableToleration are the tolerations that
 	// DefaultTolerationSeconds adds to every pod; the timing profile sets them.
