@@ -196,9 +196,25 @@ func (l *Lab) RESTConfigAs(id pki.Identity) (*rest.Config, error) {
 	return clientcmd.RESTConfigFromKubeConfig(b)
 }
 
-// waitAPIReady polls /readyz through the host's forwarder with the admin
-// certificate, with growing pauses.
+// waitAPIReady polls /readyz through the host's forwarder, with growing pauses.
 func (l *Lab) waitAPIReady(ctx context.Context) error {
+	pause := 50 * time.Millisecond
+	for {
+		err := l.apiReady(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("api server not ready (%v): %w", err, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, 500*time.Millisecond)
+	}
+}
+
+// apiReady asks the API server's /readyz, with the admin certificate.
+func (l *Lab) apiReady(ctx context.Context) error {
 	rc, err := l.RESTConfig()
 	if err != nil {
 		return err
@@ -208,27 +224,16 @@ func (l *Lab) waitAPIReady(ctx context.Context) error {
 		return err
 	}
 	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}
-	pause := 50 * time.Millisecond
-	last := "no answer yet"
-	for {
-		req, _ := http.NewRequestWithContext(ctx, "GET", l.APIServerURL()+"/readyz", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("api server not ready (%s): %w", last, ctx.Err())
-		case <-time.After(pause):
-		}
-		pause = min(pause*2, 500*time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, "GET", l.APIServerURL()+"/readyz", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
 	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/readyz: %s", resp.Status)
+	}
+	return nil
 }
 
 // readReady waits for a component's "ready" line on its pipe.

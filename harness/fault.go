@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kinns/kinns/harness/network"
@@ -16,7 +17,9 @@ type Fault struct {
 	Arg    string `json:"arg,omitempty"`
 }
 
-func (f Fault) String() string { return fmt.Sprintf("%s %s %s", f.Target, f.Action, f.Arg) }
+func (f Fault) String() string {
+	return strings.TrimSpace(fmt.Sprintf("%s %s %s", f.Target, f.Action, f.Arg))
+}
 
 // Inject carries out a fault. It is what `lab fault` asks the lab's supervisor to do.
 func (l *Lab) Inject(ctx context.Context, f Fault) error {

@@ -12,13 +12,15 @@ import (
 
 // Status is what `lab status` shows.
 type Status struct {
-	Name       string           `json:"name"`
-	Ready      bool             `json:"ready"`
-	Timing     string           `json:"timing"`
-	StateDir   string           `json:"stateDir"`
-	Supervisor ProcessStatus    `json:"supervisor"`
-	Containerd ContainerdStatus `json:"containerd"`
-	Hosts      []HostStatus     `json:"hosts"`
+	Name       string            `json:"name"`
+	Ready      bool              `json:"ready"`
+	Timing     string            `json:"timing"`
+	StateDir   string            `json:"stateDir"`
+	Supervisor ProcessStatus     `json:"supervisor"`
+	Containerd ContainerdStatus  `json:"containerd"`
+	APIServer  string            `json:"apiServer,omitempty"`
+	Components []ComponentStatus `json:"components"`
+	Hosts      []HostStatus      `json:"hosts"`
 }
 
 // ProcessStatus is a process of the lab.
@@ -69,6 +71,10 @@ func (l *Lab) Status(ctx context.Context) Status {
 	for _, h := range l.plan.Hosts {
 		s.Hosts = append(s.Hosts, l.hostStatus(h))
 	}
+	if l.apiPort != 0 {
+		s.APIServer = l.APIServerURL()
+	}
+	s.Components = l.componentStatuses(ctx)
 	return s
 }
 

@@ -69,8 +69,25 @@ func printStatus(out io.Writer, st harness.Status) {
 		fmt.Fprintf(out, " (log %s)", st.Containerd.Log)
 	}
 	fmt.Fprintln(out)
+	if st.APIServer != "" {
+		fmt.Fprintf(out, "api server: %s (kubeconfig: lab kubeconfig --name %s)\n", st.APIServer, st.Name)
+	}
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tPID\tSTATE\tDETAIL")
+	for _, c := range st.Components {
+		state := "stopped"
+		switch {
+		case c.Running && c.Healthy:
+			state = "healthy"
+		case c.Running:
+			state = "UNHEALTHY"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Name, c.PID, state, c.Detail)
+	}
+	tw.Flush()
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tROLE\tNETNS\tIP\tPOD CIDR\tHEALTH")
 	for _, h := range st.Hosts {
 		health := "ok"

@@ -1,0 +1,93 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/harness/state"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+// ComponentStatus is one component process of the lab.
+type ComponentStatus struct {
+	Name    string `json:"name"`
+	PID     int    `json:"pid"`
+	Running bool   `json:"running"`
+	// Healthy is what the component itself says (etcd /health, API /readyz).
+	Healthy bool   `json:"healthy"`
+	Detail  string `json:"detail,omitempty"`
+	Log     string `json:"log"`
+}
+
+// componentStatuses reads the journal: the newest record of each component.
+func (l *Lab) componentStatuses(ctx context.Context) []ComponentStatus {
+	rs, _ := l.store.Resources()
+	latest := map[string]state.Resource{}
+	var order []string
+	for _, r := range rs {
+		if r.Kind != state.KindProcess || r.Process.PID == 0 || r.Name == "supervisor" {
+			continue
+		}
+		if _, seen := latest[r.Name]; !seen {
+			order = append(order, r.Name)
+		}
+		latest[r.Name] = r
+	}
+	sort.Strings(order)
+	var out []ComponentStatus
+	for _, name := range order {
+		r := latest[name]
+		cs := ComponentStatus{Name: name, PID: r.Process.PID, Running: r.Process.Alive(), Log: l.LogPath(name)}
+		cs.Healthy, cs.Detail = cs.Running, ""
+		if cs.Running {
+			cs.Healthy, cs.Detail = l.probe(ctx, name)
+		}
+		out = append(out, cs)
+	}
+	return out
+}
+
+// probe asks a component whether it is healthy.
+func (l *Lab) probe(ctx context.Context, name string) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for _, h := range l.plan.ControlPlane() {
+		if name == EtcdComponent(h.Index) {
+			return etcdHealth(ctx, h)
+		}
+	}
+	if name == ComponentAPIServer {
+		if err := l.apiReady(ctx); err != nil {
+			return false, err.Error()
+		}
+		return true, "ready"
+	}
+	return true, ""
+}
+
+// etcdHealth reads a member's /health from inside its own host: healthy means the
+// member is part of a cluster that can commit.
+func etcdHealth(ctx context.Context, h topology.Host) (bool, string) {
+	dial := netns.DialContext(netns.Path(h.Netns))
+	client := &http.Client{Transport: &http.Transport{DialContext: dial}}
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+h.IP.String()+":2379/health", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Health string `json:"health"`
+		Reason string `json:"reason"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	if body.Health != "true" {
+		return false, fmt.Sprintf("unhealthy: %s", body.Reason)
+	}
+	return true, "member of a quorum"
+}
