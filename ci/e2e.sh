@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KINNS_LAB_BINARY=${KINNS_LAB_BINARY:-$PWD/_output/bin/lab}
+export KINNS_TESTAPP=${KINNS_TESTAPP:-$PWD/_output/bin/testapp}
 args=(-r --procs=1 --timeout=30m --poll-progress-after=120s)
 [[ -n ${LABELS:-} ]] && args+=(--label-filter="$LABELS")
 [[ -n ${FOCUS:-} ]] && args+=(--focus="$FOCUS")

@@ -38,7 +38,10 @@ type Config struct {
 	// LabBinary is the `lab` executable whose `component` subcommand runs each
 	// component (default: $KINNS_LAB_BINARY, else this executable).
 	LabBinary string
-	Log       *slog.Logger
+	// TestApp is the testapp binary the test image is built from (default: next
+	// to LabBinary, or $KINNS_TESTAPP).
+	TestApp string
+	Log     *slog.Logger
 	// Progress, if set, is told of each step as it starts.
 	Progress func(step string)
 }

@@ -158,21 +158,27 @@ func open(cfg Config) (*Lab, error) {
 	return l, nil
 }
 
+// bringUp runs two independent tracks at once: the network then the control
+// plane, and containerd then the images.
 func (l *Lab) bringUp(ctx context.Context) error {
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		l.cfg.Progress(fmt.Sprintf("network: %d hosts on fabric %s", len(l.plan.Hosts), topology.FabricSubnet))
 		t := time.Now()
-		err := network.Builder{Record: l.store.Record, Log: l.log}.Build(gctx, l.plan)
+		if err := (network.Builder{Record: l.store.Record, Log: l.log}).Build(gctx, l.plan); err != nil {
+			return err
+		}
 		l.log.Info("network ready", "hosts", len(l.plan.Hosts), "took", time.Since(t))
-		return err
+		return l.controlPlane(gctx)
 	})
-	g.Go(func() error { return l.startContainerd(gctx) })
+	g.Go(func() error {
+		if err := l.startContainerd(gctx); err != nil {
+			return err
+		}
+		return l.importTestImage(gctx)
+	})
 	if err := g.Wait(); err != nil {
-		return err
-	}
-	if err := l.controlPlane(ctx); err != nil {
 		return err
 	}
 	if err := l.store.UpdateMeta(func(m *state.Meta) {
