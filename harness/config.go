@@ -38,6 +38,9 @@ type Config struct {
 	// LabBinary is the `lab` executable whose `component` subcommand runs each
 	// component (default: $KINNS_LAB_BINARY, else this executable).
 	LabBinary string
+	// NetworkOnly brings up the topology and containerd alone, without a control
+	// plane: for benchmarks and specs of the network.
+	NetworkOnly bool
 	// TestApp is the testapp binary the test image is built from (default: next
 	// to LabBinary, or $KINNS_TESTAPP).
 	TestApp string

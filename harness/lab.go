@@ -170,10 +170,13 @@ func (l *Lab) bringUp(ctx context.Context) error {
 			return err
 		}
 		l.log.Info("network ready", "hosts", len(l.plan.Hosts), "took", time.Since(t))
+		if l.cfg.NetworkOnly {
+			return nil
+		}
 		return l.controlPlane(gctx)
 	})
 	g.Go(func() error {
-		if err := l.startContainerd(gctx); err != nil {
+		if err := l.startContainerd(gctx); err != nil || l.cfg.NetworkOnly {
 			return err
 		}
 		return l.importTestImage(gctx)

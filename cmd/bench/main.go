@@ -26,6 +26,7 @@ type Result struct {
 	Runs   int       `json:"runs"`
 	P50    float64   `json:"p50"`
 	P90    float64   `json:"p90"`
+	P99    float64   `json:"p99"`
 	Max    float64   `json:"max"`
 	Values []float64 `json:"values"`
 }
@@ -33,15 +34,15 @@ type Result struct {
 func main() {
 	runs := flag.Int("runs", 5, "runs per scenario")
 	jsonOut := flag.String("json", "", "also write results as JSON to this file")
-	flag.String("lab", "", "path of the lab binary (for scenarios that use the CLI)")
+	lab := flag.String("lab", "_output/bin/lab", "path of the lab binary (runs the components)")
 	flag.Parse()
-	if err := run(context.Background(), *runs, *jsonOut); err != nil {
+	if err := run(context.Background(), *runs, *jsonOut, *lab); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, runs int, jsonOut string) error {
+func run(ctx context.Context, runs int, jsonOut, labBinary string) error {
 	release, err := holdContainerd(ctx)
 	if err != nil {
 		return err
@@ -55,6 +56,11 @@ func run(ctx context.Context, runs int, jsonOut string) error {
 		}
 		results = append(results, up, down)
 	}
+	api, err := controlPlane(ctx, labBinary, runs)
+	if err != nil {
+		return err
+	}
+	results = append(results, api...)
 	print(results)
 	if jsonOut == "" {
 		return nil
@@ -85,7 +91,7 @@ func topology(ctx context.Context, nodes, runs int) (Result, Result, error) {
 	down := Result{Name: fmt.Sprintf("topology down, %d nodes", nodes), Unit: "ms", Runs: runs}
 	for i := 0; i < runs; i++ {
 		t := time.Now()
-		lab, err := harness.Up(ctx, harness.Config{Name: fmt.Sprintf("bench-%d", i), Nodes: nodes})
+		lab, err := harness.Up(ctx, harness.Config{Name: fmt.Sprintf("bench-%d", i), Nodes: nodes, NetworkOnly: true})
 		if err != nil {
 			return up, down, err
 		}
@@ -104,15 +110,15 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func summarise(r Result) Result {
 	v := append([]float64(nil), r.Values...)
 	sort.Float64s(v)
-	r.P50, r.P90, r.Max = v[len(v)/2], v[(len(v)*9)/10], v[len(v)-1]
+	r.P50, r.P90, r.P99, r.Max = v[len(v)/2], v[(len(v)*9)/10], v[(len(v)*99)/100], v[len(v)-1]
 	return r
 }
 
 func print(rs []Result) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\truns\tp50\tp90\tmax\tunit\t")
+	fmt.Fprintln(tw, "scenario\truns\tp50\tp90\tp99\tmax\tunit\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%s\t\n", r.Name, r.Runs, r.P50, r.P90, r.Max, r.Unit)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n", r.Name, r.Runs, r.P50, r.P90, r.P99, r.Max, r.Unit)
 	}
 	tw.Flush()
 }
