@@ -188,6 +188,13 @@ func (m *Member) Close() {
 	m.closeOnce.Do(func() {
 		start := time.Now()
 		m.closing.Store(true)
+		select {
+		case <-m.etcd.Server.ReadyNotify():
+		default:
+			// embed.Etcd.Close waits for client servers that are only made
+			// once the member is ready, unless the server is stopping.
+			m.etcd.Server.Stop()
+		}
 		m.etcd.Close()
 		m.cfg.Log.Info("etcd member closed", "member", m.cfg.Name, "took", time.Since(start).Round(time.Millisecond))
 	})

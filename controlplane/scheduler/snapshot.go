@@ -123,6 +123,40 @@ func (s *Snapshot) RemovePod(pod *v1.Pod) bool {
 	return true
 }
 
+// SetNode adds node, or replaces the node with the same name while keeping
+// the pods bound to it, so callers can feed it node updates. Pods recorded
+// before their node was known were dropped by AddPod: add them again after
+// SetNode.
+func (s *Snapshot) SetNode(node *v1.Node) {
+	if ni := s.byName[node.Name]; ni != nil {
+		ni.node = node
+		ni.allocatable = resourcesOf(node.Status.Allocatable)
+		ni.allowedPods = node.Status.Allocatable.Pods().Value()
+		return
+	}
+	ni := newNodeInfo(node)
+	s.byName[node.Name] = ni
+	i, _ := slices.BinarySearchFunc(s.nodes, node.Name, func(n *nodeInfo, name string) int {
+		return strings.Compare(n.node.Name, name)
+	})
+	s.nodes = slices.Insert(s.nodes, i, ni)
+}
+
+// RemoveNode forgets the node named name and the pods bound to it. It
+// reports whether the snapshot had it.
+func (s *Snapshot) RemoveNode(name string) bool {
+	ni := s.byName[name]
+	if ni == nil {
+		return false
+	}
+	for _, p := range ni.pods {
+		delete(s.podNode, p.key)
+	}
+	delete(s.byName, name)
+	s.nodes = slices.DeleteFunc(s.nodes, func(n *nodeInfo) bool { return n == ni })
+	return true
+}
+
 // Nodes returns the names of the nodes, sorted.
 func (s *Snapshot) Nodes() []string {
 	out := make([]string, len(s.nodes))

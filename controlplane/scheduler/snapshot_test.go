@@ -151,3 +151,35 @@ func TestScheduleDoesNotModifyItsInputs(t *testing.T) {
 		t.Fatal("pod modified")
 	}
 }
+
+func TestSetNodeAndRemoveNode(t *testing.T) {
+	snap := NewSnapshot([]*v1.Node{node("node-b", "1", "1Gi", 110)}, []*v1.Pod{pod("p", "1", "", on("node-b"))})
+	p := pod("q", "1", "")
+	if _, err := Schedule(p, snap); err == nil {
+		t.Fatal("q fits on a full node-b")
+	}
+
+	snap.SetNode(node("node-c", "2", "1Gi", 110))
+	snap.SetNode(node("node-a", "2", "1Gi", 110))
+	if got := snap.Nodes(); !slices.Equal(got, []string{"node-a", "node-b", "node-c"}) {
+		t.Fatalf("Nodes() = %v", got)
+	}
+	snap.SetNode(node("node-b", "4", "1Gi", 110, withTaint("k", "v", v1.TaintEffectNoSchedule))) // an update
+	if got := podNames(snap.PodsOn("node-b")); !slices.Equal(got, []string{"p"}) {
+		t.Fatalf("update of node-b lost its pods: %v", got)
+	}
+	if ni := snap.byName["node-b"]; ni.allocatable.milliCPU != 4000 || len(ni.node.Spec.Taints) != 1 {
+		t.Fatalf("node-b not updated: %dm, taints %v", ni.allocatable.milliCPU, ni.node.Spec.Taints)
+	}
+
+	if !snap.RemoveNode("node-b") || snap.RemoveNode("node-b") {
+		t.Fatal("RemoveNode(node-b) should report true once")
+	}
+	if snap.RemovePod(pod("p", "", "")) {
+		t.Fatal("pods of a removed node are still known")
+	}
+	d, err := Schedule(p, snap)
+	if err != nil || d.Node != "node-a" {
+		t.Fatalf("Schedule = %q, %v; want node-a", d.Node, err)
+	}
+}
