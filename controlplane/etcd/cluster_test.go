@@ -245,6 +245,13 @@ func TestClusterQuorum(t *testing.T) {
 	}
 
 	start = time.Now()
+	sts, err := ClusterStatus(ctx, c.endpoints(), time.Second)
+	t.Logf("ClusterStatus with 2 of 3 killed took %s: %v", time.Since(start).Round(time.Millisecond), err)
+	if reachable := countReachable(sts); err == nil || reachable != 1 {
+		t.Errorf("ClusterStatus with 2 of 3 killed: %d reachable, error %v; want 1 and an error", reachable, err)
+	}
+
+	start = time.Now()
 	if err := c.start(ctx, second, StateExisting); err != nil {
 		t.Fatalf("restart %s on its data dir: %v", c.cfgs[second].Name, err)
 	}
@@ -285,4 +292,14 @@ func checkStatuses(t *testing.T, ctx context.Context, c *testCluster) {
 	if leaders != 1 {
 		t.Errorf("%d members say they lead: %+v", leaders, sts)
 	}
+}
+
+func countReachable(sts []Status) int {
+	n := 0
+	for _, st := range sts {
+		if st.Reachable {
+			n++
+		}
+	}
+	return n
 }

@@ -63,9 +63,10 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	ElectionTimeout   time.Duration
 
-	// ReadyTimeout bounds the wait for the member to serve (default 15s). A
-	// member is ready only once a quorum of the cluster is up, so members of a
-	// new cluster must be started concurrently, not one after another.
+	// ReadyTimeout bounds Start's waits, up to the member serving (default
+	// 15s); etcd's own bootstrap steps within have limits of a few seconds of
+	// their own. A member is ready only once a quorum of the cluster is up, so
+	// members of a new cluster must be started concurrently, not in turn.
 	ReadyTimeout time.Duration
 
 	// CompactionRetention is the history etcd keeps (periodic auto-compaction,
@@ -82,11 +83,11 @@ type Config struct {
 	UnsafeNoFsync bool
 
 	// Log receives this package's messages and etcd's error-level records.
-	// Nil discards them.
-	Log *slog.Logger
+	// Nil discards them. Not part of a Config written as JSON, like EtcdLog.
+	Log *slog.Logger `json:"-"`
 	// EtcdLog, when set, receives etcd's own log as JSON lines at
 	// EtcdLogLevel ("debug", "info", "warn", "error"; default "info").
-	EtcdLog      io.Writer
+	EtcdLog      io.Writer `json:"-"`
 	EtcdLogLevel string
 }
 

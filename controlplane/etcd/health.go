@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ func MemberStatus(ctx context.Context, endpoint string, timeout time.Duration) (
 	st := Status{Endpoint: endpoint}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(timeout))
 	defer cancel()
+	if err := probe(ctx, endpoint); err != nil {
+		return st, st.fail(fmt.Errorf("etcd status of %s: %w", endpoint, err))
+	}
 	cli, err := newClient([]string{endpoint})
 	if err != nil {
 		return st, st.fail(fmt.Errorf("etcd status of %s: %w", endpoint, err))
@@ -112,6 +116,22 @@ func newClient(endpoints []string) (*clientv3.Client, error) {
 		Endpoints: endpoints,
 		Logger:    zap.NewNop(),
 	})
+}
+
+// probe dials endpoint once, so that a member that is down is reported at
+// once and as "connection refused" rather than after the whole timeout as
+// "deadline exceeded", which is all the gRPC client would say.
+func probe(ctx context.Context, endpoint string) error {
+	u, err := parseURL(endpoint)
+	if err != nil {
+		return err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }
 
 func orDefault(timeout time.Duration) time.Duration {
