@@ -355,6 +355,8 @@ func (l *Lab) remove(ctx context.Context, r state.Resource) error {
 		return network.RemoveLink(r.Netns, r.Name)
 	case state.KindNetns:
 		return netns.Delete(r.Name)
+	case state.KindCgroup:
+		return removeCgroup(r.Name)
 	case state.KindMount:
 		return unmount(r.Name)
 	case state.KindFile:

@@ -25,6 +25,7 @@ const (
 	KindProcess             Kind = "process"
 	KindContainerdHolder    Kind = "containerd-holder"
 	KindContainerdNamespace Kind = "containerd-namespace"
+	KindCgroup              Kind = "cgroup"
 	KindLink                Kind = "link"
 	KindNetns               Kind = "netns"
 	KindMount               Kind = "mount"
@@ -36,6 +37,7 @@ var teardownRank = map[Kind]int{
 	KindProcess:             0,
 	KindContainerdNamespace: 1,
 	KindContainerdHolder:    2,
+	KindCgroup:              2,
 	KindLink:                3,
 	KindNetns:               4,
 	KindMount:               5,
