@@ -359,7 +359,7 @@ func (l *Lab) remove(ctx context.Context, r state.Resource) error {
 		return removeCgroup(r.Name)
 	case state.KindMount:
 		return unmount(r.Name)
-	case state.KindFile:
+	case state.KindFile, state.KindJournal:
 		return os.RemoveAll(r.Name)
 	}
 	return fmt.Errorf("unknown resource kind %q", r.Kind)

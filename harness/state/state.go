@@ -30,6 +30,9 @@ const (
 	KindNetns               Kind = "netns"
 	KindMount               Kind = "mount"
 	KindFile                Kind = "file"
+	// KindJournal is another journal, kept by a component (a kubelet records the
+	// pod namespaces it makes there); what it names is torn down with the lab.
+	KindJournal Kind = "journal"
 )
 
 // teardownRank orders kinds for removal: what uses a thing goes before the thing.
@@ -42,6 +45,7 @@ var teardownRank = map[Kind]int{
 	KindNetns:               4,
 	KindMount:               5,
 	KindFile:                6,
+	KindJournal:             7,
 }
 
 // Resource is one thing the lab made.
@@ -211,28 +215,19 @@ func writeAtomic(path string, b []byte) error {
 func (s *Store) Record(r Resource) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	f, err := os.OpenFile(s.Path(journalFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("open journal: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("record %s: %w", r, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync journal: %w", err)
-	}
-	return nil
+	return Append(s.Path(journalFile), r)
 }
 
-// Resources reads the journal in the order things were recorded. A torn last line
-// (the writer died mid-write) is skipped: that resource was never made.
+// Resources reads the journal in the order things were recorded, with the
+// entries of every nested journal (KindJournal) after the record that names it.
+// A torn last line (the writer died mid-write) is skipped: that resource was
+// never made.
 func (s *Store) Resources() ([]Resource, error) {
-	f, err := os.Open(s.Path(journalFile))
+	return readJournal(s.Path(journalFile), 0)
+}
+
+func readJournal(path string, depth int) ([]Resource, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -244,11 +239,37 @@ func (s *Store) Resources() ([]Resource, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var r Resource
-		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Kind != "" {
-			rs = append(rs, r)
+		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Kind == "" {
+			continue
+		}
+		rs = append(rs, r)
+		if r.Kind == KindJournal && depth < 3 {
+			nested, err := readJournal(r.Name, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			rs = append(rs, nested...)
 		}
 	}
 	return rs, sc.Err()
+}
+
+// Append records r in the journal file at path (a component's own journal). It
+// is safe against other appenders: each record is one small O_APPEND write.
+func Append(path string, r Resource) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open journal %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("record %s: %w", r, err)
+	}
+	return f.Sync()
 }
 
 // Remove deletes the whole state folder. Call it once every resource is gone.

@@ -115,3 +115,28 @@ func TestTeardownStagesKeepKindsApart(t *testing.T) {
 		t.Errorf("stages out of order: %v", st)
 	}
 }
+
+func TestNestedJournalsAreRead(t *testing.T) {
+	root := t.TempDir()
+	s, err := Create(root, "lab", Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested := s.Path("kubelet-node-1.jsonl")
+	s.Record(Resource{Kind: KindNetns, Name: "lab-node-1"})
+	s.Record(Resource{Kind: KindJournal, Name: nested})
+	if err := Append(nested, Resource{Kind: KindNetns, Name: "lab-node-1-ab12"}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 3 || rs[2].Name != "lab-node-1-ab12" {
+		t.Fatalf("resources = %v", rs)
+	}
+	order := TeardownOrder(rs)
+	if order[0].Name != "lab-node-1-ab12" || order[len(order)-1].Kind != KindJournal {
+		t.Errorf("pod namespace must go first among namespaces, the journal last: %v", order)
+	}
+}
