@@ -55,7 +55,11 @@ func (l *Lab) controlPlane(ctx context.Context) error {
 	if err := l.startAPIServer(ctx); err != nil {
 		return err
 	}
-	return pki.WriteKubeconfig(l.KubeconfigPath(), b, pki.Admin, l.APIServerURL())
+	if err := pki.WriteKubeconfig(l.KubeconfigPath(), b, pki.Admin, l.APIServerURL()); err != nil {
+		return err
+	}
+	l.cfg.Progress("scheduler and controller manager on cp-1")
+	return l.startControllers(ctx)
 }
 
 func (l *Lab) pkiNodes() []pki.Node {

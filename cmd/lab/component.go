@@ -14,6 +14,7 @@ import (
 
 	"github.com/kinns/kinns/controlplane/apiserver"
 	"github.com/kinns/kinns/controlplane/etcd"
+	"github.com/kinns/kinns/controlplane/scheduler"
 	"github.com/kinns/kinns/harness/forward"
 )
 
@@ -30,6 +31,7 @@ func newComponentCmd() *cobra.Command {
 	cmd.AddCommand(
 		componentCmd("etcd", runEtcd),
 		componentCmd("apiserver", runAPIServer),
+		componentCmd("scheduler", runScheduler),
 		newForwardCmd(),
 	)
 	return cmd
@@ -101,6 +103,16 @@ func runAPIServer(ctx context.Context, f componentFlags, log *slog.Logger) error
 		return etcd.HasQuorum(ctx, cfg.EtcdServers, cfg.QuorumProbeTimeout)
 	}
 	return apiserver.Run(ctx, cfg, probe)
+}
+
+func runScheduler(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg scheduler.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	f.ready() // it serves from here on; its caches fill within the first second
+	return scheduler.Run(ctx, cfg)
 }
 
 func newForwardCmd() *cobra.Command {

@@ -5,7 +5,26 @@
 // The decision is a pure function: no clock, no randomness, no API calls.
 // Watching pods, binding them through pods/binding, emitting events and
 // retrying belong to the caller, which keeps a Snapshot up to date with
-// AddPod, Assume and RemovePod instead of listing the cluster for every pod.
+// SetNode, RemoveNode, AddPod, Assume and RemovePod instead of listing the
+// cluster for every pod. Run is that caller: the scheduler component.
+//
+// # Running the scheduler
+//
+// Run watches nodes, pods and namespaces through shared informers, decides
+// pending pods one at a time on a Snapshot kept current by informer events
+// and by pods assumed while their binding is under way (so a burst of
+// replicas spreads before the watch shows the first bindings), and binds
+// through pods/binding from a pool of workers. A pod that fits nowhere gets
+// PodScheduled=False, reason Unschedulable, with the FitError message, and
+// a FailedScheduling event; it waits in an unschedulable set until a
+// cluster event that may help (a node added or changed, a pod gone, its own
+// spec changed), with per-pod backoff, or the UnschedulableFlush period.
+//
+//	err := scheduler.Run(ctx, scheduler.Config{
+//		Kubeconfig: "/var/lib/kinns/labs/demo/pki/scheduler.kubeconfig", // system:kube-scheduler
+//		Log:        slog.Default().With("component", "scheduler"),
+//	})
+//	// Run returns nil once ctx is done; an error means it could not start.
 //
 // # Filters
 //

@@ -1,0 +1,89 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+)
+
+var everything = labels.Everything()
+
+// scheduleOne decides for the pod with key and hands the API calls that
+// follow to a worker. The pod is read from the informer's cache, so a pod
+// deleted, bound or changed while it waited in the queue is seen as it is
+// now.
+func (s *scheduler) scheduleOne(ctx context.Context, key string, t ticket) {
+	pod, ok := s.pendingPod(key)
+	if !ok {
+		s.queue.Delete(key)
+		return
+	}
+	if len(pod.Spec.SchedulingGates) > 0 {
+		// Removing the last gate is a spec update, which queues the pod again.
+		s.queue.Delete(key)
+		s.async(ctx, func(ctx context.Context) { s.reportGated(ctx, pod) })
+		return
+	}
+	d, bound, err := s.cache.schedule(pod)
+	var fit *FitError
+	switch {
+	case errors.As(err, &fit):
+		s.queue.Unschedulable(key, t, wakeOn(fit))
+		s.async(ctx, func(ctx context.Context) { s.reportFailure(ctx, pod, v1.PodReasonUnschedulable, err.Error()) })
+	case err != nil:
+		// The pod itself is malformed: only a change of the pod can help.
+		s.queue.Unschedulable(key, t, 0)
+		s.log.Error("cannot schedule pod", "pod", key, "err", err)
+		s.async(ctx, func(ctx context.Context) { s.reportFailure(ctx, pod, v1.PodReasonSchedulerError, err.Error()) })
+	default:
+		s.queue.Assumed(key)
+		s.async(ctx, func(ctx context.Context) { s.bind(ctx, bound, d.Node) })
+	}
+}
+
+// pendingPod returns the pod with key if it still waits for this scheduler.
+func (s *scheduler) pendingPod(key string) (*v1.Pod, bool) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil, false
+	}
+	pod, err := s.pods.Pods(ns).Get(name)
+	if err != nil || !s.pending(pod) {
+		return nil, false
+	}
+	return pod, true
+}
+
+// bind binds the assumed pod to node. On failure the assumption is undone
+// and the pod retried after its backoff, unless it is gone.
+func (s *scheduler) bind(ctx context.Context, assumed *v1.Pod, node string) {
+	binding := &v1.Binding{
+		// The UID makes the API server refuse the binding if the pod was
+		// replaced by another of the same name meanwhile.
+		ObjectMeta: metav1.ObjectMeta{Namespace: assumed.Namespace, Name: assumed.Name, UID: assumed.UID},
+		Target:     v1.ObjectReference{Kind: "Node", Name: node},
+	}
+	err := s.client.CoreV1().Pods(assumed.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	if err == nil {
+		s.log.Debug("bound pod", "pod", podKey(assumed), "node", node)
+		s.recorder.Eventf(assumed, nil, v1.EventTypeNormal, "Scheduled", "Binding",
+			"Successfully assigned %s/%s to %s", assumed.Namespace, assumed.Name, node)
+		return
+	}
+	s.cache.forget(assumed)
+	if ctx.Err() != nil || apierrors.IsNotFound(err) {
+		return // shutting down, or the pod is gone: its deletion clears the queue
+	}
+	s.log.Warn("binding failed", "pod", podKey(assumed), "node", node, "err", err)
+	s.queue.Retry(podKey(assumed))
+	if apierrors.IsConflict(err) {
+		return // bound by someone else, or replaced: the retry will see it
+	}
+	s.reportFailure(ctx, assumed, v1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err))
+}
