@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kinns/kinns/controlplane/controllers"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/controlplane/scheduler"
 )
@@ -43,5 +46,21 @@ func (l *Lab) startScheduler(ctx context.Context) error {
 
 // startControllers starts the scheduler and the controller manager side by side.
 func (l *Lab) startControllers(ctx context.Context) error {
-	return l.startScheduler(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return l.startScheduler(gctx) })
+	g.Go(func() error { return l.startControllerManager(gctx) })
+	return g.Wait()
+}
+
+func (l *Lab) startControllerManager(ctx context.Context) error {
+	kc, err := l.kubeconfigFor(pki.ControllerManager)
+	if err != nil {
+		return err
+	}
+	cfg := controllers.Config{Kubeconfig: kc, NodeTiming: controllers.Timing(l.cfg.Timing)}
+	c, err := l.configured(ComponentControllers, "cp-1", "controllers", cfg)
+	if err != nil {
+		return err
+	}
+	return l.start(ctx, c, 30*time.Second)
 }

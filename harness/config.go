@@ -38,6 +38,8 @@ type Config struct {
 	// LabBinary is the `lab` executable whose `component` subcommand runs each
 	// component (default: $KINNS_LAB_BINARY, else this executable).
 	LabBinary string
+	// NodeCPU and NodeMemory are each node's capacity (default 2 and 4Gi).
+	NodeCPU, NodeMemory string
 	// NetworkOnly brings up the topology and containerd alone, without a control
 	// plane: for benchmarks and specs of the network.
 	NetworkOnly bool

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kinns/kinns/controlplane/apiserver"
+	"github.com/kinns/kinns/controlplane/controllers"
 	"github.com/kinns/kinns/controlplane/etcd"
 	"github.com/kinns/kinns/controlplane/scheduler"
 	"github.com/kinns/kinns/harness/forward"
@@ -32,6 +33,7 @@ func newComponentCmd() *cobra.Command {
 		componentCmd("etcd", runEtcd),
 		componentCmd("apiserver", runAPIServer),
 		componentCmd("scheduler", runScheduler),
+		componentCmd("controllers", runControllers),
 		newForwardCmd(),
 	)
 	return cmd
@@ -113,6 +115,16 @@ func runScheduler(ctx context.Context, f componentFlags, log *slog.Logger) error
 	cfg.Log = log
 	f.ready() // it serves from here on; its caches fill within the first second
 	return scheduler.Run(ctx, cfg)
+}
+
+func runControllers(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg controllers.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	f.ready()
+	return controllers.Run(ctx, cfg)
 }
 
 func newForwardCmd() *cobra.Command {

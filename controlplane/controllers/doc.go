@@ -1,0 +1,32 @@
+// Package controllers is kinns' controller manager: one process that runs
+// the control loops comparing the cluster's desired state with its actual
+// state and correcting the difference (claims 4, 15, 16 and 17).
+//
+// Run builds the controllers listed in Config.Controllers (all by default;
+// see Names), gives them one shared informer factory and one events.k8s.io/v1
+// broadcaster, and runs each with Config.Workers workers until its context
+// is done:
+//
+//   - endpointslice, endpoints: EndpointSlices and Endpoints of Services
+//     (package endpoints);
+//   - nodeipam: pod CIDRs for nodes without one (package nodeipam);
+//   - nodelifecycle: Unknown status, unreachable/not-ready taints and
+//     NoExecute evictions, with a guard that evicts nothing during a
+//     control-plane outage (package nodelifecycle);
+//   - serviceaccount: the `default` ServiceAccount of every namespace;
+//   - namespace, garbagecollector: upstream's controllers as libraries;
+//   - replicaset, deployment: their own packages.
+//
+// Informers watch as system:kube-controller-manager; each controller writes
+// as its upstream kube-system ServiceAccount (endpointslice-controller,
+// node-controller, …), whose RBAC roles the API server bootstraps. Events
+// carry reportingController "kinns-controller-manager/<controller>".
+//
+// # Example
+//
+//	err := controllers.Run(ctx, controllers.Config{
+//		Kubeconfig: "/var/lib/kinns/L/controller-manager.kubeconfig",
+//		NodeTiming: controllers.Timing(controllers.ProfileFast),
+//		Log:        log,
+//	}) // returns when ctx is done
+package controllers

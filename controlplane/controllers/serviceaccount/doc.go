@@ -1,0 +1,14 @@
+// Package serviceaccount makes sure every active namespace has the
+// ServiceAccount named `default`: the API server's ServiceAccount admission
+// refuses pods that use it until it exists. Tokens are not made here; the API
+// server issues projected tokens to pods itself.
+//
+// The controller reacts to namespaces appearing and to a `default` account
+// being deleted, so a deleted account comes back within a sync.
+//
+// # Example
+//
+//	c := serviceaccount.New(client, factory, recorder, log, serviceaccount.Options{})
+//	factory.Start(ctx.Done())
+//	c.Run(ctx, 2)
+package serviceaccount
