@@ -2,12 +2,14 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -122,11 +124,17 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Info("sync failed, will retry", "deployment", key, "err", err)
-		c.queue.AddRateLimited(key)
+	err := c.sync(ctx, key)
+	if err == nil || errors.Is(err, errNamespaceTerminating) {
+		c.queue.Forget(key)
 		return true
 	}
-	c.queue.Forget(key)
+	// A conflict only means the cache was behind a write: routine.
+	level := slog.LevelInfo
+	if apierrors.IsConflict(err) {
+		level = slog.LevelDebug
+	}
+	c.log.Log(ctx, level, "sync failed, will retry", "deployment", key, "err", err)
+	c.queue.AddRateLimited(key)
 	return true
 }

@@ -2,7 +2,9 @@ package deployment_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
@@ -19,8 +22,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
 
+	"github.com/kinns/kinns/controlplane/controllers"
 	"github.com/kinns/kinns/controlplane/controllers/deployment"
 	"github.com/kinns/kinns/controlplane/controllers/replicaset"
+	"github.com/kinns/kinns/controlplane/pki"
 )
 
 // TestKubectlAgainstLab runs the ReplicaSet and Deployment controllers in
@@ -28,8 +33,10 @@ import (
 // (KINNS_TEST_LAB=<name>; the lab must not run its own controller
 // manager), limited to a fresh namespace, and drives them with kubectl:
 // rollout status, set image, history, undo, restart, scale, pause and
-// resume. A stand-in kubelet makes pods Running and Ready through
-// pods/status, so no node is needed.
+// resume. With KINNS_TEST_MANAGER=1 the lab's controller manager runs
+// them instead, as their ServiceAccounts. A stand-in kubelet makes pods Running and Ready through
+// pods/status, so no node is needed (pods of an image named "broken"
+// never start).
 func TestKubectlAgainstLab(t *testing.T) {
 	name := os.Getenv("KINNS_TEST_LAB")
 	if name == "" {
@@ -49,6 +56,7 @@ func TestKubectlAgainstLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.QPS, cfg.Burst = 100, 200 // controllers, kubelet and kubectl checks share it
 	client := kubernetes.NewForConfigOrDie(cfg)
 	ns := fmt.Sprintf("rsd-%04x", time.Now().UnixNano()&0xffff)
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
@@ -57,8 +65,19 @@ func TestKubectlAgainstLab(t *testing.T) {
 	t.Cleanup(func() {
 		_ = client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
+	// Pod admission needs the namespace's default ServiceAccount, which
+	// another controller would make.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	if _, err := client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
-	stop := startControllers(t, ctx, client, ns)
+	var stop func()
+	if os.Getenv("KINNS_TEST_MANAGER") != "" {
+		stop = startManager(t, ctx, client, name)
+	} else {
+		stop = startControllers(t, ctx, client, ns)
+	}
 	defer stop()
 	k := func(args ...string) string {
 		t.Helper()
@@ -72,7 +91,7 @@ func TestKubectlAgainstLab(t *testing.T) {
 	rolledOut := func(what string) {
 		t.Helper()
 		start := time.Now()
-		k("rollout", "status", "deployment/web", "--timeout=90s")
+		k("rollout", "status", "deployment/web", "--timeout=60s")
 		t.Logf("%s: rolled out in %v", what, time.Since(start).Round(time.Millisecond))
 	}
 	rsCount := func() int {
@@ -119,9 +138,33 @@ func TestKubectlAgainstLab(t *testing.T) {
 	k("rollout", "resume", "deployment/web")
 	rolledOut("resume")
 
+	// A rollout whose pods never become ready fails kubectl rollout status
+	// once progressDeadlineSeconds pass; undo recovers.
+	k("patch", "deployment/web", "-p", `{"spec":{"progressDeadlineSeconds":3}}`)
+	rolledOut("deadline change")
+	k("set", "image", "deployment/web", "*=kinns.local/testapp:broken")
+	args := []string{"--kubeconfig", kubeconfig, "-n", ns, "rollout", "status", "deployment/web", "--timeout=60s"}
+	out, err = exec.CommandContext(ctx, "kubectl", args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "exceeded its progress deadline") {
+		t.Fatalf("rollout status of a stuck rollout: err=%v\n%s", err, out)
+	}
+	k("rollout", "undo", "deployment/web")
+	rolledOut("undo after deadline")
+
 	pods := strings.Fields(k("get", "pods", "-o", "name"))
 	k("delete", pods[0], "--wait=false")
 	waitPods(t, ctx, client, ns, 4, pods[0])
+
+	// ControllerRef on the real API: a relabelled pod is released (and
+	// replaced), labelling it back gets it adopted (and one pod removed).
+	pod := strings.TrimPrefix(strings.Fields(k("get", "pods", "-o", "name"))[0], "pod/")
+	k("label", "pod", pod, "app=debug", "--overwrite")
+	waitOwned(t, ctx, client, ns, pod, false)
+	waitPods(t, ctx, client, ns, 5, "")
+	k("label", "pod", pod, "app=web", "--overwrite")
+	waitOwned(t, ctx, client, ns, pod, true)
+	waitPods(t, ctx, client, ns, 4, "")
+
 	evs := k("get", "events", "-o", "custom-columns=R:.reason,M:.message")
 	for _, want := range []string{"ScalingReplicaSet", "Scaled up replica set web-", "SuccessfulCreate", "SuccessfulDelete"} {
 		if !strings.Contains(evs, want) {
@@ -139,8 +182,9 @@ func startControllers(t *testing.T, ctx context.Context, client kubernetes.Inter
 		t.Fatal(err)
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
-	rc := replicaset.New(client, factory, b.NewRecorder(scheme.Scheme, "kinns-test/replicaset"), nil)
-	dc := deployment.New(client, factory, b.NewRecorder(scheme.Scheme, "kinns-test/deployment"), nil)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rc := replicaset.New(client, factory, b.NewRecorder(scheme.Scheme, "kinns-test/replicaset"), log)
+	dc := deployment.New(client, factory, b.NewRecorder(scheme.Scheme, "kinns-test/deployment"), log)
 	done := make(chan struct{}, 3)
 	go func() { rc.Run(ctx, 2); done <- struct{}{} }()
 	go func() { dc.Run(ctx, 2); done <- struct{}{} }()
@@ -156,7 +200,48 @@ func startControllers(t *testing.T, ctx context.Context, client kubernetes.Inter
 	}
 }
 
-// kubelet marks every pod of ns Running and Ready.
+// startManager runs the lab's controller manager (replicaset and
+// deployment only) in this process, so every write goes through the
+// controllers' own ServiceAccounts and their RBAC roles, plus the
+// stand-in kubelet on every namespace.
+func startManager(t *testing.T, ctx context.Context, client kubernetes.Interface, lab string) func() {
+	out, err := exec.CommandContext(ctx, filepath.Join("..", "..", "..", "_output", "bin", "lab"), "status", "-o", "json", "--name", lab).Output()
+	if err != nil {
+		t.Fatalf("lab status: %v", err)
+	}
+	var st struct {
+		StateDir  string `json:"stateDir"`
+		APIServer string `json:"apiServer"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := pki.Load(filepath.Join(st.StateDir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcm := filepath.Join(t.TempDir(), "kcm.kubeconfig")
+	if err := pki.WriteKubeconfig(kcm, b, pki.ControllerManager, st.APIServer); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	done := make(chan error, 2)
+	go func() {
+		done <- controllers.Run(ctx, controllers.Config{Kubeconfig: kcm, Controllers: []string{"replicaset", "deployment"}, Log: log})
+	}()
+	go func() { kubelet(ctx, client, metav1.NamespaceAll); done <- nil }()
+	return func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		}
+	}
+}
+
+// kubelet marks every pod of ns Running and Ready, except "broken" ones.
 func kubelet(ctx context.Context, client kubernetes.Interface, ns string) {
 	_ = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
@@ -165,17 +250,36 @@ func kubelet(ctx context.Context, client kubernetes.Interface, ns string) {
 		}
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if p.Status.Phase == corev1.PodRunning || p.DeletionTimestamp != nil {
+			if p.Status.Phase == corev1.PodRunning || p.DeletionTimestamp != nil ||
+				strings.Contains(p.Spec.Containers[0].Image, "broken") {
 				continue
 			}
 			now := metav1.Now()
 			p.Status.Phase = corev1.PodRunning
 			p.Status.StartTime = &now
 			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-			_, _ = client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+			_, _ = client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
 		}
 		return false, nil
 	})
+}
+
+// waitOwned waits until pod has (or has not) a controller.
+func waitOwned(t *testing.T, ctx context.Context, client kubernetes.Interface, ns, pod string, owned bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && owned {
+			return true, nil // adopted, then chosen as the extra pod
+		}
+		if err != nil {
+			return false, nil
+		}
+		return (metav1.GetControllerOf(p) != nil) == owned, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for pod %s owned=%v: %v", pod, owned, err)
+	}
 }
 
 func waitPods(t *testing.T, ctx context.Context, client kubernetes.Interface, ns string, n int, gone string) {

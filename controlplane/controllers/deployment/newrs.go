@@ -77,6 +77,9 @@ func (c *Controller) syncNewRS(ctx context.Context, d *appsv1.Deployment, rs *ap
 	return nil
 }
 
+// errNamespaceTerminating stops a sync quietly: nothing can be created.
+var errNamespaceTerminating = errors.New("namespace is terminating")
+
 // errHashCollision asks for a retry after collisionCount was raised.
 var errHashCollision = errors.New("pod-template-hash collision")
 
@@ -93,6 +96,9 @@ func (c *Controller) createNewRS(ctx context.Context, d *appsv1.Deployment, old 
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		return c.existingNewRS(ctx, d, rs.Name)
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		// The namespace controller is about to delete d too.
+		return nil, errNamespaceTerminating
 	case err != nil:
 		msg := fmt.Sprintf("Failed to create new replica set %q: %v", rs.Name, err)
 		c.rec.Eventf(d, nil, corev1.EventTypeWarning, reasonFailedRSCreateEv, "Create", "%s", msg)

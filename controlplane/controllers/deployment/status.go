@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -234,8 +235,23 @@ func (c *Controller) checkPausedConditions(ctx context.Context, d *appsv1.Deploy
 // writeStatus writes d's status (and annotations: the status subresource
 // accepts metadata changes other than labels) and refreshes d with the
 // result, so later writes in the same sync do not conflict.
+//
+// A conflict usually means only that the cache has not seen this
+// controller's previous write yet. If the stored deployment still has the
+// generation this sync worked from (spec and annotations unchanged; status
+// writes do not bump it), the status computed here is still the right one
+// and is written over the fresh copy once.
 func (c *Controller) writeStatus(ctx context.Context, d *appsv1.Deployment) error {
-	updated, err := c.client.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, d, metav1.UpdateOptions{})
+	client := c.client.AppsV1().Deployments(d.Namespace)
+	updated, err := client.UpdateStatus(ctx, d, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		fresh, getErr := client.Get(ctx, d.Name, metav1.GetOptions{})
+		if getErr == nil && fresh.UID == d.UID && fresh.Generation == d.Generation {
+			fresh.Status = d.Status
+			setDeploymentRevision(fresh, d.Annotations[RevisionAnnotation])
+			updated, err = client.UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("update status of deployment %s: %w", key(d), err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -119,7 +120,12 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	if err := c.sync(ctx, key); err != nil {
-		c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
+		// A conflict only means the cache was behind a write: routine.
+		level := slog.LevelInfo
+		if apierrors.IsConflict(err) {
+			level = slog.LevelDebug
+		}
+		c.log.Log(ctx, level, "sync failed, will retry", "replicaset", key, "err", err)
 		c.queue.AddRateLimited(key)
 		return true
 	}
