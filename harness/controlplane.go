@@ -59,7 +59,11 @@ func (l *Lab) controlPlane(ctx context.Context) error {
 		return err
 	}
 	l.cfg.Progress("scheduler and controller manager on cp-1")
-	return l.startControllers(ctx)
+	if err := l.startControllers(ctx); err != nil {
+		return err
+	}
+	l.cfg.Progress(fmt.Sprintf("kubelets on node-1..node-%d", len(l.plan.Nodes())))
+	return l.startNodes(ctx)
 }
 
 func (l *Lab) pkiNodes() []pki.Node {

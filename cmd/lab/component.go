@@ -17,6 +17,7 @@ import (
 	"github.com/kinns/kinns/controlplane/etcd"
 	"github.com/kinns/kinns/controlplane/scheduler"
 	"github.com/kinns/kinns/harness/forward"
+	"github.com/kinns/kinns/kubelet"
 )
 
 // componentFlags are what every `lab component` takes from the harness.
@@ -34,6 +35,7 @@ func newComponentCmd() *cobra.Command {
 		componentCmd("apiserver", runAPIServer),
 		componentCmd("scheduler", runScheduler),
 		componentCmd("controllers", runControllers),
+		componentCmd("kubelet", runKubelet),
 		newForwardCmd(),
 	)
 	return cmd
@@ -125,6 +127,16 @@ func runControllers(ctx context.Context, f componentFlags, log *slog.Logger) err
 	cfg.Log = log
 	f.ready()
 	return controllers.Run(ctx, cfg)
+}
+
+func runKubelet(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg kubelet.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	f.ready()
+	return kubelet.Run(ctx, cfg)
 }
 
 func newForwardCmd() *cobra.Command {

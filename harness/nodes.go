@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness/state"
+	"github.com/kinns/kinns/harness/topology"
+	"github.com/kinns/kinns/kubelet"
+)
+
+// KubeletComponent names the kubelet of a node.
+func KubeletComponent(node string) string { return "kubelet/" + node }
+
+// Node sizes, unless Config says otherwise: each node reports its own capacity,
+// never the host's.
+const (
+	DefaultNodeCPU    = "2"
+	DefaultNodeMemory = "4Gi"
+	DefaultNodePods   = "110"
+)
+
+func (l *Lab) kubeletConfig(n topology.Host) (kubelet.Config, error) {
+	kc, err := l.kubeconfigFor(pki.NodeIdentity(n.Name))
+	if err != nil {
+		return kubelet.Config{}, err
+	}
+	p := l.pki.Paths
+	dir := l.store.Path(filepath.Join("nodes", n.Name))
+	capacity := v1.ResourceList{
+		v1.ResourceCPU:    resource.MustParse(orDefault(l.cfg.NodeCPU, DefaultNodeCPU)),
+		v1.ResourceMemory: resource.MustParse(orDefault(l.cfg.NodeMemory, DefaultNodeMemory)),
+		v1.ResourcePods:   resource.MustParse(DefaultNodePods),
+	}
+	return kubelet.Config{
+		Kubeconfig: kc, NodeName: n.Name, NodeIP: n.IP.String(), PodCIDR: n.PodCIDR.String(),
+		NodeNetns: n.Netns, Bridge: topology.NodeBridge,
+		ContainerdAddress:   l.containerdAddress,
+		ContainerdNamespace: topology.ContainerdNamespace(l.Name(), n.Name),
+		CgroupParent:        LabCgroup(l.Name()) + "/" + n.Name,
+		StateDir:            filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "pods"),
+		Journal:       filepath.Join(dir, "journal.jsonl"),
+		Capacity:      capacity,
+		Timings:       kubelet.TimingsFor(l.cfg.Timing),
+		ServerAddress: ":10250", ServerCertFile: p.KubeletCert(n.Name), ServerKeyFile: p.KubeletKey(n.Name),
+		ClientCAFile: p.CACert(),
+	}, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// startNodes starts every kubelet at once, then waits until every node is Ready.
+func (l *Lab) startNodes(ctx context.Context) error {
+	if err := l.store.Record(state.Resource{Kind: state.KindCgroup, Name: LabCgroup(l.Name())}); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range l.plan.Nodes() {
+		cfg, err := l.kubeletConfig(n)
+		if err != nil {
+			return err
+		}
+		if err := l.store.Record(state.Resource{Kind: state.KindJournal, Name: cfg.Journal}); err != nil {
+			return err
+		}
+		c, err := l.configured(KubeletComponent(n.Name), n.Name, "kubelet", cfg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return l.start(gctx, c, 30*time.Second) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	l.cfg.Progress(fmt.Sprintf("waiting for %d nodes to be Ready", len(l.plan.Nodes())))
+	return l.waitNodesReady(ctx, 60*time.Second)
+}
+
+// waitNodesReady polls the API until every node reports Ready.
+func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
+	rc, err := l.RESTConfig()
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	want := len(l.plan.Nodes())
+	for {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready := 0
+		if err == nil {
+			for _, n := range nodes.Items {
+				if isReady(&n) {
+					ready++
+				}
+			}
+			if ready == want {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d nodes Ready after %s (see the kubelet logs in %s): %w", ready, want, timeout, l.store.Path("logs"), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func isReady(n *v1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == v1.NodeReady {
+			return c.Status == v1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// RestartKubelet stops a node's kubelet gracefully and starts it again; its pods
+// keep running and are adopted.
+func (l *Lab) RestartKubelet(ctx context.Context, node string) error {
+	name := KubeletComponent(node)
+	if err := l.stop(ctx, name, 10*time.Second); err != nil {
+		return err
+	}
+	return l.restart(ctx, name, 30*time.Second)
+}

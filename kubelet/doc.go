@@ -1,0 +1,64 @@
+// Package kubelet is kinns' node agent: one process per node, living in the
+// node's network namespace, that runs the pods bound to its node on the
+// shared containerd and reports them to the API.
+//
+// What it does, in Kubernetes' terms:
+//
+//   - Registers its Node (the node's own capacity and allocatable from
+//     Config, InternalIP and Hostname addresses, pod CIDR, standard labels,
+//     kubelet endpoint 10250, node info), renews its Lease in
+//     kube-node-lease every LeaseRenewInterval and patches Ready,
+//     MemoryPressure, DiskPressure and PIDPressure every
+//     StatusUpdateFrequency. Ready is False while containerd or the pod
+//     network is not usable.
+//   - Watches the pods bound to it (spec.nodeName) and gives each a worker
+//     that syncs it, level-based, on every event: a network namespace from
+//     package cni, then init containers one at a time, then every container,
+//     each a containerd container and task joined to that namespace, in a
+//     cgroup below CgroupParent, its output in CRI log files (package logs).
+//   - Restarts containers by restartPolicy with CrashLoopBackOff backoff,
+//     runs liveness, readiness and startup probes (package probe), and
+//     patches the pod's status subresource: phase, conditions, IPs,
+//     container states, restart counts.
+//   - On deletion, stops containers with the grace period (SIGTERM or the
+//     image's stop signal, then SIGKILL), frees the network and makes the
+//     final delete with grace period 0 and the pod's UID as precondition.
+//     Whatever belongs to pods the API no longer has is removed, at start
+//     and every SyncInterval.
+//   - Adopts, after a restart, the containers a previous kubelet left
+//     running: containerd labels tell which pod, container and restart count
+//     each is; their output is reattached to their log files.
+//   - Serves the kubelet API (package server) for logs, exec and
+//     port-forward; *Kubelet is its Provider.
+//
+// The pod logic is pure and tested on its own: decide says what to start
+// and kill, podStatus computes the status, restartBackoff spaces restarts. Side
+// effects sit behind Runtime (package runtime's Containerd) and Network
+// (package cni's Plugin).
+//
+// Known differences from the upstream kubelet: an image already present is
+// never pulled again, whatever the pull policy (a lab has no registry);
+// volumes are emptyDir, hostPath, configMap and secret only (no projected
+// service-account token); no preStop/postStart hooks, no static pods, no
+// evictions, no service-link environment variables.
+//
+// Example, as `lab component kubelet` runs it inside node-1's namespace:
+//
+//	cfg := kubelet.Config{
+//		Kubeconfig: "/var/lib/kinns/labs/kinns/config/node-1.kubeconfig",
+//		NodeName:   "node-1", NodeIP: "10.89.0.21", PodCIDR: "10.244.1.0/24",
+//		ContainerdAddress:   "/run/kinns/containerd/containerd.sock",
+//		ContainerdNamespace: "kinns-node-1", // also the node's netns name
+//		CgroupParent:        "/kinns/kinns/node-1",
+//		StateDir:            "/var/lib/kinns/labs/kinns/node-1",
+//		LogDir:              "/var/lib/kinns/labs/kinns/node-1/pods",
+//		Capacity: v1.ResourceList{"cpu": resource.MustParse("2"),
+//			"memory": resource.MustParse("4Gi"), "pods": resource.MustParse("110")},
+//		Reserved: v1.ResourceList{"cpu": resource.MustParse("100m"), "memory": resource.MustParse("256Mi")},
+//		Timings:  kubelet.TimingsFor(kubelet.ProfileFast),
+//		ServerCertFile: paths.KubeletCert("node-1"), ServerKeyFile: paths.KubeletKey("node-1"),
+//		ClientCAFile:   paths.CACert(),
+//		Log:            log.With("component", "kubelet", "node", "node-1"),
+//	}
+//	err := kubelet.Run(ctx, cfg) // until ctx ends; containers keep running
+package kubelet

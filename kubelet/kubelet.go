@@ -1,0 +1,265 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/kinns/kinns/cni"
+	"github.com/kinns/kinns/kubelet/runtime"
+)
+
+// Runtime runs containers; *runtime.Containerd is the real one. See that
+// package for the contract of each method.
+type Runtime interface {
+	Version(ctx context.Context) (string, error)
+	EnsureImage(ctx context.Context, ref, policy string) (runtime.Image, error)
+	Start(ctx context.Context, s runtime.Spec) (runtime.Container, error)
+	Stop(ctx context.Context, id string, grace time.Duration) error
+	Remove(ctx context.Context, id string) error
+	List(ctx context.Context, podUID string) ([]runtime.Container, error)
+	Exec(ctx context.Context, id string, e runtime.Exec) (int, error)
+	RemoveCgroup(rel string) error
+}
+
+// Network gives pods their network namespace; *cni.Plugin is the real one.
+type Network interface {
+	Add(ctx context.Context, pod cni.PodRef, netns string) (cni.Result, error)
+	Del(ctx context.Context, pod cni.PodRef, netns string) error
+	Status(ctx context.Context) error
+}
+
+// deps are the kubelet's side effects, replaced by fakes in tests.
+type deps struct {
+	client kubernetes.Interface
+	rt     Runtime
+	net    Network
+	clock  clock.WithTicker
+	// probe runs one probe; nil means the real prober.
+	probe probeFunc
+	// dial reaches pods (probes, port forwarding); nil means from this
+	// process, which lives in the node's network namespace.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Kubelet runs the pods bound to one node.
+type Kubelet struct {
+	cfg     Config
+	client  kubernetes.Interface
+	rt      Runtime
+	net     Network
+	clock   clock.WithTicker
+	log     *slog.Logger
+	backoff *restartBackoff
+	probe   probeFunc
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	events  record.EventRecorder
+
+	pods   corelisters.PodLister
+	synced cache.InformerSynced
+
+	mu       sync.Mutex
+	workers  map[types.UID]*podWorker
+	lastNode *v1.Node // as last written or read
+	ctx      context.Context
+	wg       sync.WaitGroup
+}
+
+func newKubelet(cfg Config, d deps) *Kubelet {
+	k := &Kubelet{
+		cfg: cfg, client: d.client, rt: d.rt, net: d.net, clock: d.clock, log: cfg.Log,
+		backoff: newRestartBackoff(cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset),
+		probe:   d.probe,
+		dial:    d.dial,
+		workers: map[types.UID]*podWorker{},
+	}
+	if k.clock == nil {
+		k.clock = clock.RealClock{}
+	}
+	if k.probe == nil {
+		k.probe = k.realProbe
+	}
+	if k.dial == nil {
+		k.dial = (&net.Dialer{}).DialContext
+	}
+	return k
+}
+
+// run registers the node, keeps it alive, and syncs pods until ctx ends. It
+// leaves every container running when it returns.
+func (k *Kubelet) run(ctx context.Context) error {
+	k.ctx = ctx
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	k.events = broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: k.cfg.NodeName})
+	defer k.wg.Wait() // pod workers, before the broadcaster goes
+
+	if err := k.registerNode(ctx); err != nil {
+		return ignoreCancel(ctx, err)
+	}
+	var loops sync.WaitGroup
+	loops.Go(func() { k.renewLease(ctx) })
+	loops.Go(func() { k.nodeStatusLoop(ctx) })
+	defer loops.Wait()
+
+	factory, err := k.watchPods(ctx)
+	if err != nil {
+		return ignoreCancel(ctx, err)
+	}
+	defer factory.Shutdown()
+	k.housekeeping(ctx)
+	t := k.clock.NewTicker(k.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+			k.housekeeping(ctx)
+		}
+	}
+}
+
+// watchPods starts the informer of the pods bound to this node.
+func (k *Kubelet) watchPods(ctx context.Context) (informers.SharedInformerFactory, error) {
+	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", k.cfg.NodeName).String()
+		}))
+	inf := factory.Core().V1().Pods()
+	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { k.podChanged(obj) },
+		UpdateFunc: func(_, obj any) { k.podChanged(obj) },
+		DeleteFunc: k.podRemoved,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("watch pods: %w", err)
+	}
+	k.pods, k.synced = inf.Lister(), inf.Informer().HasSynced
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), k.synced) {
+		factory.Shutdown()
+		return nil, fmt.Errorf("watch pods: %w", ctx.Err())
+	}
+	return factory, nil
+}
+
+func (k *Kubelet) podChanged(obj any) {
+	pod, ok := obj.(*v1.Pod)
+	if !ok || pod.Spec.NodeName != k.cfg.NodeName {
+		return
+	}
+	k.worker(pod.UID, podRefOf(pod)).setPod(pod)
+}
+
+func (k *Kubelet) podRemoved(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		return
+	}
+	k.mu.Lock()
+	w := k.workers[pod.UID]
+	k.mu.Unlock()
+	if w != nil {
+		w.setGone()
+	}
+}
+
+// worker returns the pod's worker, starting one if there is none.
+func (k *Kubelet) worker(uid types.UID, ref runtime.PodRef) *podWorker {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if w, ok := k.workers[uid]; ok {
+		return w
+	}
+	w := newPodWorker(k, uid, ref)
+	k.workers[uid] = w
+	k.wg.Go(func() {
+		w.run(k.ctx)
+		k.mu.Lock()
+		if k.workers[uid] == w {
+			delete(k.workers, uid)
+		}
+		k.mu.Unlock()
+	})
+	return w
+}
+
+// housekeeping syncs every pod, and gives a worker to whatever the runtime
+// or the sandbox records hold for pods the API no longer has (orphans, from
+// a kubelet that was down while they were deleted), which removes them.
+func (k *Kubelet) housekeeping(ctx context.Context) {
+	k.mu.Lock()
+	for _, w := range k.workers {
+		w.kickNow()
+	}
+	k.mu.Unlock()
+	ctrs, err := k.rt.List(ctx, "")
+	if err != nil {
+		k.log.Warn("list containers for housekeeping", "err", err)
+	}
+	refs := map[types.UID]runtime.PodRef{}
+	for _, c := range ctrs {
+		refs[types.UID(c.Pod.UID)] = c.Pod
+	}
+	for _, r := range k.sandboxRecords() {
+		refs[types.UID(r.Pod.UID)] = r.Pod
+	}
+	for uid, ref := range refs {
+		if k.known(uid) {
+			continue
+		}
+		k.log.Info("removing orphaned pod", "pod", ref.Namespace+"/"+ref.Name, "uid", uid)
+		k.worker(uid, ref).setGone()
+	}
+}
+
+// known: the pod has a worker, or the API (cache) still has it.
+func (k *Kubelet) known(uid types.UID) bool {
+	k.mu.Lock()
+	_, ok := k.workers[uid]
+	k.mu.Unlock()
+	if ok {
+		return true
+	}
+	pods, _ := k.pods.List(labels.Everything())
+	for _, p := range pods {
+		if p.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+func podRefOf(pod *v1.Pod) runtime.PodRef {
+	return runtime.PodRef{UID: string(pod.UID), Namespace: pod.Namespace, Name: pod.Name}
+}
+
+// ignoreCancel drops an error caused by the kubelet being stopped.
+func ignoreCancel(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,214 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/containerd/containerd/api/types/runc/options"
+	ctrd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Start creates and starts one run of a container. A run whose task cannot
+// be created or started (a missing command, say) is not an error: it is
+// recorded as ended at once with exit code 128 and ReasonStartError, and
+// returned, so the caller backs off as for any crash. Errors are
+// *CreateError (nothing was made) or context and connection failures.
+func (c *Containerd) Start(ctx context.Context, s Spec) (Container, error) {
+	ctx = c.nsCtx(ctx)
+	img, err := c.client.GetImage(ctx, s.Image.Ref)
+	if err != nil {
+		return Container{}, &CreateError{fmt.Errorf("image %s: %w", s.Image.Ref, err)}
+	}
+	ctr, err := c.create(ctx, s, img)
+	if err != nil {
+		return Container{}, &CreateError{err}
+	}
+	rec := fromLabels(ctr.ID(), mustLabels(ctx, ctr))
+	if err := c.startTask(ctx, ctr, s); err != nil {
+		c.cfg.Log.Warn("container failed to start", "id", ctr.ID(), "err", err)
+		return c.recordStartError(ctx, ctr, rec, err)
+	}
+	rec.State, rec.StartedAt = StateRunning, time.Now()
+	return rec, nil
+}
+
+// create makes the containerd container of s; a leftover of an interrupted
+// start with the same ID (never started) is replaced.
+func (c *Containerd) create(ctx context.Context, s Spec, img ctrd.Image) (ctrd.Container, error) {
+	stop, err := ctrd.GetOCIStopSignal(ctx, img, "SIGTERM")
+	if err != nil {
+		stop = "SIGTERM"
+	}
+	argv, err := commandLine(ctx, img, s.Command, s.Args)
+	if err != nil {
+		return nil, err
+	}
+	id := s.ID()
+	opts := []ctrd.NewContainerOpts{
+		ctrd.WithImage(img),
+		ctrd.WithSnapshotter(c.cfg.Snapshotter),
+		ctrd.WithNewSnapshot(id, img),
+		ctrd.WithRuntime("io.containerd.runc.v2", c.runcOptions()),
+		ctrd.WithContainerLabels(specLabels(s, stop)),
+		ctrd.WithNewSpec(c.specOpts(s, img, argv)...),
+	}
+	ctr, err := c.client.NewContainer(ctx, id, opts...)
+	if errdefs.IsAlreadyExists(err) {
+		if err := c.removeUnstarted(ctx, id); err != nil {
+			return nil, err
+		}
+		ctr, err = c.client.NewContainer(ctx, id, opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create container %s: %w", id, err)
+	}
+	return ctr, nil
+}
+
+func (c *Containerd) runcOptions() any {
+	if c.cfg.RuncRoot == "" {
+		return nil
+	}
+	return &options.Options{Root: c.cfg.RuncRoot}
+}
+
+func (c *Containerd) specOpts(s Spec, img ctrd.Image, argv []string) []oci.SpecOpts {
+	opts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithProcessArgs(argv...),
+		oci.WithEnv(s.Env),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.NetnsPath}),
+		oci.WithCgroup(s.CgroupPath),
+		oci.WithMounts(bindMounts(s.Mounts)),
+	}
+	if s.Hostname != "" {
+		opts = append(opts, oci.WithHostname(s.Hostname))
+	}
+	if s.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(s.WorkingDir))
+	}
+	r := s.Resources
+	if r.MemoryLimit > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(r.MemoryLimit)))
+	}
+	if r.CPUShares > 0 {
+		opts = append(opts, oci.WithCPUShares(r.CPUShares))
+	}
+	if r.CPUQuota > 0 {
+		period := r.CPUPeriod
+		if period == 0 {
+			period = 100000
+		}
+		opts = append(opts, oci.WithCPUCFS(r.CPUQuota, period))
+	}
+	return opts
+}
+
+func bindMounts(ms []Mount) []specs.Mount {
+	out := make([]specs.Mount, 0, len(ms))
+	for _, m := range ms {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		out = append(out, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath,
+			Options: []string{"rbind", "rprivate", mode}})
+	}
+	return out
+}
+
+// commandLine applies Kubernetes' rule: command replaces the entrypoint and
+// drops the image's cmd; args alone replace the cmd.
+func commandLine(ctx context.Context, img ctrd.Image, command, args []string) ([]string, error) {
+	spec, err := img.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read config of image %s: %w", img.Name(), err)
+	}
+	entry, cmd := spec.Config.Entrypoint, spec.Config.Cmd
+	if len(command) > 0 {
+		entry, cmd = command, nil
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	argv := append(append([]string{}, entry...), cmd...)
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("no command: neither the container nor image %s names one", img.Name())
+	}
+	return argv, nil
+}
+
+func specLabels(s Spec, stopSignal string) map[string]string {
+	l := map[string]string{
+		LabelPodUID: s.Pod.UID, LabelPodNamespace: s.Pod.Namespace, LabelPodName: s.Pod.Name,
+		LabelContainerName: s.Name, LabelAttempt: strconv.Itoa(s.Attempt),
+		LabelImage: s.Image.Ref, LabelImageID: s.Image.ID, LabelLogPath: s.LogPath,
+		LabelCgroup: s.CgroupPath, LabelStopSignal: stopSignal,
+	}
+	if s.Init {
+		l[LabelInit] = "true"
+	}
+	return l
+}
+
+// startTask creates the task with its output going to the run's log, starts
+// it and watches for its exit.
+func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s Spec) (err error) {
+	sink, err := c.cfg.OpenLog(s.LogPath)
+	if err != nil {
+		return fmt.Errorf("open log %s: %w", s.LogPath, err)
+	}
+	defer func() {
+		if err != nil {
+			sink.Close()
+		}
+	}()
+	creator := cio.NewCreator(cio.WithStreams(nil, sink.Stream("stdout"), sink.Stream("stderr")), cio.WithFIFODir(c.fifoDir()))
+	task, err := ctr.NewTask(ctx, creator)
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	// Wait before Start, so that no exit can be missed.
+	exited, err := task.Wait(c.ctx)
+	if err == nil {
+		err = task.Start(ctx)
+	}
+	if err != nil {
+		task.Delete(context.WithoutCancel(ctx), ctrd.WithProcessKill)
+		return fmt.Errorf("start task: %w", err)
+	}
+	if _, err := ctr.SetLabels(ctx, map[string]string{LabelStartedAt: stamp(time.Now())}); err != nil {
+		// Left without it, the run looks never started: it is replaced.
+		c.cfg.Log.Warn("record container start", "id", ctr.ID(), "err", err)
+	}
+	c.watch(ctr.ID(), task, exited, sink)
+	return nil
+}
+
+// recordStartError keeps the container as a run that ended at once.
+func (c *Containerd) recordStartError(ctx context.Context, ctr ctrd.Container, rec Container, startErr error) (Container, error) {
+	now := time.Now()
+	msg := startErr.Error()
+	if len(msg) > 1024 {
+		msg = msg[:1024]
+	}
+	_, err := ctr.SetLabels(ctx, map[string]string{
+		LabelStartedAt: stamp(now), LabelFinishedAt: stamp(now), LabelExitCode: "128",
+		LabelReason: ReasonStartError, LabelMessage: msg,
+	})
+	if err != nil {
+		return Container{}, errors.Join(startErr, err)
+	}
+	rec.State, rec.ExitCode, rec.Reason, rec.Message = StateExited, 128, ReasonStartError, msg
+	rec.StartedAt, rec.FinishedAt = now, now
+	return rec, nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

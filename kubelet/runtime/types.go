@@ -1,0 +1,173 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"k8s.io/client-go/tools/remotecommand"
+)
+
+// Labels every container of a pod carries in containerd. They are the only
+// record of which pod a container belongs to and how its run ended, so a
+// restarted kubelet rebuilds everything from them. The pod keys are the ones
+// CRI runtimes use, so `ctr c info` reads the same as on a kubeadm node.
+const (
+	LabelPodUID        = "io.kubernetes.pod.uid"
+	LabelPodNamespace  = "io.kubernetes.pod.namespace"
+	LabelPodName       = "io.kubernetes.pod.name"
+	LabelContainerName = "io.kubernetes.container.name"
+
+	LabelAttempt    = "kinns.io/restart-count"
+	LabelInit       = "kinns.io/init-container"
+	LabelImage      = "kinns.io/image"
+	LabelImageID    = "kinns.io/image-id"
+	LabelLogPath    = "kinns.io/log-path"
+	LabelCgroup     = "kinns.io/cgroup"
+	LabelStopSignal = "kinns.io/stop-signal"
+	LabelStartedAt  = "kinns.io/started-at"
+	LabelFinishedAt = "kinns.io/finished-at"
+	LabelExitCode   = "kinns.io/exit-code"
+	LabelReason     = "kinns.io/reason"
+	LabelMessage    = "kinns.io/message"
+)
+
+// Exit reasons, as Kubernetes shows them in a terminated container state.
+const (
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
+	// ReasonStartError: the task could not be created or started (the
+	// command does not exist, say). Recorded as a run that ended at once with
+	// exit code 128, so the kubelet backs off and retries as for a crash.
+	ReasonStartError = "StartError"
+	// ReasonUnknown: the task vanished (containerd lost it) before its exit
+	// could be recorded.
+	ReasonUnknown = "ContainerStatusUnknown"
+)
+
+// State is where a container is in its life.
+type State string
+
+const (
+	// StateCreated: made but never started (a start was interrupted).
+	StateCreated State = "created"
+	StateRunning State = "running"
+	StateExited  State = "exited"
+)
+
+// PodRef names the pod a container belongs to.
+type PodRef struct {
+	UID, Namespace, Name string
+}
+
+// Container is one run of one container of a pod: every restart is a new
+// Container with Attempt one higher.
+type Container struct {
+	ID   string
+	Pod  PodRef
+	Name string
+	Init bool
+	// Attempt is the restart count of this run: 0 for the first.
+	Attempt int
+	// Image is the reference the pod asked for, normalized; ImageID is
+	// "<repository>@<digest>" of what ran.
+	Image, ImageID string
+	State          State
+	ExitCode       int
+	// Reason and Message say why an exited run ended.
+	Reason, Message string
+	StartedAt       time.Time
+	FinishedAt      time.Time
+	LogPath         string
+}
+
+// Image is an image present in the node's containerd namespace.
+type Image struct {
+	// Ref is the normalized name ("docker.io/library/nginx:1.27").
+	Ref string
+	// ID is "<repository>@<digest>" of the image's manifest.
+	ID string
+}
+
+// Mount is a host file or folder seen inside the container.
+type Mount struct {
+	HostPath, ContainerPath string
+	ReadOnly                bool
+}
+
+// Resources are the cgroup limits of one container; zero means unlimited.
+type Resources struct {
+	// CPUQuota is in microseconds per CPUPeriod (100000 if zero).
+	CPUQuota  int64
+	CPUPeriod uint64
+	CPUShares uint64
+	// MemoryLimit is in bytes.
+	MemoryLimit int64
+}
+
+// Spec is what Start needs to run one attempt of one container.
+type Spec struct {
+	Pod     PodRef
+	Name    string
+	Init    bool
+	Attempt int
+	Image   Image
+	// Command and Args have Kubernetes' meaning: a Command replaces the image's
+	// entrypoint and drops its cmd; Args alone replace its cmd.
+	Command, Args []string
+	// Env is KEY=VALUE, added to (and overriding) the image's.
+	Env        []string
+	WorkingDir string
+	Hostname   string
+	// NetnsPath is the pod's network namespace file; the container joins it.
+	NetnsPath string
+	// CgroupPath is the container's cgroup ("/kinns/lab/node-1/pod<uid>/<id>").
+	CgroupPath string
+	Resources  Resources
+	Mounts     []Mount
+	// LogPath is the CRI-format file the run's stdout and stderr go to.
+	LogPath string
+}
+
+// ID is the containerd container ID of this attempt: readable in `ctr c ls`,
+// unique per pod UID, container and attempt, within containerd's 76 bytes.
+func (s Spec) ID() string {
+	return fmt.Sprintf("%s_%s_%s_%d", sanitize(s.Pod.Name, 28), sanitize(s.Name, 28), shortHash(s.Pod.UID), s.Attempt)
+}
+
+// Exec is a command to run in a running container.
+type Exec struct {
+	Cmd []string
+	// Stdin may be nil. Stdout and Stderr may be nil (output dropped).
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	// Resize, with TTY, carries terminal size changes; may be nil.
+	Resize <-chan remotecommand.TerminalSize
+}
+
+// ErrNotFound means no such container (or no running task for an exec).
+var ErrNotFound = errors.New("container not found")
+
+// ImageError is a failure to provide a container's image. Reason is the
+// waiting reason Kubernetes shows: ErrImagePull, ErrImageNeverPull or
+// InvalidImageName.
+type ImageError struct {
+	Reason, Image string
+	Err           error
+}
+
+func (e *ImageError) Error() string {
+	return fmt.Sprintf("image %q: %v", e.Image, e.Err)
+}
+
+func (e *ImageError) Unwrap() error { return e.Err }
+
+// CreateError is a failure to create the containerd container of a run
+// (Kubernetes' CreateContainerError): nothing ran and nothing is left behind.
+type CreateError struct{ Err error }
+
+func (e *CreateError) Error() string { return "create container: " + e.Err.Error() }
+func (e *CreateError) Unwrap() error { return e.Err }
