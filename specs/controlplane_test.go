@@ -61,6 +61,19 @@ var _ = Describe("The API server", APIServer, func() {
 		Expect(st.Details.Causes).NotTo(BeEmpty())
 		Expect(st.Details.Causes[0].Field).To(Equal("metadata.name"))
 
+		By("an unknown content type gets 415, an oversized body 413, a malformed one 400")
+		raw := admin.CoreV1().RESTClient()
+		var code int
+		raw.Post().AbsPath("/api/v1/namespaces/default/configmaps").SetHeader("Content-Type", "text/plain").
+			Body([]byte("hello")).Do(ctx).StatusCode(&code)
+		Expect(code).To(Equal(http.StatusUnsupportedMediaType))
+		raw.Post().AbsPath("/api/v1/namespaces/default/configmaps").SetHeader("Content-Type", "application/json").
+			Body(make([]byte, 4<<20)).Do(ctx).StatusCode(&code)
+		Expect(code).To(Equal(http.StatusRequestEntityTooLarge))
+		raw.Post().AbsPath("/api/v1/namespaces/default/configmaps").SetHeader("Content-Type", "application/json").
+			Body([]byte(`{"kind":`)).Do(ctx).StatusCode(&code)
+		Expect(code).To(Equal(http.StatusBadRequest))
+
 		By("a duplicate gets 409, a missing object 404")
 		_, err = admin.CoreV1().ConfigMaps("default").Create(ctx, configMap("ok", 1), metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())

@@ -65,5 +65,20 @@ func controlPlane(ctx context.Context, labBinary string, runs int) ([]Result, er
 		}
 		get.Values = append(get.Values, ms(time.Since(t)))
 	}
-	return []Result{summarise(up), summarise(create), summarise(get)}, nil
+	out := []Result{summarise(up), summarise(create), summarise(get)}
+	pods, err := podStartup(ctx, lab, 30)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, pods...)
+	base, err := ctrRun(ctx, lab, 10)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, base)
+	sched, err := scheduling(ctx, lab, 500, 10)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, sched), nil
 }

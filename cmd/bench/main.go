@@ -50,7 +50,7 @@ func run(ctx context.Context, runs int, jsonOut, labBinary string) error {
 	defer release()
 	var results []Result
 	for _, nodes := range []int{3, 20} {
-		up, down, err := topology(ctx, nodes, runs)
+		up, down, err := topologyUpDown(ctx, nodes, runs)
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func holdContainerd(ctx context.Context) (func(), error) {
 
 // topology times harness.Up and Down of a lab with the given number of nodes: the
 // namespaces, veths, bridges, addresses, routes and containerd namespaces.
-func topology(ctx context.Context, nodes, runs int) (Result, Result, error) {
+func topologyUpDown(ctx context.Context, nodes, runs int) (Result, Result, error) {
 	up := Result{Name: fmt.Sprintf("topology up, %d nodes", nodes), Unit: "ms", Runs: runs}
 	down := Result{Name: fmt.Sprintf("topology down, %d nodes", nodes), Unit: "ms", Runs: runs}
 	for i := 0; i < runs; i++ {

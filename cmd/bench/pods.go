@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kinns/kinns/harness"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+const testImage = "kinns.local/testapp:latest"
+
+func clientset(lab *harness.Lab) (kubernetes.Interface, error) {
+	rc, err := lab.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	rc.QPS, rc.Burst = 1000, 1000
+	return kubernetes.NewForConfig(rc)
+}
+
+func benchPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"bench": "pods"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: testImage,
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intOrPort(8080)}}, PeriodSeconds: 1},
+		}}},
+	}
+}
+
+// podStartup creates n pods at once and watches each one reach Running and
+// Ready, from the moment its create call was sent.
+func podStartup(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) {
+	cs, err := clientset(lab)
+	if err != nil {
+		return nil, err
+	}
+	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "bench=pods"})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+	var mu sync.Mutex
+	created := map[string]time.Time{}
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("burst-%d", i)
+			mu.Lock()
+			created[name] = time.Now()
+			mu.Unlock()
+			cs.CoreV1().Pods("default").Create(ctx, benchPod(name), metav1.CreateOptions{})
+		}()
+	}
+	running := Result{Name: fmt.Sprintf("pod creation -> Running (burst of %d, 3 nodes)", n), Unit: "ms", Runs: n}
+	ready := Result{Name: fmt.Sprintf("pod creation -> Ready (burst of %d, 3 nodes)", n), Unit: "ms", Runs: n}
+	seenRunning, seenReady := map[string]bool{}, map[string]bool{}
+	timeout := time.After(3 * time.Minute)
+	for len(seenReady) < n {
+		select {
+		case ev := <-w.ResultChan():
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			mu.Lock()
+			t0 := created[p.Name]
+			mu.Unlock()
+			if p.Status.Phase == corev1.PodRunning && !seenRunning[p.Name] {
+				seenRunning[p.Name] = true
+				running.Values = append(running.Values, ms(time.Since(t0)))
+			}
+			if isPodReady(p) && !seenReady[p.Name] {
+				seenReady[p.Name] = true
+				ready.Values = append(ready.Values, ms(time.Since(t0)))
+			}
+		case <-timeout:
+			return nil, fmt.Errorf("only %d of %d pods Ready after 3m", len(seenReady), n)
+		}
+	}
+	wg.Wait()
+	cs.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=pods"})
+	return []Result{summarise(running), summarise(ready)}, nil
+}
+
+func isPodReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// ctrRun times a plain `ctr run` of the test image on the same containerd: the
+// floor under any pod start.
+func ctrRun(ctx context.Context, lab *harness.Lab, runs int) (Result, error) {
+	r := Result{Name: "ctr run --rm of the test image (baseline)", Unit: "ms", Runs: runs}
+	ns := topology.ContainerdNamespace(lab.Name(), "node-1")
+	for i := 0; i < runs; i++ {
+		t := time.Now()
+		out, err := exec.CommandContext(ctx, "ctr", "-a", lab.ContainerdAddress(), "-n", ns, "run", "--rm",
+			testImage, fmt.Sprintf("bench-ctr-%d", i), "/testapp", "help").CombinedOutput()
+		if err != nil {
+			return r, fmt.Errorf("ctr run: %v: %s", err, out)
+		}
+		r.Values = append(r.Values, ms(time.Since(t)))
+	}
+	return summarise(r), nil
+}
+
+// scheduling measures binding throughput: 500 pods onto 10 registered nodes
+// that no kubelet runs (the real node is cordoned), so that only the scheduler
+// and the API server are measured.
+func scheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (Result, error) {
+	r := Result{Name: fmt.Sprintf("scheduler: %d pods bound on %d nodes", pods, nodes), Unit: "pods/s", Runs: 1}
+	cs, err := clientset(lab)
+	if err != nil {
+		return r, err
+	}
+	cordon := []byte(`{"spec":{"unschedulable":true}}`)
+	for _, n := range lab.Plan().Nodes() {
+		if _, err := cs.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, cordon, metav1.PatchOptions{}); err != nil {
+			return r, err
+		}
+	}
+	for i := 0; i < nodes; i++ {
+		if err := fakeNode(ctx, cs, fmt.Sprintf("sched-node-%d", i)); err != nil {
+			return r, err
+		}
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := 0; i < pods; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sched-%d", i)},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: testImage}},
+					Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}
+			cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return r, err
+		}
+		bound := 0
+		for _, p := range list.Items {
+			if p.Spec.NodeName != "" {
+				bound++
+			}
+		}
+		if bound == pods {
+			secs := time.Since(start).Seconds()
+			r.Values = []float64{float64(pods) / secs}
+			return summarise(r), nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return r, fmt.Errorf("not all %d pods bound after 2m", pods)
+}
+
+func fakeNode(ctx context.Context, cs kubernetes.Interface, name string) error {
+	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"),
+		corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
+		Status: corev1.NodeStatus{Capacity: alloc, Allocatable: alloc}}
+	n, err := cs.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+		LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+	return err
+}
+
+func intOrPort(p int) intstr.IntOrString { return intstr.FromInt32(int32(p)) }
