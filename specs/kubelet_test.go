@@ -158,7 +158,7 @@ var _ = Describe("Pods on nodes", func() {
 		Eventually(func() bool {
 			_, err := cs.CoreV1().Pods("default").Get(ctx, "impatient", metav1.GetOptions{})
 			return err != nil
-		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeTrue(), "SIGKILL after the grace period")
+		}).WithContext(ctx).WithTimeout(30*time.Second).Should(BeTrue(), "SIGKILL after the grace period")
 	}, SpecTimeout(3*time.Minute))
 
 	It("serves logs and exec, keeps pods running across a kubelet restart, and reports the node's own capacity", Kubelet, func(ctx SpecContext) {
