@@ -4,13 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
-	"time"
 
-	"golang.org/x/time/rate"
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -19,6 +14,8 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // controllerKind is what ReplicaSets name in their controller reference.
@@ -62,8 +59,7 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 		synced: []cache.InformerSynced{
 			dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
 		},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rateLimiter(),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
+		queue: loop.NewQueue("deployment"),
 		rec:   rec,
 		log:   log.With("controller", "deployment"),
 		clock: clk,
@@ -80,61 +76,25 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 	return c
 }
 
-// rateLimiter retries a failing key with exponential backoff capped at a
-// minute, under an overall budget.
-func rateLimiter() workqueue.TypedRateLimiter[string] {
-	return workqueue.NewTypedMaxOfRateLimiter(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, time.Minute),
-		&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
-	)
-}
-
 func (c *Controller) register(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) {
 	if _, err := inf.AddEventHandler(h); err != nil {
 		c.log.Error("register event handler", "err", err)
 	}
 }
 
-// Run waits for the caches, then runs workers until ctx is done, and
-// returns once every worker has stopped.
+// Run waits for the caches, then runs workers until ctx is done, and returns
+// once every worker has stopped. Failed keys are retried with backoff.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
 	c.log.Info("starting", "workers", workers)
 	defer c.log.Info("stopped")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.work, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	loop.Run(ctx, c.log, c.queue, workers, c.syncKey, c.synced...)
 }
 
-func (c *Controller) work(ctx context.Context) {
-	for c.processNext(ctx) {
+// syncKey is sync for the work loop: a namespace being deleted is no reason to
+// retry, its namespace controller removes what is left.
+func (c *Controller) syncKey(ctx context.Context, key string) error {
+	if err := c.sync(ctx, key); err != nil && !errors.Is(err, errNamespaceTerminating) {
+		return err
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	if err == nil || errors.Is(err, errNamespaceTerminating) {
-		c.queue.Forget(key)
-		return true
-	}
-	// A conflict only means the cache was behind a write: routine.
-	level := slog.LevelInfo
-	if apierrors.IsConflict(err) {
-		level = slog.LevelDebug
-	}
-	c.log.Log(ctx, level, "sync failed, will retry", "deployment", key, "err", err)
-	c.queue.AddRateLimited(key)
-	return true
+	return nil
 }

@@ -2,13 +2,9 @@ package replicaset
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"sync"
-	"time"
 
-	"golang.org/x/time/rate"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -17,6 +13,8 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // burstReplicas caps the pods created or deleted by one sync, so a huge
@@ -57,12 +55,11 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 		rsLister:  rsInformer.Lister(),
 		podLister: podInformer.Lister(),
 		synced:    []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rateLimiter(),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
-		exp:   newExpectations(clk),
-		rec:   rec,
-		log:   log.With("controller", "replicaset"),
-		clock: clk,
+		queue:     loop.NewQueue("replicaset"),
+		exp:       newExpectations(clk),
+		rec:       rec,
+		log:       log.With("controller", "replicaset"),
+		clock:     clk,
 	}
 	c.register(rsInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc: c.addRS, UpdateFunc: c.updateRS, DeleteFunc: c.deleteRS,
@@ -73,62 +70,25 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 	return c
 }
 
-// rateLimiter retries a failing key with exponential backoff capped at a
-// minute (a lab recovers from faults in seconds; kube-controller-manager's
-// 16-minute cap would make recovery look stuck), under an overall budget.
-func rateLimiter() workqueue.TypedRateLimiter[string] {
-	return workqueue.NewTypedMaxOfRateLimiter(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, time.Minute),
-		&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
-	)
-}
-
 func (c *Controller) register(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) {
 	if _, err := inf.AddEventHandler(h); err != nil {
 		c.log.Error("register event handler", "err", err)
 	}
 }
 
-// Run waits for the caches, then runs workers until ctx is done, and
-// returns once every worker has stopped.
+// Run waits for the caches, then runs workers until ctx is done, and returns
+// once every worker has stopped. Failed keys are retried with backoff.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer c.queue.ShutDown()
 	c.log.Info("starting", "workers", workers)
 	defer c.log.Info("stopped")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.work, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	loop.Run(ctx, c.log, c.queue, workers, c.syncKey, c.synced...)
 }
 
-// work processes keys until the queue shuts down.
-func (c *Controller) work(ctx context.Context) {
-	for c.processNext(ctx) {
+// syncKey is sync for the work loop: a namespace being deleted is no reason to
+// retry, its namespace controller removes what is left.
+func (c *Controller) syncKey(ctx context.Context, key string) error {
+	if err := c.sync(ctx, key); err != nil && !errors.Is(err, errNamespaceTerminating) {
+		return err
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		// A conflict only means the cache was behind a write: routine.
-		level := slog.LevelInfo
-		if apierrors.IsConflict(err) {
-			level = slog.LevelDebug
-		}
-		c.log.Log(ctx, level, "sync failed, will retry", "replicaset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 )
@@ -70,7 +71,12 @@ func process(ctx context.Context, log *slog.Logger, q Queue, syncKey func(contex
 	defer q.Done(key)
 	if err := syncKey(ctx, key); err != nil {
 		if ctx.Err() == nil {
-			log.Info("sync failed, will retry", "key", key, "err", err, "retries", q.NumRequeues(key))
+			// A conflict only means the cache was behind a write: routine.
+			level := slog.LevelInfo
+			if apierrors.IsConflict(err) {
+				level = slog.LevelDebug
+			}
+			log.Log(ctx, level, "sync failed, will retry", "key", key, "err", err, "retries", q.NumRequeues(key))
 		}
 		q.AddRateLimited(key)
 		return true
