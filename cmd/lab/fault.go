@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +29,7 @@ func newFaultCmd(g *globals) *cobra.Command {
 }
 
 func faultCmd(g *globals, target string, actions []string, arg, what string) *cobra.Command {
-	use := target + " " + joinBar(actions)
+	use := target + " " + strings.Join(actions, "|")
 	nargs := 1
 	if arg != "" {
 		use += " " + arg
@@ -38,7 +40,7 @@ func faultCmd(g *globals, target string, actions []string, arg, what string) *co
 		Short:     "Break or mend " + what,
 		ValidArgs: actions,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != nargs || !contains(actions, args[0]) {
+			if len(args) != nargs || !slices.Contains(actions, args[0]) {
 				return fmt.Errorf("usage: lab fault %s", use)
 			}
 			return nil
@@ -59,24 +61,4 @@ func faultCmd(g *globals, target string, actions []string, arg, what string) *co
 			return nil
 		},
 	}
-}
-
-func joinBar(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += "|"
-		}
-		out += s
-	}
-	return out
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

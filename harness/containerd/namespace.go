@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -90,7 +91,7 @@ func DeleteNamespace(ctx context.Context, address, ns string) error {
 	if err != nil {
 		return fmt.Errorf("list containerd namespaces: %w", err)
 	}
-	if !contains(names, ns) {
+	if !slices.Contains(names, ns) {
 		return nil
 	}
 	nctx := namespaces.WithNamespace(ctx, ns)
@@ -160,13 +161,4 @@ func deleteContainer(ctx context.Context, ctr ctrd.Container) error {
 		return fmt.Errorf("delete container %s: %w", ctr.ID(), err)
 	}
 	return nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
