@@ -24,6 +24,13 @@ func (w *podWorker) report(ctx context.Context, pod *v1.Pod, rs runs, sb *sandbo
 	in := statusInput{
 		pod: pod, runs: rs, waiting: w.waiting, probes: w.probes.results(),
 		sandboxReady: sb != nil, hostIP: w.k.cfg.NodeIP, final: final, now: w.k.clock.Now(),
+		restarting: map[string]bool{},
+	}
+	for id, then := range w.killed {
+		// Under Never a probe's kill is the end, as decide's restarts says.
+		if then == killChanged || (then == killProbe && pod.Spec.RestartPolicy != v1.RestartPolicyNever) {
+			in.restarting[id] = true
+		}
 	}
 	if sb != nil {
 		in.podIP = sb.IP

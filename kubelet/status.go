@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -34,7 +35,11 @@ type statusInput struct {
 	// final: the kubelet stopped the pod for good (deleted, or its restart
 	// policy lets nothing run again), so the phase is terminal.
 	final bool
-	now   time.Time
+	// restarting holds the runs a sync stopped that will start again whatever
+	// their exit code (a failed liveness probe, a changed image): until they
+	// do, the pod is not finished, even under OnFailure with exit 0.
+	restarting map[string]bool
+	now        time.Time
 }
 
 // podStatus computes the pod's status as the kubelet reports it. It is a pure
@@ -66,7 +71,7 @@ func podStatus(in statusInput) v1.PodStatus {
 	for _, c := range in.pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(in, c, false))
 	}
-	st.Phase = podPhase(in.pod, st, in.final)
+	st.Phase = podPhase(in.pod, st, in.final, in.restarting)
 	st.Conditions = conditions(in, st)
 	return st
 }
@@ -154,7 +159,7 @@ func isReady(in statusInput, c v1.Container, init bool, id string) bool {
 // podPhase follows the kubelet's rules: Pending until initialized and every
 // container started once; Running while any runs or will restart; then
 // Succeeded if every container ended with 0, else Failed.
-func podPhase(pod *v1.Pod, st v1.PodStatus, final bool) v1.PodPhase {
+func podPhase(pod *v1.Pod, st v1.PodStatus, final bool, restarting map[string]bool) v1.PodPhase {
 	policy := pod.Spec.RestartPolicy
 	for i, cs := range st.InitContainerStatuses {
 		if isSidecar(pod.Spec.InitContainers[i]) {
@@ -174,6 +179,8 @@ func podPhase(pod *v1.Pod, st v1.PodStatus, final bool) v1.PodPhase {
 		switch {
 		case cs.State.Running != nil:
 			running++
+		case cs.State.Terminated != nil && !final && restarting[strings.TrimPrefix(cs.ContainerID, "containerd://")]:
+			running++ // stopped by the kubelet, about to start again
 		case cs.State.Terminated != nil:
 			stopped++
 			if cs.State.Terminated.ExitCode == 0 {
