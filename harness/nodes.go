@@ -90,7 +90,9 @@ func (l *Lab) startNodes(ctx context.Context) error {
 	return l.waitNodesReady(ctx, 60*time.Second)
 }
 
-// waitNodesReady polls the API until every node reports Ready.
+// waitNodesReady polls the API until every node reports Ready and carries
+// none of the node lifecycle's taints, so that the first pods may go to any
+// node.
 func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
 	rc, err := l.RESTConfig()
 	if err != nil {
@@ -108,7 +110,7 @@ func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
 		ready := 0
 		if err == nil {
 			for _, n := range nodes.Items {
-				if isReady(&n) {
+				if isReady(&n) && !hasLifecycleTaint(&n) {
 					ready++
 				}
 			}
@@ -118,10 +120,21 @@ func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d nodes Ready after %s (see the kubelet logs in %s): %w", ready, want, timeout, l.store.Path("logs"), ctx.Err())
+			return fmt.Errorf("%d of %d nodes Ready and untainted after %s (see the kubelet logs in %s): %w", ready, want, timeout, l.store.Path("logs"), ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// hasLifecycleTaint reports a not-ready or unreachable taint, which the node
+// lifecycle controller removes a moment after the node reports Ready.
+func hasLifecycleTaint(n *v1.Node) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == v1.TaintNodeNotReady || t.Key == v1.TaintNodeUnreachable {
+			return true
+		}
+	}
+	return false
 }
 
 func isReady(n *v1.Node) bool {

@@ -69,5 +69,6 @@ func bootLab(ctx context.Context, nodes int) *harness.Lab {
 	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("t"), Nodes: nodes, LabBinary: labBinary})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
+	DeferCleanup(reportOnFailure, lab) // runs before Down
 	return lab
 }

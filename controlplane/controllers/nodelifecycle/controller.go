@@ -3,6 +3,7 @@ package nodelifecycle
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	coordlisters "k8s.io/client-go/listers/coordination/v1"
@@ -45,6 +45,10 @@ type Controller struct {
 	lastAlive time.Time // latest heartbeat of any node, or the controller's start
 	mode      Mode
 	firstSeen map[taintKey]time.Time // NoExecute taints without timeAdded
+
+	// kick asks for a pass before the period is over: a node reports Ready
+	// but still carries our taints, which keep new pods off it meanwhile.
+	kick chan struct{}
 }
 
 // health is what the controller has seen of one node's heartbeats. probe is
@@ -74,6 +78,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		health:    map[string]*health{},
 		firstSeen: map[taintKey]time.Time{},
 		lastAlive: opts.Clock.Now(),
+		kick:      make(chan struct{}, 1),
 	}
 	// The index only speeds up pods-on-node lookups; if the pod informer has
 	// already started (or another index has the name) we scan instead.
@@ -111,7 +116,17 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	c.mu.Lock()
 	c.lastAlive = c.opts.Clock.Now()
 	c.mu.Unlock()
-	wait.UntilWithContext(ctx, c.Monitor, c.opts.MonitorPeriod)
+	tick := time.NewTicker(c.opts.MonitorPeriod)
+	defer tick.Stop()
+	for {
+		c.Monitor(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-c.kick:
+		}
+	}
 }
 
 // Mode is the disruption mode of the last Monitor pass.
@@ -122,8 +137,16 @@ func (c *Controller) Mode() Mode {
 }
 
 func (c *Controller) observeNode(o any) {
-	if n, ok := o.(*corev1.Node); ok {
-		c.observe(n.Name, n, nil)
+	n, ok := o.(*corev1.Node)
+	if !ok {
+		return
+	}
+	c.observe(n.Name, n, nil)
+	if r := readyCondition(n); r != nil && r.Status == corev1.ConditionTrue && slices.ContainsFunc(n.Spec.Taints, owned) {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -390,3 +390,37 @@ func TestStaggeredOutageEvictsNothing(t *testing.T) {
 		t.Fatalf("writes caused by the outage: %v", w)
 	}
 }
+
+func TestReadyNodeWithOurTaintAsksForAPassAtOnce(t *testing.T) {
+	c := New(fake.NewClientset(), informers.NewSharedInformerFactory(fake.NewClientset(), 0), nil, nil, Options{Clock: clocktesting.NewFakeClock(t0)})
+	node := func(ready corev1.ConditionStatus, taints ...corev1.Taint) *corev1.Node {
+		return &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: "n"},
+			Spec:       corev1.NodeSpec{Taints: taints},
+			Status:     corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}},
+		}
+	}
+	kicked := func() bool {
+		select {
+		case <-c.kick:
+			return true
+		default:
+			return false
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		node *corev1.Node
+		want bool
+	}{
+		{"ready, registered with the API server's not-ready taint", node(corev1.ConditionTrue, notReadyNoSchedule), true},
+		{"ready, untainted", node(corev1.ConditionTrue), false},
+		{"ready, someone else's taint", node(corev1.ConditionTrue, corev1.Taint{Key: "gpu", Effect: corev1.TaintEffectNoSchedule}), false},
+		{"not ready, tainted", node(corev1.ConditionFalse, notReadyNoSchedule), false},
+	} {
+		c.observeNode(tc.node)
+		if got := kicked(); got != tc.want {
+			t.Errorf("%s: kicked %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

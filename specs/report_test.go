@@ -1,0 +1,63 @@
+package specs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness"
+)
+
+// reportOnFailure writes, when the spec failed, what a person debugging it
+// from CI output needs: every pod with its node, phase and owner, the recent
+// events, and the last lines of the control plane's logs.
+func reportOnFailure(ctx context.Context, lab *harness.Lab) {
+	if !CurrentSpecReport().Failed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	w := GinkgoWriter
+	fmt.Fprintf(w, "\n===== lab %s after the failure =====\n", lab.Name())
+	cs := clientAs(lab, pki.Admin)
+	if pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{}); err != nil {
+		fmt.Fprintf(w, "list pods: %v\n", err)
+	} else {
+		for _, p := range pods.Items {
+			owner := ""
+			if ref := metav1.GetControllerOf(&p); ref != nil {
+				owner = ref.Kind + "/" + ref.Name
+			}
+			fmt.Fprintf(w, "pod %s/%s node=%q phase=%s ready=%v owner=%s created=%s deleting=%v\n",
+				p.Namespace, p.Name, p.Spec.NodeName, p.Status.Phase, podReady(&p), owner,
+				p.CreationTimestamp.Format(time.StampMilli), p.DeletionTimestamp != nil)
+		}
+	}
+	if nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+		for _, n := range nodes.Items {
+			fmt.Fprintf(w, "node %s taints=%v unschedulable=%v\n", n.Name, n.Spec.Taints, n.Spec.Unschedulable)
+		}
+	}
+	if evs, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{}); err == nil {
+		items := evs.Items
+		sort.Slice(items, func(i, j int) bool { return items[i].LastTimestamp.Before(&items[j].LastTimestamp) })
+		for _, e := range items[max(0, len(items)-40):] {
+			fmt.Fprintf(w, "event %s %s %s/%s: %s\n", e.Type, e.Reason, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message)
+		}
+	}
+	for _, c := range []string{"scheduler", "controller-manager", "apiserver", "etcd-1", "etcd-2", "etcd-3"} {
+		b, err := os.ReadFile(lab.LogPath(c))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		fmt.Fprintf(w, "----- last lines of %s -----\n%s\n", c, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+	}
+}
