@@ -32,6 +32,8 @@ func (l *Lab) Inject(ctx context.Context, f Fault) error {
 		switch f.Action {
 		case "stop":
 			return l.StopEtcd(ctx, n)
+		case "kill":
+			return l.KillEtcd(ctx, n)
 		case "start":
 			return l.StartEtcd(ctx, n)
 		case "partition":
@@ -65,8 +67,18 @@ func (l *Lab) etcdMember(arg string) (int, error) {
 	return n, nil
 }
 
-// StopEtcd stops etcd member n (1-3) as a crash would: SIGKILL.
+// StopEtcd stops etcd member n (1-3) as an operator would: SIGTERM, so a
+// leader hands its leadership over before it goes and clients see nothing;
+// SIGKILL if it has not stopped after 10 s.
 func (l *Lab) StopEtcd(ctx context.Context, n int) error {
+	return l.stop(ctx, EtcdComponent(n), 10*time.Second)
+}
+
+// KillEtcd stops etcd member n (1-3) as a crash would: SIGKILL. If it was the
+// leader, a write the other members had forwarded to it is lost, and its
+// client gets etcd's "request timed out" once etcd's request timeout (5 s
+// plus two election timeouts) is over: that is how etcd behaves.
+func (l *Lab) KillEtcd(ctx context.Context, n int) error {
 	return l.stop(ctx, EtcdComponent(n), 0)
 }
 

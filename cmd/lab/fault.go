@@ -14,14 +14,15 @@ func newFaultCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fault",
 		Short: "Break or mend parts of a running lab",
-		Example: `  lab fault etcd stop 2        # member 2 crashes
+		Example: `  lab fault etcd stop 2        # member 2 stops (a leader hands over first)
+  lab fault etcd kill 2        # member 2 crashes (SIGKILL)
   lab fault etcd partition 3   # cp-3's cable is pulled
   lab fault quorum lose        # members 2 and 3 go: no writes
   lab fault quorum restore
   lab fault apiserver stop`,
 	}
 	cmd.AddCommand(
-		faultCmd(g, "etcd", []string{"stop", "start", "partition", "heal"}, "N", "member N (1-3) of etcd"),
+		faultCmd(g, "etcd", []string{"stop", "kill", "start", "partition", "heal"}, "N", "member N (1-3) of etcd"),
 		faultCmd(g, "quorum", []string{"lose", "restore"}, "", "etcd's quorum"),
 		faultCmd(g, "apiserver", []string{"stop", "start"}, "", "the API server"),
 	)
