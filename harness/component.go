@@ -72,7 +72,7 @@ func (l *Lab) labBinary() (string, error) {
 // start launches c in its host and waits until it is ready. A component that
 // exits or does not become ready in time is an error that quotes its log.
 func (l *Lab) start(ctx context.Context, c component, timeout time.Duration) error {
-	r, readyR, err := l.spawn(c)
+	r, readyR, err := l.spawn(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (l *Lab) start(ctx context.Context, c component, timeout time.Duration) err
 
 // spawn starts c's process and records it. With c.readyPipe it also returns the
 // read end of the component's ready pipe.
-func (l *Lab) spawn(c component) (*running, *os.File, error) {
+func (l *Lab) spawn(ctx context.Context, c component) (*running, *os.File, error) {
 	bin, err := l.labBinary()
 	if err != nil {
 		return nil, nil, err
@@ -140,7 +140,7 @@ func (l *Lab) spawn(c component) (*running, *os.File, error) {
 	// Its own process group: a signal meant for the supervisor's group (Ctrl-C in
 	// a terminal running specs) does not reach it; the lab stops it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := l.Start(c.host, cmd); err != nil {
+	if err := l.Start(ctx, c.host, cmd); err != nil {
 		return fail(fmt.Errorf("start %s on %s: %w", c.name, c.host, err))
 	}
 	id, err := proc.Identify(cmd.Process.Pid)

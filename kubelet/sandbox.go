@@ -84,11 +84,16 @@ func (k *Kubelet) deleteSandbox(ctx context.Context, ref runtime.PodRef) error {
 	return k.net.Del(ctx, cniRef(ref), k.netnsName(types.UID(ref.UID)))
 }
 
-// netnsName is "<prefix>-<10 hex digits of the UID's hash>": unique, and
-// named after the lab and node.
-func (k *Kubelet) netnsName(uid types.UID) string {
+// netnsName is the name of the pod's network namespace.
+func (k *Kubelet) netnsName(uid types.UID) string { return PodNetnsName(k.cfg.PodNetnsPrefix, uid) }
+
+// PodNetnsName is the name under /run/netns of the network namespace of the
+// pod with uid on a kubelet with Config.PodNetnsPrefix prefix:
+// "<prefix>-<10 hex digits of the UID's hash>", unique and named after the
+// lab and node.
+func PodNetnsName(prefix string, uid types.UID) string {
 	h := sha256.Sum256([]byte(uid))
-	return k.cfg.PodNetnsPrefix + "-" + hex.EncodeToString(h[:5])
+	return prefix + "-" + hex.EncodeToString(h[:5])
 }
 
 func (k *Kubelet) nodeNetnsPath() string {

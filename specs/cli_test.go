@@ -2,12 +2,17 @@ package specs
 
 import (
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness"
 )
 
 var _ = Describe("The lab command", CLI, func() {
@@ -28,7 +33,7 @@ var _ = Describe("The lab command", CLI, func() {
 		Expect(string(s.Err.Contents())).To(ContainSubstring("as root"))
 	}, SpecTimeout(time.Minute))
 
-	It("runs commands inside a host and passes their exit status on", func(ctx SpecContext) {
+	It("runs commands inside a host or a pod, passes their exit status on, and shows logs", func(ctx SpecContext) {
 		name := uniqueName("e")
 		DeferCleanup(func(ctx SpecContext) { runLab(ctx, "down", "--name", name) })
 		runLab(ctx, "up", "--name", name, "--nodes", "3")
@@ -42,5 +47,23 @@ var _ = Describe("The lab command", CLI, func() {
 
 		Expect(runLabFails(ctx, "exec", "--name", name, "node-9", "--", "true")).To(ContainSubstring("hosts are [cp-1"))
 		Expect(runLabFails(ctx, "up", "--name", name)).To(ContainSubstring("already up"))
-	}, SpecTimeout(2*time.Minute))
+
+		By("inside a pod's network namespace")
+		lab, err := harness.Attach("", name)
+		Expect(err).NotTo(HaveOccurred())
+		cs := clientAs(lab, pki.Admin)
+		create(ctx, cs, testPod("inside"))
+		pod := waitFor(ctx, cs, "inside", time.Minute, func(g Gomega, p *corev1.Pod) { g.Expect(p.Status.PodIP).NotTo(BeEmpty()) })
+		for _, host := range []string{"pod/default/inside", "pod/inside"} {
+			Expect(string(runLab(ctx, "exec", "--name", name, host, "--", "ip", "-4", "-o", "addr", "show", "eth0"))).To(ContainSubstring(pod.Status.PodIP + "/24"))
+		}
+		Expect(runLabFails(ctx, "exec", "--name", name, "pod/default/missing", "--", "true")).To(ContainSubstring("not found"))
+		Expect(runLabFails(ctx, "exec", "--name", name, "pod/a/b/c", "--", "true")).To(ContainSubstring("pod/NAMESPACE/NAME"))
+
+		By("its logs")
+		Expect(strings.Fields(string(runLab(ctx, "logs", "--name", name)))).To(ContainElements("apiserver", "etcd-2", "kubelet/node-3", "scheduler", "lab"))
+		Expect(string(runLab(ctx, "logs", "--name", name, "kubelet/node-1"))).NotTo(BeEmpty())
+		Expect(strings.Count(string(runLab(ctx, "logs", "--name", name, "--tail", "2", "apiserver")), "\n")).To(Equal(2))
+		Expect(runLabFails(ctx, "logs", "--name", name, "kubelet")).To(ContainSubstring("kubelet/node-1"))
+	}, SpecTimeout(3*time.Minute))
 })
