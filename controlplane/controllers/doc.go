@@ -14,7 +14,10 @@
 //     NoExecute evictions, with a guard that evicts nothing during a
 //     control-plane outage (package nodelifecycle);
 //   - serviceaccount: the `default` ServiceAccount of every namespace;
-//   - namespace, garbagecollector: upstream's controllers as libraries;
+//   - root-ca-cert-publisher: the kube-root-ca.crt ConfigMap of every
+//     namespace, which pods' service account volumes read (package rootca);
+//   - namespace, garbagecollector, root-ca-cert-publisher: upstream's
+//     controllers as libraries;
 //   - replicaset, deployment: their own packages.
 //
 // Informers watch as system:kube-controller-manager; each controller writes

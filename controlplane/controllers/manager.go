@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -58,7 +59,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	accounts := clientbuilder.NewDynamicClientBuilder(rest.AnonymousClientConfig(root), rootClient.CoreV1(), metav1.NamespaceSystem)
 	started := make(chan struct{})
-	base := deps{cfg: cfg, factory: factory, metaInf: metaInf, started: started}
+	rootCA, err := caOf(root)
+	if err != nil {
+		return err
+	}
+	base := deps{cfg: cfg, factory: factory, metaInf: metaInf, started: started, rootCA: rootCA}
 	// Every controller is built before the informers start, so each one's
 	// informers (and indexers) are registered in time.
 	runners := map[string]runner{}
@@ -107,6 +112,22 @@ func rootClients(cfg Config) (*rest.Config, kubernetes.Interface, metadata.Inter
 		return nil, nil, nil, fmt.Errorf("metadata client for the controller manager: %w", err)
 	}
 	return root, client, meta, nil
+}
+
+// caOf returns the CA the manager trusts the API server with, which is the
+// one pods must trust too.
+func caOf(rc *rest.Config) ([]byte, error) {
+	if len(rc.TLSClientConfig.CAData) > 0 {
+		return rc.TLSClientConfig.CAData, nil
+	}
+	if rc.TLSClientConfig.CAFile != "" {
+		b, err := os.ReadFile(rc.TLSClientConfig.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the API server's CA: %w", err)
+		}
+		return b, nil
+	}
+	return nil, nil // no CA: the root CA publisher refuses to start
 }
 
 // build makes one controller with a client acting as its ServiceAccount.

@@ -19,6 +19,7 @@ import (
 	"github.com/kinns/kinns/controlplane/controllers/nodeipam"
 	"github.com/kinns/kinns/controlplane/controllers/nodelifecycle"
 	"github.com/kinns/kinns/controlplane/controllers/replicaset"
+	"github.com/kinns/kinns/controlplane/controllers/rootca"
 	"github.com/kinns/kinns/controlplane/controllers/serviceaccount"
 )
 
@@ -35,6 +36,7 @@ type deps struct {
 	factory  informers.SharedInformerFactory
 	metaInf  metadatainformer.SharedInformerFactory
 	started  <-chan struct{} // closed once the factories are started
+	rootCA   []byte          // the CA that signs the API server's certificate, PEM
 	recorder events.EventRecorder
 	log      *slog.Logger
 }
@@ -74,6 +76,9 @@ var specs = []spec{
 			return nil, err
 		}
 		return namespace.New(d.client, d.factory, d.recorder, d.log, namespace.Options{Metadata: meta, ResyncPeriod: d.cfg.Resync}), nil
+	}},
+	{"root-ca-cert-publisher", "root-ca-cert-publisher", func(d deps) (runner, error) {
+		return rootca.New(d.client, d.factory, d.recorder, d.log, rootca.Options{CA: d.rootCA})
 	}},
 	{"garbagecollector", "generic-garbage-collector", func(d deps) (runner, error) {
 		meta, err := metadata.NewForConfig(d.rest)
