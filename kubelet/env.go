@@ -3,14 +3,18 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/kubernetes/pkg/kubelet/envvars"
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 )
 
@@ -19,14 +23,20 @@ import (
 type envSource interface {
 	configMap(ctx context.Context, ns, name string) (map[string]string, error)
 	secret(ctx context.Context, ns, name string) (map[string]string, error)
+	// serviceEnv is the Docker-links style variables of the services a pod
+	// of ns sees: the kubernetes Service always, the others of ns when
+	// links is true (spec.enableServiceLinks).
+	serviceEnv(ns string, links bool) map[string]string
 }
 
 // containerEnv computes a container's environment as the kubelet does:
 // envFrom first, then env, each value with $(VAR) expanded against what
-// came before; $$ escapes a $.
+// came before and the service variables; $$ escapes a $. Service variables
+// (FOO_SERVICE_HOST…) come last, unless the container sets them itself.
 func containerEnv(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Container, podIP, hostIP string) ([]string, error) {
 	var order []string
 	vals := map[string]string{}
+	svc := src.serviceEnv(pod.Namespace, pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks)
 	set := func(k, v string) {
 		if _, ok := vals[k]; !ok {
 			order = append(order, k)
@@ -50,11 +60,16 @@ func containerEnv(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Contain
 		}
 	}
 	for _, e := range c.Env {
-		v, err := envValue(ctx, src, pod, c, e, podIP, hostIP, vals)
+		v, err := envValue(ctx, src, pod, c, e, podIP, hostIP, expansion.MappingFuncFor(vals, svc))
 		if err != nil {
 			return nil, fmt.Errorf("env %s: %w", e.Name, err)
 		}
 		set(e.Name, v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(svc)) {
+		if _, ok := vals[k]; !ok {
+			set(k, svc[k])
+		}
 	}
 	out := make([]string, 0, len(order))
 	for _, k := range order {
@@ -81,11 +96,11 @@ func envFromData(ctx context.Context, src envSource, ns string, from v1.EnvFromS
 	return data, err
 }
 
-func envValue(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Container, e v1.EnvVar, podIP, hostIP string, vals map[string]string) (string, error) {
+func envValue(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Container, e v1.EnvVar, podIP, hostIP string, mapping func(string) string) (string, error) {
 	f := e.ValueFrom
 	switch {
 	case f == nil:
-		return expansion.Expand(e.Value, expansion.MappingFuncFor(vals)), nil
+		return expansion.Expand(e.Value, mapping), nil
 	case f.FieldRef != nil:
 		return podField(pod, f.FieldRef.FieldPath, podIP, hostIP)
 	case f.ResourceFieldRef != nil:
@@ -219,4 +234,43 @@ func (s apiEnvSource) secret(ctx context.Context, ns, name string) (map[string]s
 		out[k] = v
 	}
 	return out, nil
+}
+
+// serviceEnv is built from the kubelet's Service informer, as the kubelet
+// does; until it has synced a pod gets none.
+func (s apiEnvSource) serviceEnv(ns string, links bool) map[string]string {
+	out := map[string]string{}
+	if s.k.services == nil {
+		return out
+	}
+	all, err := s.k.services.List(labels.Everything())
+	if err != nil {
+		return out
+	}
+	return serviceEnv(all, ns, links)
+}
+
+// serviceEnv picks the services a pod of ns sees (the kubernetes Service of
+// the default namespace always, those of ns when links) and turns those with
+// a cluster IP into variables with the kubelet's own envvars package.
+func serviceEnv(all []*v1.Service, ns string, links bool) map[string]string {
+	byName := map[string]*v1.Service{}
+	for _, svc := range all {
+		if svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == v1.ClusterIPNone {
+			continue
+		}
+		switch {
+		case svc.Namespace == metav1.NamespaceDefault && svc.Name == "kubernetes":
+			if _, ok := byName[svc.Name]; !ok {
+				byName[svc.Name] = svc
+			}
+		case svc.Namespace == ns && links:
+			byName[svc.Name] = svc
+		}
+	}
+	out := map[string]string{}
+	for _, e := range envvars.FromServices(slices.Collect(maps.Values(byName))) {
+		out[e.Name] = e.Value
+	}
+	return out
 }

@@ -24,6 +24,7 @@ func (m mapSource) configMap(_ context.Context, _, name string) (map[string]stri
 func (m mapSource) secret(_ context.Context, _, name string) (map[string]string, error) {
 	return m.get("secret/" + name)
 }
+func (m mapSource) serviceEnv(string, bool) map[string]string { return m["services"] }
 
 func TestContainerEnv(t *testing.T) {
 	pod := testPod("p", func(p *v1.Pod) { p.Labels = map[string]string{"app": "web"} })
@@ -84,5 +85,62 @@ func TestPodFiles(t *testing.T) {
 	pod.Spec.DNSConfig = &v1.PodDNSConfig{Nameservers: []string{"1.1.1.1"}}
 	if got := k.resolvConf(pod); got != "nameserver 1.1.1.1\n" {
 		t.Errorf("resolv.conf with policy None\n%s", got)
+	}
+}
+
+func TestServiceEnv(t *testing.T) {
+	svc := func(ns, name, ip string, port int32) *v1.Service {
+		s := &v1.Service{Spec: v1.ServiceSpec{ClusterIP: ip, Ports: []v1.ServicePort{{Name: "http", Port: port, Protocol: v1.ProtocolTCP}}}}
+		s.Namespace, s.Name = ns, name
+		return s
+	}
+	all := []*v1.Service{
+		svc("default", "kubernetes", "10.96.0.1", 443),
+		svc("shop", "web-front", "10.96.0.20", 80),
+		svc("shop", "headless", "None", 80),
+		svc("other", "db", "10.96.0.30", 5432),
+	}
+	got := serviceEnv(all, "shop", true)
+	for k, v := range map[string]string{
+		"KUBERNETES_SERVICE_HOST":       "10.96.0.1",
+		"KUBERNETES_SERVICE_PORT":       "443",
+		"WEB_FRONT_SERVICE_HOST":        "10.96.0.20",
+		"WEB_FRONT_SERVICE_PORT_HTTP":   "80",
+		"WEB_FRONT_PORT":                "tcp://10.96.0.20:80",
+		"WEB_FRONT_PORT_80_TCP_ADDR":    "10.96.0.20",
+		"KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "HEADLESS_") || strings.HasPrefix(k, "DB_") {
+			t.Errorf("%s should not be set", k)
+		}
+	}
+	noLinks := serviceEnv(all, "shop", false)
+	if _, ok := noLinks["WEB_FRONT_SERVICE_HOST"]; ok {
+		t.Error("enableServiceLinks=false still links the namespace's services")
+	}
+	if noLinks["KUBERNETES_SERVICE_HOST"] != "10.96.0.1" {
+		t.Error("the kubernetes Service is always there")
+	}
+}
+
+func TestContainerEnvSetsServiceVariablesLast(t *testing.T) {
+	pod := testPod("p")
+	c := &v1.Container{Name: "app", Env: []v1.EnvVar{
+		{Name: "API", Value: "https://$(KUBERNETES_SERVICE_HOST)"},
+		{Name: "KUBERNETES_SERVICE_PORT", Value: "mine"},
+	}}
+	src := mapSource{"services": {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}}
+	env, err := containerEnv(context.Background(), src, pod, c, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "API=https://10.96.0.1 KUBERNETES_SERVICE_PORT=mine KUBERNETES_SERVICE_HOST=10.96.0.1"
+	if got := strings.Join(env, " "); got != want {
+		t.Errorf("env\n got %s\nwant %s", got, want)
 	}
 }

@@ -72,8 +72,9 @@ type Kubelet struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	events  record.EventRecorder
 
-	pods   corelisters.PodLister
-	synced cache.InformerSynced
+	pods     corelisters.PodLister
+	synced   cache.InformerSynced
+	services corelisters.ServiceLister // for service environment variables
 
 	mu       sync.Mutex
 	workers  map[types.UID]*podWorker
@@ -120,6 +121,11 @@ func (k *Kubelet) run(ctx context.Context) error {
 	loops.Go(func() { k.nodeStatusLoop(ctx) })
 	defer loops.Wait()
 
+	services, err := k.watchServices(ctx)
+	if err != nil {
+		return ignoreCancel(ctx, err)
+	}
+	defer services.Shutdown()
 	factory, err := k.watchPods(ctx)
 	if err != nil {
 		return ignoreCancel(ctx, err)
@@ -136,6 +142,20 @@ func (k *Kubelet) run(ctx context.Context) error {
 			k.housekeeping(ctx)
 		}
 	}
+}
+
+// watchServices starts the Service informer and waits until it has synced,
+// so that the first containers already get their service variables.
+func (k *Kubelet) watchServices(ctx context.Context) (informers.SharedInformerFactory, error) {
+	factory := informers.NewSharedInformerFactory(k.client, 0)
+	inf := factory.Core().V1().Services()
+	k.services = inf.Lister()
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
+		factory.Shutdown()
+		return nil, fmt.Errorf("watch services: %w", ctx.Err())
+	}
+	return factory, nil
 }
 
 // watchPods starts the informer of the pods bound to this node.

@@ -7,10 +7,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness/netns"
@@ -190,4 +193,43 @@ var _ = Describe("Pods on nodes", func() {
 		Expect(node.Status.Capacity.Cpu().Equal(resource.MustParse("2"))).To(BeTrue(), "cpu %s", node.Status.Capacity.Cpu())
 		Expect(node.Status.Capacity.Memory().Equal(resource.MustParse("4Gi"))).To(BeTrue(), "memory %s", node.Status.Capacity.Memory())
 	}, SpecTimeout(3*time.Minute))
+
+	It("gives containers service variables and a working service account token", Kubelet, func(ctx SpecContext) {
+		lab := bootLab(ctx, 1)
+		cs := clientAs(lab, pki.Admin)
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "shop"}, Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "nobody"},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		}}
+		svc, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		create(ctx, cs, testPod("insider"))
+		waitFor(ctx, cs, "insider", time.Minute, beReady)
+
+		By("the variables of the kubernetes Service and of the namespace's services")
+		env, err := execIn(ctx, lab, cs, "insider", "/testapp", "env")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Split(env, "\n")).To(ContainElements(
+			"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT=443",
+			"SHOP_SERVICE_HOST="+svc.Spec.ClusterIP, "SHOP_SERVICE_PORT_HTTP=80",
+			"SHOP_PORT=tcp://"+svc.Spec.ClusterIP+":80", "HOSTNAME=insider"))
+
+		By("the service account volume: namespace, the lab's CA and a token the API server accepts")
+		const dir = "/var/run/secrets/kubernetes.io/serviceaccount/"
+		ns, err := execIn(ctx, lab, cs, "insider", "/testapp", "cat", dir+"namespace")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ns).To(Equal("default"))
+		ca, err := execIn(ctx, lab, cs, "insider", "/testapp", "cat", dir+"ca.crt")
+		Expect(err).NotTo(HaveOccurred())
+		rc, err := lab.RESTConfig()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ca).To(Equal(string(rc.CAData)))
+		token, err := execIn(ctx, lab, cs, "insider", "/testapp", "cat", dir+"token")
+		Expect(err).NotTo(HaveOccurred())
+		asPod := rest.AnonymousClientConfig(rc)
+		asPod.BearerToken = token
+		review, err := kubernetes.NewForConfigOrDie(asPod).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(review.Status.UserInfo.Username).To(Equal("system:serviceaccount:default:default"))
+	}, SpecTimeout(2*time.Minute))
 })

@@ -5,6 +5,8 @@
 //	testapp [serve] [flags]    HTTP on :8080, TCP and UDP echo on :9000 (the default)
 //	testapp get [--timeout 5s] URL
 //	                           prints URL's body; exit 1 on any failure
+//	testapp env                prints its environment, one VAR=value a line, sorted
+//	testapp cat FILE...        prints the files (the image has no shell)
 //	testapp help               prints this usage and exits 0
 //
 // HTTP endpoints of serve:
@@ -29,6 +31,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -47,6 +50,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, rest, stdout, stderr)
 	case "get":
 		return runGet(ctx, rest, stdout, stderr)
+	case "env":
+		env := os.Environ()
+		slices.Sort(env)
+		for _, e := range env {
+			fmt.Fprintln(stdout, e)
+		}
+		return 0
+	case "cat":
+		return runCat(rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -64,8 +76,28 @@ const usage = `usage:
       $TESTAPP_TERM_DELAY, $TESTAPP_READY_DELAY
   testapp get [--timeout 5s] URL
       prints the body of URL; exit 1 on an error or a non-2xx answer
+  testapp env
+      prints the environment, sorted
+  testapp cat FILE...
+      prints the files; exit 1 if one cannot be read
   testapp help
 `
+
+func runCat(files []string, stdout, stderr io.Writer) int {
+	status := 0
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err == nil {
+			_, err = io.Copy(stdout, f)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "testapp: %v\n", err)
+			status = 1
+		}
+	}
+	return status
+}
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseServeFlags(args, os.Getenv)

@@ -83,6 +83,9 @@ func (c *Containerd) specOpts(s Spec, img ctrd.Image, argv []string) []oci.SpecO
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(argv...),
+		// HOSTNAME as containerd's CRI plugin sets it; the container's own
+		// env may override it.
+		oci.WithEnv([]string{"HOSTNAME=" + s.Hostname}),
 		oci.WithEnv(s.Env),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.NetnsPath}),
 		oci.WithCgroup(s.CgroupPath),

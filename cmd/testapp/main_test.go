@@ -1,0 +1,30 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCatAndEnv(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(f, []byte("abc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"cat", f, f}, &out, &errOut); code != 0 || out.String() != "abcabc" {
+		t.Errorf("cat: %d %q %q", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"cat", f + ".missing"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no such file") {
+		t.Errorf("cat of a missing file: %d %q", code, errOut.String())
+	}
+	t.Setenv("TESTAPP_SEEN", "yes")
+	out.Reset()
+	if code := run(context.Background(), []string{"env"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "TESTAPP_SEEN=yes\n") {
+		t.Errorf("env: %d %q", code, out.String())
+	}
+}
