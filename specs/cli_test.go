@@ -2,6 +2,7 @@ package specs
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -59,6 +60,21 @@ var _ = Describe("The lab command", CLI, func() {
 		}
 		Expect(runLabFails(ctx, "exec", "--name", name, "pod/default/missing", "--", "true")).To(ContainSubstring("not found"))
 		Expect(runLabFails(ctx, "exec", "--name", name, "pod/a/b/c", "--", "true")).To(ContainSubstring("pod/NAMESPACE/NAME"))
+
+		By("a user's image archive, loaded into every node")
+		archive := filepath.Join(GinkgoT().TempDir(), "mine.tar")
+		writeUserImage(archive, "example.local/mine:v1", true)
+		Expect(string(runLab(ctx, "load", "--name", name, archive))).To(ContainSubstring("loaded into 3 nodes: example.local/mine:v1"))
+		mine := testPod("mine")
+		mine.Spec.Containers[0].Image = "example.local/mine:v1"
+		mine.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
+		mine.Spec.NodeName = "node-3"
+		create(ctx, cs, mine)
+		waitFor(ctx, cs, "mine", time.Minute, beReady)
+		Expect(runLabFails(ctx, "load", "--name", name, archive+".missing")).To(ContainSubstring("no such file"))
+		anywhere := filepath.Join(GinkgoT().TempDir(), "anywhere.tar")
+		writeUserImage(anywhere, "example.local/anywhere:v1", false)
+		Expect(runLabFails(ctx, "load", "--name", name, anywhere)).To(ContainSubstring("names no os and architecture"))
 
 		By("its logs")
 		Expect(strings.Fields(string(runLab(ctx, "logs", "--name", name)))).To(ContainElements("apiserver", "etcd-2", "kubelet/node-3", "scheduler", "lab"))

@@ -232,4 +232,21 @@ var _ = Describe("Pods on nodes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(review.Status.UserInfo.Username).To(Equal("system:serviceaccount:default:default"))
 	}, SpecTimeout(2*time.Minute))
+
+	It("reports a container killed for going over its memory limit as OOMKilled", Kubelet, func(ctx SpecContext) {
+		lab := bootLab(ctx, 1)
+		cs := clientAs(lab, pki.Admin)
+		p := testPod("greedy", "alloc", "96")
+		p.Spec.RestartPolicy = corev1.RestartPolicyNever
+		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "greedy", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
+			g.Expect(p.Status.ContainerStatuses).To(HaveLen(1))
+			t := p.Status.ContainerStatuses[0].State.Terminated
+			g.Expect(t).NotTo(BeNil())
+			g.Expect(t.Reason).To(Equal("OOMKilled"))
+			g.Expect(t.ExitCode).To(BeEquivalentTo(137))
+		})
+	}, SpecTimeout(2*time.Minute))
 })

@@ -7,6 +7,8 @@
 //	                           prints URL's body; exit 1 on any failure
 //	testapp env                prints its environment, one VAR=value a line, sorted
 //	testapp cat FILE...        prints the files (the image has no shell)
+//	testapp alloc MiB          takes and touches MiB mebibytes, then waits for a
+//	                           signal (to hit a memory limit)
 //	testapp help               prints this usage and exits 0
 //
 // HTTP endpoints of serve:
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "cat":
 		return runCat(rest, stdout, stderr)
+	case "alloc":
+		return runAlloc(ctx, rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -80,8 +84,37 @@ const usage = `usage:
       prints the environment, sorted
   testapp cat FILE...
       prints the files; exit 1 if one cannot be read
+  testapp alloc MiB
+      takes MiB mebibytes of memory and holds them until SIGTERM
   testapp help
 `
+
+// held keeps runAlloc's memory reachable.
+var held [][]byte
+
+func runAlloc(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var mib int
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, "testapp: alloc takes one number of MiB\n%s", usage)
+		return 2
+	}
+	if _, err := fmt.Sscan(args[0], &mib); err != nil || mib < 0 {
+		fmt.Fprintf(stderr, "testapp: alloc: %q is not a number of MiB\n", args[0])
+		return 2
+	}
+	for i := 0; i < mib; i++ {
+		b := make([]byte, 1<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1 // touch every page, so it counts against the limit
+		}
+		held = append(held, b)
+	}
+	fmt.Fprintf(stdout, "holding %d MiB\n", mib)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	<-ctx.Done()
+	return 0
+}
 
 func runCat(files []string, stdout, stderr io.Writer) int {
 	status := 0

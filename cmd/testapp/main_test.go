@@ -28,3 +28,17 @@ func TestCatAndEnv(t *testing.T) {
 		t.Errorf("env: %d %q", code, out.String())
 	}
 }
+
+func TestAllocRefusesBadInput(t *testing.T) {
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{{"alloc"}, {"alloc", "lots"}, {"alloc", "-1"}} {
+		if code := run(context.Background(), args, &out, &errOut); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code := run(ctx, []string{"alloc", "2"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "holding 2 MiB") {
+		t.Errorf("alloc 2: %d %q", code, out.String())
+	}
+}

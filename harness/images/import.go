@@ -2,11 +2,14 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	ctrd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/platforms"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/distribution/reference"
 
@@ -50,6 +53,10 @@ func ImportArchive(ctx context.Context, address, namespace, archivePath string) 
 	defer c.Close()
 	ctx = namespaces.WithNamespace(ctx, namespace)
 	imgs, err := c.Import(ctx, f, ctrd.WithImageRefTranslator(fullReference))
+	if errors.Is(err, images.ErrEmptyWalk) {
+		return nil, fmt.Errorf("import %s: it holds no image for %s; an image whose config names no os and architecture is left out too (set them when you build it)",
+			archivePath, platforms.DefaultString())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("import %s into containerd namespace %s: %w", archivePath, namespace, err)
 	}
