@@ -4,6 +4,10 @@ import (
 	"context"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/kinns/kinns/harness/containerd"
 	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/network"
@@ -47,6 +51,10 @@ type HostStatus struct {
 	// Present: the namespace exists. LinkUp: its fabric cable is plugged in.
 	Present bool `json:"present"`
 	LinkUp  bool `json:"linkUp"`
+	// Node is what the API says of a node host, as kubectl get nodes
+	// shows it (Ready, NotReady, Unknown, with SchedulingDisabled when
+	// cordoned); "not registered", or "" when the API did not answer.
+	Node string `json:"node,omitempty"`
 }
 
 // Healthy reports whether the host is there and connected.
@@ -68,11 +76,20 @@ func (l *Lab) Status(ctx context.Context) Status {
 	} else {
 		s.Containerd.Healthy = true
 	}
-	for _, h := range l.plan.Hosts {
-		s.Hosts = append(s.Hosts, l.hostStatus(h))
-	}
+	var nodes map[string]string
 	if l.apiPort != 0 {
 		s.APIServer = l.APIServerURL()
+		nodes = l.nodeStates(ctx)
+	}
+	for _, h := range l.plan.Hosts {
+		hs := l.hostStatus(h)
+		if h.IsNode() && nodes != nil {
+			hs.Node = nodes[h.Name]
+			if hs.Node == "" {
+				hs.Node = "not registered"
+			}
+		}
+		s.Hosts = append(s.Hosts, hs)
 	}
 	s.Components = l.componentStatuses(ctx)
 	return s
@@ -87,4 +104,39 @@ func (l *Lab) hostStatus(h topology.Host) HostStatus {
 		hs.LinkUp, _ = network.LinkUp(l.plan, h)
 	}
 	return hs
+}
+
+// nodeStates asks the API for each Node's state as kubectl shows it; nil if
+// it does not answer within two seconds.
+func (l *Lab) nodeStates(ctx context.Context) map[string]string {
+	rc, err := l.RESTConfig()
+	if err != nil {
+		return nil
+	}
+	rc.Timeout = 2 * time.Second
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil
+	}
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, n := range list.Items {
+		st := "Unknown"
+		for _, c := range n.Status.Conditions {
+			if c.Type == v1.NodeReady {
+				st = map[v1.ConditionStatus]string{v1.ConditionTrue: "Ready", v1.ConditionFalse: "NotReady"}[c.Status]
+				if st == "" {
+					st = "Unknown"
+				}
+			}
+		}
+		if n.Spec.Unschedulable {
+			st += ",SchedulingDisabled"
+		}
+		out[n.Name] = st
+	}
+	return out
 }

@@ -32,6 +32,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("load kubeconfig %s: %w", cfg.Kubeconfig, err)
 	}
 	rc.UserAgent = "kinns-kubelet/" + Version + " (" + cfg.NodeName + ")"
+	// The upstream kubelet's defaults (kubeAPIQPS, kubeAPIBurst); client-go's
+	// own 5 and 10 make a burst of pods wait seconds on their status,
+	// token and ConfigMap requests.
+	rc.QPS, rc.Burst = 50, 100
 	// The containerd client logs every failed registry request through its
 	// global logger; the kubelet reports pull errors itself.
 	clog.SetLevel("error")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,7 @@ func podStartup(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) 
 	var mu sync.Mutex
 	created := map[string]time.Time{}
 	var wg sync.WaitGroup
+	createErrs := make(chan error, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
@@ -62,7 +64,9 @@ func podStartup(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) 
 			mu.Lock()
 			created[name] = time.Now()
 			mu.Unlock()
-			cs.CoreV1().Pods("default").Create(ctx, benchPod(name), metav1.CreateOptions{})
+			if _, err := cs.CoreV1().Pods("default").Create(ctx, benchPod(name), metav1.CreateOptions{}); err != nil {
+				createErrs <- fmt.Errorf("create pod %s: %w", name, err)
+			}
 		}()
 	}
 	running := Result{Name: fmt.Sprintf("pod creation -> Running (burst of %d, 3 nodes)", n), Unit: "ms", Runs: n}
@@ -71,7 +75,12 @@ func podStartup(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) 
 	timeout := time.After(3 * time.Minute)
 	for len(seenReady) < n {
 		select {
-		case ev := <-w.ResultChan():
+		case err := <-createErrs:
+			return nil, err
+		case ev, open := <-w.ResultChan():
+			if !open {
+				return nil, fmt.Errorf("the pod watch ended after %d of %d pods were Ready", len(seenReady), n)
+			}
 			p, ok := ev.Object.(*corev1.Pod)
 			if !ok || ev.Type == watch.Deleted {
 				continue
@@ -88,12 +97,27 @@ func podStartup(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) 
 				ready.Values = append(ready.Values, ms(time.Since(t0)))
 			}
 		case <-timeout:
-			return nil, fmt.Errorf("only %d of %d pods Ready after 3m", len(seenReady), n)
+			return nil, fmt.Errorf("only %d of %d pods Ready after 3m; not Ready: %s", len(seenReady), n, notReady(ctx, cs))
 		}
 	}
 	wg.Wait()
 	cs.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=pods"})
 	return []Result{summarise(running), summarise(ready)}, nil
+}
+
+// notReady describes the bench pods that are not Ready, for the error.
+func notReady(ctx context.Context, cs kubernetes.Interface) string {
+	list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "bench=pods"})
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, p := range list.Items {
+		if !isPodReady(&p) {
+			out = append(out, fmt.Sprintf("%s on %q: phase %s, conditions %+v, containers %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions, p.Status.ContainerStatuses))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func isPodReady(p *corev1.Pod) bool {

@@ -88,7 +88,7 @@ func printStatus(out io.Writer, st harness.Status) {
 	tw.Flush()
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tROLE\tNETNS\tIP\tPOD CIDR\tHEALTH")
+	fmt.Fprintln(tw, "HOST\tROLE\tNETNS\tIP\tPOD CIDR\tHEALTH\tNODE")
 	for _, h := range st.Hosts {
 		health := "ok"
 		switch {
@@ -97,7 +97,11 @@ func printStatus(out io.Writer, st harness.Status) {
 		case !h.LinkUp:
 			health = "link down"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, h.Netns, h.IP, h.PodCIDR, health)
+		node := h.Node
+		if node == "" && h.Role == "node" && st.APIServer != "" {
+			node = "? (API not answering)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, h.Netns, h.IP, h.PodCIDR, health, node)
 	}
 	tw.Flush()
 }
