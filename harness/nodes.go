@@ -90,9 +90,12 @@ func (l *Lab) startNodes(ctx context.Context) error {
 	return l.waitNodesReady(ctx, 60*time.Second)
 }
 
-// waitNodesReady polls the API until every node reports Ready and carries
-// none of the node lifecycle's taints, so that the first pods may go to any
-// node.
+// waitNodesReady polls the API until the cluster takes pods as a user
+// expects right after `lab up`: every node reports Ready and carries none of
+// the node lifecycle's taints (so the first pods may go to any node), and
+// the default namespace has its ServiceAccount (without which pods are
+// refused) and the kube-root-ca.crt ConfigMap (without which their service
+// account volume cannot be made).
 func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
 	rc, err := l.RESTConfig()
 	if err != nil {
@@ -106,24 +109,40 @@ func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
 	defer cancel()
 	want := len(l.plan.Nodes())
 	for {
-		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		ready := 0
-		if err == nil {
-			for _, n := range nodes.Items {
-				if isReady(&n) && !hasLifecycleTaint(&n) {
-					ready++
-				}
-			}
-			if ready == want {
-				return nil
-			}
+		missing := l.notUsable(ctx, cs, want)
+		if missing == "" {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d nodes Ready and untainted after %s (see the kubelet logs in %s): %w", ready, want, timeout, l.store.Path("logs"), ctx.Err())
+			return fmt.Errorf("lab not usable after %s: %s (see the logs in %s): %w", timeout, missing, l.store.Path("logs"), ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// notUsable says what the cluster still lacks, or "" once it has it all.
+func (l *Lab) notUsable(ctx context.Context, cs kubernetes.Interface, nodes int) string {
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "the API server does not answer: " + err.Error()
+	}
+	ready := 0
+	for _, n := range list.Items {
+		if isReady(&n) && !hasLifecycleTaint(&n) {
+			ready++
+		}
+	}
+	if ready < nodes {
+		return fmt.Sprintf("%d of %d nodes Ready and untainted", ready, nodes)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		return "no default ServiceAccount yet (the controller manager makes it)"
+	}
+	if _, err := cs.CoreV1().ConfigMaps(metav1.NamespaceDefault).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err != nil {
+		return "no kube-root-ca.crt ConfigMap yet (the controller manager makes it)"
+	}
+	return ""
 }
 
 // hasLifecycleTaint reports a not-ready or unreachable taint, which the node
