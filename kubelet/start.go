@@ -11,6 +11,13 @@ import (
 	"github.com/kinns/kinns/kubelet/runtime"
 )
 
+// Bounds on one start's calls, so that a hung API server or containerd
+// turns into a start error that is retried, not a pod stuck without status.
+const (
+	apiTimeout     = 30 * time.Second
+	runtimeTimeout = 2 * time.Minute
+)
+
 // start runs one attempt of a container: image, spec, start. A failure is
 // shown as the container's waiting reason and retried with backoff; start
 // returns how long until that retry.
@@ -29,19 +36,26 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 			return wait
 		}
 	}
+	w.at("start " + c.Name + ": image")
 	img, err := w.k.rt.EnsureImage(ctx, c.Image, string(c.ImagePullPolicy))
 	if err != nil {
 		return w.failStart(pod, c, pullKey, imageReason(err), err)
 	}
 	delete(w.pullFailed, c.Name)
-	spec, err := w.k.containerSpec(ctx, pod, c, a, img, sb)
+	w.at("start " + c.Name + ": environment and volumes")
+	specCtx, cancel := context.WithTimeout(ctx, apiTimeout)
+	spec, err := w.k.containerSpec(specCtx, pod, c, a, img, sb)
+	cancel()
 	if err != nil {
 		return w.failStart(pod, c, pullKey, "CreateContainerConfigError", err)
 	}
 	if last := rs.latest(c.Name); last != nil && last.State == runtime.StateExited {
 		w.k.backoff.Next(backoffKey(pod, c.Name), now)
 	}
-	run, err := w.k.rt.Start(ctx, spec)
+	w.at("start " + c.Name + ": containerd")
+	startCtx, cancel := context.WithTimeout(ctx, runtimeTimeout)
+	run, err := w.k.rt.Start(startCtx, spec)
+	cancel()
 	if err != nil {
 		return w.failStart(pod, c, pullKey, "CreateContainerError", err)
 	}

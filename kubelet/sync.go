@@ -22,6 +22,7 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 	if w.stopped {
 		return 0 // the final status is on its way through the API
 	}
+	w.at("sandbox")
 	sb, err := w.ensureSandbox(ctx, pod)
 	if err != nil {
 		w.k.log.Error("pod sandbox", "pod", w.name(), "err", err)
@@ -29,10 +30,17 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		w.report(ctx, pod, runs{}, nil, false)
 		return retryIn
 	}
+	w.at("list containers")
 	rs, err := w.list(ctx)
 	if err != nil {
 		w.k.log.Error("list pod containers", "pod", w.name(), "err", err)
 		return retryIn
+	}
+	if w.lastSent == nil && len(rs) == 0 {
+		// First sync: say at once that the pod is being set up (its
+		// containers waiting in ContainerCreating), as the kubelet does.
+		w.at("report")
+		w.report(ctx, pod, rs, sb, false)
 	}
 	w.probes.sync(pod, rs, sb.IP)
 	p := decide(decideInput{
@@ -52,7 +60,9 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		w.probes.sync(pod, rs, sb.IP)
 	}
 	w.setBackoffWaiting(p.backoff)
+	w.at("collect old runs")
 	w.gcRuns(ctx, rs)
+	w.at("report")
 	if !w.report(ctx, pod, rs, sb, false) {
 		requeue = earliest(requeue, retryIn)
 	}
@@ -79,6 +89,7 @@ func (w *podWorker) act(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs, 
 
 // stopRuns stops runs in parallel, each with the grace period.
 func (w *podWorker) stopRuns(ctx context.Context, pod *v1.Pod, kills []action, grace time.Duration) {
+	w.at("stop containers")
 	var wg sync.WaitGroup
 	seen := map[string]bool{}
 	for _, a := range kills {

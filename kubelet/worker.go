@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -37,7 +38,18 @@ type podWorker struct {
 	lastPatch  time.Time
 	done       bool // the restart policy let nothing run again
 	stopped    bool // everything stopped for good (deletion or final phase)
+
+	// step names what the sync is doing, for the watchdog's warning.
+	step atomic.Pointer[string]
 }
+
+// slowSync is how long a sync may run before the watchdog logs what it is
+// stuck on: a sync waits on containerd and the API, and a hang there would
+// otherwise leave a pod with no status and no clue.
+const slowSync = 30 * time.Second
+
+// at records the step the sync is at.
+func (w *podWorker) at(step string) { w.step.Store(&step) }
 
 func newPodWorker(k *Kubelet, uid types.UID, ref runtime.PodRef) *podWorker {
 	w := &podWorker{
@@ -83,7 +95,7 @@ func (w *podWorker) run(ctx context.Context) {
 	timer := w.k.clock.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		requeue, finished := w.sync(ctx)
+		requeue, finished := w.watchedSync(ctx)
 		if finished || ctx.Err() != nil {
 			return
 		}
@@ -98,6 +110,31 @@ func (w *podWorker) run(ctx context.Context) {
 		case <-timer.C():
 		}
 	}
+}
+
+// watchedSync is sync with a watchdog that warns, once per slowSync, while
+// it has not returned.
+func (w *podWorker) watchedSync(ctx context.Context) (time.Duration, bool) {
+	start := time.Now()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(slowSync)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				step := "?"
+				if p := w.step.Load(); p != nil {
+					step = *p
+				}
+				w.k.log.Warn("pod sync is slow", "pod", w.name(), "step", step, "for", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return w.sync(ctx)
 }
 
 // sync does what the pod's state calls for; it returns when to sync again

@@ -35,9 +35,9 @@ func reportOnFailure(ctx context.Context, lab *harness.Lab) {
 			if ref := metav1.GetControllerOf(&p); ref != nil {
 				owner = ref.Kind + "/" + ref.Name
 			}
-			fmt.Fprintf(w, "pod %s/%s node=%q phase=%s ready=%v owner=%s created=%s deleting=%v\n",
+			fmt.Fprintf(w, "pod %s/%s node=%q phase=%s ready=%v owner=%s created=%s deleting=%v conditions=%v containers=%v\n",
 				p.Namespace, p.Name, p.Spec.NodeName, p.Status.Phase, podReady(&p), owner,
-				p.CreationTimestamp.Format(time.StampMilli), p.DeletionTimestamp != nil)
+				p.CreationTimestamp.Format(time.StampMilli), p.DeletionTimestamp != nil, p.Status.Conditions, p.Status.ContainerStatuses)
 		}
 	}
 	if nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
@@ -52,12 +52,16 @@ func reportOnFailure(ctx context.Context, lab *harness.Lab) {
 			fmt.Fprintf(w, "event %s %s %s/%s: %s\n", e.Type, e.Reason, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message)
 		}
 	}
-	for _, c := range []string{"scheduler", "controller-manager", "apiserver", "etcd-1", "etcd-2", "etcd-3"} {
+	logs := []string{"scheduler", "controller-manager", "apiserver", "etcd-1", "etcd-2", "etcd-3"}
+	for _, n := range lab.Plan().Nodes() {
+		logs = append(logs, harness.KubeletComponent(n.Name))
+	}
+	for _, c := range logs {
 		b, err := os.ReadFile(lab.LogPath(c))
 		if err != nil {
 			continue
 		}
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		fmt.Fprintf(w, "----- last lines of %s -----\n%s\n", c, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+		fmt.Fprintf(w, "----- last lines of %s -----\n%s\n", c, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 }
