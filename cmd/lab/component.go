@@ -103,9 +103,12 @@ func runAPIServer(ctx context.Context, f componentFlags, log *slog.Logger) error
 		return err
 	}
 	cfg.Log = log
-	probe := func(ctx context.Context) error {
-		return etcd.HasQuorum(ctx, cfg.EtcdServers, cfg.QuorumProbeTimeout)
+	quorum, err := etcd.NewQuorumChecker(cfg.EtcdServers)
+	if err != nil {
+		return err
 	}
+	defer quorum.Close()
+	probe := func(ctx context.Context) error { return quorum.Check(ctx, cfg.QuorumProbeTimeout) }
 	return apiserver.Run(ctx, cfg, probe)
 }
 

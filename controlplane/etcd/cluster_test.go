@@ -213,6 +213,15 @@ func TestClusterQuorum(t *testing.T) {
 	if err := HasQuorum(ctx, c.endpoints(), time.Second); err != nil {
 		t.Fatalf("HasQuorum on a healthy cluster: %v", err)
 	}
+	// A checker made now keeps its client through the kills and restarts.
+	checker, err := NewQuorumChecker(c.endpoints())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer checker.Close()
+	if err := checker.Check(ctx, time.Second); err != nil {
+		t.Fatalf("checker on a healthy cluster: %v", err)
+	}
 
 	first := c.leader()
 	if first < 0 {
@@ -228,7 +237,7 @@ func TestClusterQuorum(t *testing.T) {
 	second := (first + 1) % 3
 	c.kill(second)
 	putCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	_, err := cli.Put(putCtx, "k3", "lost")
+	_, err = cli.Put(putCtx, "k3", "lost")
 	cancel()
 	if err == nil {
 		t.Fatal("put succeeded with 2 of 3 members killed")
@@ -242,6 +251,9 @@ func TestClusterQuorum(t *testing.T) {
 	}
 	if took > 1500*time.Millisecond {
 		t.Errorf("HasQuorum took %s with a 1s timeout", took)
+	}
+	if err := checker.Check(ctx, time.Second); !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("checker with 2 of 3 killed = %v, want ErrNoQuorum", err)
 	}
 
 	start = time.Now()
@@ -265,6 +277,9 @@ func TestClusterQuorum(t *testing.T) {
 	}
 	if err := HasQuorum(ctx, c.endpoints(), time.Second); err != nil {
 		t.Fatalf("HasQuorum after restart: %v", err)
+	}
+	if err := checker.Check(ctx, time.Second); err != nil {
+		t.Fatalf("checker after restart: %v", err)
 	}
 
 	if err := c.start(ctx, first, StateNew); err != nil { // the state is ignored on a used data dir

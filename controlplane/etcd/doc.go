@@ -29,4 +29,7 @@
 //	err := etcd.HasQuorum(ctx, endpoints, time.Second)
 //	if errors.Is(err, etcd.ErrNoQuorum) { ... }
 //	statuses, _ := etcd.ClusterStatus(ctx, endpoints, time.Second) // leader, term, db size
+//
+// A caller that asks every few hundred milliseconds (the API server's quorum
+// guard) keeps one client with NewQuorumChecker and calls Check.
 package etcd

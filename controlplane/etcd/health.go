@@ -85,28 +85,56 @@ func ClusterStatus(ctx context.Context, endpoints []string, timeout time.Duratio
 // HasQuorum reports whether the cluster can commit: a linearizable read, which
 // the leader confirms with a majority, succeeds through any of endpoints within
 // timeout. Otherwise it returns an error wrapping ErrNoQuorum (and the cause),
-// after about timeout; if ctx ends first it returns ctx's error instead.
+// after about timeout; if ctx ends first it returns ctx's error instead. It
+// makes a client for the one check; to check again and again, use a
+// QuorumChecker.
 func HasQuorum(ctx context.Context, endpoints []string, timeout time.Duration) error {
+	q, err := NewQuorumChecker(endpoints)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	return q.Check(ctx, timeout)
+}
+
+// QuorumChecker runs HasQuorum's check over one long-lived client, so that a
+// probe every few hundred milliseconds (the API server's quorum guard) costs
+// one read, not a new connection to every member each time.
+type QuorumChecker struct {
+	endpoints []string
+	cli       *clientv3.Client
+}
+
+// NewQuorumChecker makes the client; it dials lazily, so it does not fail
+// because members are down.
+func NewQuorumChecker(endpoints []string) (*QuorumChecker, error) {
+	cli, err := newClient(endpoints)
+	if err != nil {
+		return nil, fmt.Errorf("etcd quorum check through %v: %w", endpoints, err)
+	}
+	return &QuorumChecker{endpoints: endpoints, cli: cli}, nil
+}
+
+// Check is HasQuorum over the checker's client.
+func (q *QuorumChecker) Check(ctx context.Context, timeout time.Duration) error {
 	timeout = orDefault(timeout)
 	readCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cli, err := newClient(endpoints)
-	if err != nil {
-		return fmt.Errorf("etcd quorum check through %v: %w", endpoints, err)
-	}
-	defer cli.Close()
 	// RequireLeader makes a member that lost its leader refuse at once rather
 	// than queue the read; the client then tries the other endpoints.
-	_, err = cli.Get(clientv3.WithRequireLeader(readCtx), healthKey, clientv3.WithCountOnly())
+	_, err := q.cli.Get(clientv3.WithRequireLeader(readCtx), healthKey, clientv3.WithCountOnly())
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
-		return fmt.Errorf("etcd quorum check through %v: %w", endpoints, ctx.Err())
+		return fmt.Errorf("etcd quorum check through %v: %w", q.endpoints, ctx.Err())
 	default:
-		return fmt.Errorf("no linearizable read through %v within %s: %w: %w", endpoints, timeout, ErrNoQuorum, err)
+		return fmt.Errorf("no linearizable read through %v within %s: %w: %w", q.endpoints, timeout, ErrNoQuorum, err)
 	}
 }
+
+// Close closes the client.
+func (q *QuorumChecker) Close() error { return q.cli.Close() }
 
 // newClient returns a client that dials lazily, so every wait is bounded by
 // the caller's context, and that logs nothing: its retries while members are
