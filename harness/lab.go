@@ -300,20 +300,45 @@ func Down(ctx context.Context, root, name string, log *slog.Logger) error {
 // teardown removes every recorded resource, in teardown order, carrying on past
 // failures; the state folder goes only once everything else is gone.
 func (l *Lab) teardown(ctx context.Context) error {
-	rs, err := l.store.Resources()
-	if err != nil {
-		return err
-	}
 	self, _ := proc.Self()
-	if err := teardown(ctx, rs, func(ctx context.Context, r state.Resource) error {
+	remove := func(ctx context.Context, r state.Resource) error {
 		if r.Kind == state.KindProcess && r.Process == self {
 			return nil // the supervisor taking down its own lab
 		}
 		return l.remove(ctx, r)
-	}, l.log); err != nil {
+	}
+	if err := teardownAll(ctx, l.store.Resources, remove, l.log); err != nil {
 		return err
 	}
 	return l.store.Remove()
+}
+
+// teardownAll stops the recorded processes first, and only then reads the
+// journal again for the rest: a kubelet records a pod's namespace in its own
+// journal just before it makes it, so one read before the kubelets stop could
+// miss a pod that started meanwhile (a ReplicaSet replacing pods a spec just
+// deleted) and leave its namespace behind.
+func teardownAll(ctx context.Context, read func() ([]state.Resource, error), remove func(context.Context, state.Resource) error, log *slog.Logger) error {
+	rs, err := read()
+	if err != nil {
+		return err
+	}
+	procErr := teardown(ctx, processes(rs), remove, log)
+	if rs, err = read(); err != nil {
+		return err
+	}
+	return errors.Join(procErr, teardown(ctx, rs, remove, log))
+}
+
+// processes are the process resources of rs.
+func processes(rs []state.Resource) []state.Resource {
+	var out []state.Resource
+	for _, r := range rs {
+		if r.Kind == state.KindProcess {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // teardown removes rs stage by stage; within a stage (say, all namespaces) removals

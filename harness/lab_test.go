@@ -44,3 +44,37 @@ func TestTeardownRemovesUsersBeforeWhatTheyUseAndCarriesOn(t *testing.T) {
 		}
 	}
 }
+
+// A kubelet that makes a pod's namespace (recording it in its journal) while
+// the lab is going down: the namespace must still go.
+func TestTeardownReadsTheJournalAgainOnceProcessesAreGone(t *testing.T) {
+	var mu sync.Mutex
+	journal := []state.Resource{
+		{Kind: state.KindNetns, Name: "l-node-1"},
+		{Kind: state.KindProcess, Name: "kubelet/node-1", Process: proc.ID{PID: 1, StartTime: 1}},
+	}
+	read := func() ([]state.Resource, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]state.Resource(nil), journal...), nil
+	}
+	removed := map[string]bool{}
+	err := teardownAll(context.Background(), read, func(_ context.Context, r state.Resource) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Kind == state.KindProcess && !removed[r.Name] {
+			// Its last act before it stops: a pod namespace.
+			journal = append(journal, state.Resource{Kind: state.KindNetns, Name: "l-node-1-pod"})
+		}
+		removed[r.Name] = true
+		return nil
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kubelet/node-1", "l-node-1", "l-node-1-pod"} {
+		if !removed[name] {
+			t.Errorf("%s was not removed (removed: %v)", name, removed)
+		}
+	}
+}

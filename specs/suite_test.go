@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -55,13 +57,36 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(func(ctx SpecContext) { Expect(d.Release(ctx, holder)).To(Succeed()) })
 }, NodeTimeout(60e9))
 
+// labsMade are the names uniqueName handed out, for the leak check.
+var labsMade []string
+
 // uniqueName gives each lab of a run its own name, so that nothing a spec sees
 // belongs to another.
 func uniqueName(prefix string) string {
 	b := make([]byte, 3)
 	rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
+	name := prefix + "-" + hex.EncodeToString(b)
+	labsMade = append(labsMade, name)
+	return name
 }
+
+// Every lab a spec made must be gone, namespaces and state included: a
+// leftover is a bug of the teardown, even when each spec passed.
+var _ = AfterSuite(func() {
+	entries, _ := os.ReadDir("/run/netns")
+	var left []string
+	for _, name := range labsMade {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), name+"-") {
+				left = append(left, "network namespace "+e.Name())
+			}
+		}
+		if _, err := os.Stat(filepath.Join(harness.StateRoot(), "labs", name)); err == nil {
+			left = append(left, "state folder of lab "+name)
+		}
+	}
+	Expect(left).To(BeEmpty(), "left behind by the labs of this run")
+})
 
 // bootLab brings a lab up in this process and takes it down after the spec.
 func bootLab(ctx context.Context, nodes int) *harness.Lab {
