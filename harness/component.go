@@ -242,9 +242,5 @@ func tailFile(path string, n int) string {
 	if err != nil {
 		return "(no log)"
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
+	return strings.ReplaceAll(strings.TrimRight(string(LastLines(b, n)), "\n"), "\n", " | ")
 }

@@ -47,3 +47,27 @@ func (l *Lab) LogFile(name string) (string, error) {
 	}
 	return l.LogPath(name), nil
 }
+
+// LastLines returns the last n lines of b (all of b if n < 0); the last line
+// may lack its newline (a line still being written).
+func LastLines(b []byte, n int) []byte {
+	if n < 0 {
+		return b
+	}
+	if n == 0 {
+		return nil
+	}
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end--
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			n--
+			if n == 0 {
+				return b[i+1:]
+			}
+		}
+	}
+	return b
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -61,7 +60,6 @@ func reportOnFailure(ctx context.Context, lab *harness.Lab) {
 		if err != nil {
 			continue
 		}
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		fmt.Fprintf(w, "----- last lines of %s -----\n%s\n", c, strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		fmt.Fprintf(w, "----- last lines of %s -----\n%s\n", c, harness.LastLines(b, 40))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kinns/kinns/harness"
 )
 
 func newLogsCmd(g *globals) *cobra.Command {
@@ -61,7 +63,7 @@ func printLog(ctx context.Context, out io.Writer, path string, tail int, follow 
 	if err != nil {
 		return err
 	}
-	if _, err := out.Write(lastLines(b, tail)); err != nil {
+	if _, err := out.Write(harness.LastLines(b, tail)); err != nil {
 		return err
 	}
 	if !follow {
@@ -82,27 +84,4 @@ func printLog(ctx context.Context, out io.Writer, path string, tail int, follow 
 			return nil // the lab went down
 		}
 	}
-}
-
-// lastLines returns the last n lines of b (all of b if n < 0).
-func lastLines(b []byte, n int) []byte {
-	if n < 0 {
-		return b
-	}
-	if n == 0 {
-		return nil
-	}
-	end := len(b)
-	if end > 0 && b[end-1] == '\n' {
-		end--
-	}
-	for i := end - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			n--
-			if n == 0 {
-				return b[i+1:]
-			}
-		}
-	}
-	return b
 }

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import "testing"
 
@@ -18,8 +18,8 @@ func TestLastLines(t *testing.T) {
 		{"", 5, ""},
 		{"\n\n", 1, "\n"},
 	} {
-		if got := string(lastLines([]byte(tc.in), tc.n)); got != tc.want {
-			t.Errorf("lastLines(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		if got := string(LastLines([]byte(tc.in), tc.n)); got != tc.want {
+			t.Errorf("LastLines(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
 }
