@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -186,6 +187,21 @@ func (l *Lab) KubeconfigPath() string { return l.store.Path("kubeconfig") }
 
 // RESTConfig is an admin client configuration for the lab.
 func (l *Lab) RESTConfig() (*rest.Config, error) { return l.RESTConfigAs(pki.Admin) }
+
+// adminClient is a clientset for the lab as its admin, whose requests each
+// give up after timeout (0: never).
+func (l *Lab) adminClient(timeout time.Duration) (kubernetes.Interface, error) {
+	rc, err := l.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	rc.Timeout = timeout
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("client for lab %s: %w", l.Name(), err)
+	}
+	return cs, nil
+}
 
 // RESTConfigAs is a client configuration for the lab with the certificate of id
 // (a node, the proxy, the scheduler…).

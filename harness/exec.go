@@ -9,7 +9,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/topology"
@@ -86,12 +85,7 @@ func parsePodHost(host string) (ns, name string, isPod bool, err error) {
 // podNetns finds the network namespace of a running pod: its node's for a
 // host-network pod, otherwise the one its node's kubelet made for it.
 func (l *Lab) podNetns(ctx context.Context, ns, name string) (string, error) {
-	rc, err := l.RESTConfig()
-	if err != nil {
-		return "", err
-	}
-	rc.Timeout = 10 * time.Second
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := l.adminClient(10 * time.Second)
 	if err != nil {
 		return "", err
 	}

@@ -97,11 +97,7 @@ func (l *Lab) startNodes(ctx context.Context) error {
 // refused) and the kube-root-ca.crt ConfigMap (without which their service
 // account volume cannot be made).
 func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
-	rc, err := l.RESTConfig()
-	if err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := l.adminClient(0)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kinns/kinns/harness/containerd"
 	"github.com/kinns/kinns/harness/netns"
@@ -109,12 +108,7 @@ func (l *Lab) hostStatus(h topology.Host) HostStatus {
 // nodeStates asks the API for each Node's state as kubectl shows it; nil if
 // it does not answer within two seconds.
 func (l *Lab) nodeStates(ctx context.Context) map[string]string {
-	rc, err := l.RESTConfig()
-	if err != nil {
-		return nil
-	}
-	rc.Timeout = 2 * time.Second
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := l.adminClient(2 * time.Second)
 	if err != nil {
 		return nil
 	}
