@@ -43,8 +43,8 @@ type podWorker struct {
 	step atomic.Pointer[string]
 }
 
-// slowSync is how long a sync may run before the watchdog logs what it is
-// stuck on: a sync waits on containerd and the API, and a hang there would
+// slowSync is how long a sync may run before the watchdog logs the step it
+// is stuck on: a sync waits on containerd and the API, and a hang there would
 // otherwise leave a pod with no status and no clue.
 const slowSync = 30 * time.Second
 
@@ -112,26 +112,21 @@ func (w *podWorker) run(ctx context.Context) {
 	}
 }
 
-// watchedSync is sync with a watchdog that warns, once per slowSync, while
-// it has not returned.
+// watchedSync is sync with a watchdog: a timer (no goroutine per sync) that
+// warns once with the step a sync is at when it runs over slowSync, and a
+// line when such a sync ends.
 func (w *podWorker) watchedSync(ctx context.Context) (time.Duration, bool) {
 	start := time.Now()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		t := time.NewTicker(slowSync)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				step := "?"
-				if p := w.step.Load(); p != nil {
-					step = *p
-				}
-				w.k.log.Warn("pod sync is slow", "pod", w.name(), "step", step, "for", time.Since(start).Round(time.Second))
-			}
+	t := time.AfterFunc(slowSync, func() {
+		step := "?"
+		if p := w.step.Load(); p != nil {
+			step = *p
+		}
+		w.k.log.Warn("pod sync is slow", "pod", w.name(), "step", step, "for", slowSync)
+	})
+	defer func() {
+		if !t.Stop() {
+			w.k.log.Warn("slow pod sync ended", "pod", w.name(), "took", time.Since(start).Round(time.Second))
 		}
 	}()
 	return w.sync(ctx)
