@@ -79,21 +79,15 @@ func containerEnv(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Contain
 }
 
 func envFromData(ctx context.Context, src envSource, ns string, from v1.EnvFromSource) (map[string]string, error) {
-	var data map[string]string
-	var err error
-	optional := false
 	switch {
 	case from.ConfigMapRef != nil:
-		optional = from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional
-		data, err = src.configMap(ctx, ns, from.ConfigMapRef.Name)
+		data, err := src.configMap(ctx, ns, from.ConfigMapRef.Name)
+		return sourceData(data, err, from.ConfigMapRef.Optional, "configmap "+from.ConfigMapRef.Name)
 	case from.SecretRef != nil:
-		optional = from.SecretRef.Optional != nil && *from.SecretRef.Optional
-		data, err = src.secret(ctx, ns, from.SecretRef.Name)
+		data, err := src.secret(ctx, ns, from.SecretRef.Name)
+		return sourceData(data, err, from.SecretRef.Optional, "secret "+from.SecretRef.Name)
 	}
-	if err != nil && optional {
-		return nil, nil
-	}
-	return data, err
+	return nil, nil
 }
 
 func envValue(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Container, e v1.EnvVar, podIP, hostIP string, mapping func(string) string) (string, error) {

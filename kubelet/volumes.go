@@ -58,18 +58,14 @@ func (k *Kubelet) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 		return vol.HostPath.Path, nil
 	case vol.ConfigMap != nil:
 		data, err := src.configMap(ctx, pod.Namespace, vol.ConfigMap.Name)
-		if err != nil && vol.ConfigMap.Optional != nil && *vol.ConfigMap.Optional {
-			data, err = nil, nil
-		}
+		data, err = sourceData(data, err, vol.ConfigMap.Optional, "configmap "+vol.ConfigMap.Name)
 		if err != nil {
 			return "", err
 		}
 		return writeKeys(filepath.Join(base, "configmap", vol.Name), data, vol.ConfigMap.Items)
 	case vol.Secret != nil:
 		data, err := src.secret(ctx, pod.Namespace, vol.Secret.SecretName)
-		if err != nil && vol.Secret.Optional != nil && *vol.Secret.Optional {
-			data, err = nil, nil
-		}
+		data, err = sourceData(data, err, vol.Secret.Optional, "secret "+vol.Secret.SecretName)
 		if err != nil {
 			return "", err
 		}
@@ -111,14 +107,16 @@ func (k *Kubelet) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.Project
 			files[s.ServiceAccountToken.Path] = tok
 		case s.ConfigMap != nil:
 			data, err := src.configMap(ctx, pod.Namespace, s.ConfigMap.Name)
-			if err != nil && !(s.ConfigMap.Optional != nil && *s.ConfigMap.Optional) {
-				return nil, fmt.Errorf("configmap %s: %w", s.ConfigMap.Name, err)
+			data, err = sourceData(data, err, s.ConfigMap.Optional, "configmap "+s.ConfigMap.Name)
+			if err != nil {
+				return nil, err
 			}
 			add(pick(data, s.ConfigMap.Items))
 		case s.Secret != nil:
 			data, err := src.secret(ctx, pod.Namespace, s.Secret.Name)
-			if err != nil && !(s.Secret.Optional != nil && *s.Secret.Optional) {
-				return nil, fmt.Errorf("secret %s: %w", s.Secret.Name, err)
+			data, err = sourceData(data, err, s.Secret.Optional, "secret "+s.Secret.Name)
+			if err != nil {
+				return nil, err
 			}
 			add(pick(data, s.Secret.Items))
 		case s.DownwardAPI != nil:
@@ -190,6 +188,18 @@ func formatMap(m map[string]string) string {
 		fmt.Fprintf(&b, "%s=%q\n", k, m[k])
 	}
 	return b.String()
+}
+
+// sourceData is what reading the ConfigMap or Secret called what gave: an
+// optional one that cannot be read is empty; otherwise the error names it.
+func sourceData(data map[string]string, err error, optional *bool, what string) (map[string]string, error) {
+	if err == nil {
+		return data, nil
+	}
+	if optional != nil && *optional {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s: %w", what, err)
 }
 
 // writeKeys writes one file per key (or per item, at the item's path).
