@@ -9,6 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
 	"github.com/kinns/kinns/cni"
 	"github.com/kinns/kinns/kubelet/runtime"
 )
@@ -174,4 +182,125 @@ func (n *fakeNetwork) has(uid string) bool {
 	defer n.mu.Unlock()
 	_, ok := n.ips[uid]
 	return ok
+}
+
+// unboundedWatches makes the fake clientset's watches hold any number of
+// events. Its tracker sends into a channel of 100 and panics when it is
+// full, which a burst of hundreds of pods and their status patches does
+// while the informer is busy. Writes go through a tracker that tells its own
+// watchers, each with an unbounded queue; the inner tracker has none.
+func unboundedWatches(c *fake.Clientset) {
+	t := &broadcastTracker{ObjectTracker: c.Tracker()}
+	c.PrependReactor("*", "*", k8stesting.ObjectReaction(t))
+	c.PrependWatchReactor("*", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		return true, t.watch(a.GetResource(), a.GetNamespace()), nil
+	})
+}
+
+type broadcastTracker struct {
+	k8stesting.ObjectTracker
+	mu       sync.Mutex // orders writes and their events
+	watchers []*queuedWatch
+}
+
+type queuedWatch struct {
+	gvr  schema.GroupVersionResource
+	ns   string
+	out  chan watch.Event
+	in   chan watch.Event // the pump is always ready to take from it
+	stop chan struct{}
+	once sync.Once
+}
+
+func (t *broadcastTracker) watch(gvr schema.GroupVersionResource, ns string) watch.Interface {
+	w := &queuedWatch{gvr: gvr, ns: ns, out: make(chan watch.Event), in: make(chan watch.Event), stop: make(chan struct{})}
+	t.mu.Lock()
+	t.watchers = append(t.watchers, w)
+	t.mu.Unlock()
+	go w.pump()
+	return w
+}
+
+func (t *broadcastTracker) Create(gvr schema.GroupVersionResource, obj k8sruntime.Object, ns string, opts ...metav1.CreateOptions) error {
+	return t.write(gvr, obj, ns, watch.Added, func() error { return t.ObjectTracker.Create(gvr, obj, ns, opts...) })
+}
+
+func (t *broadcastTracker) Update(gvr schema.GroupVersionResource, obj k8sruntime.Object, ns string, opts ...metav1.UpdateOptions) error {
+	return t.write(gvr, obj, ns, watch.Modified, func() error { return t.ObjectTracker.Update(gvr, obj, ns, opts...) })
+}
+
+func (t *broadcastTracker) Patch(gvr schema.GroupVersionResource, obj k8sruntime.Object, ns string, opts ...metav1.PatchOptions) error {
+	return t.write(gvr, obj, ns, watch.Modified, func() error { return t.ObjectTracker.Patch(gvr, obj, ns, opts...) })
+}
+
+func (t *broadcastTracker) Delete(gvr schema.GroupVersionResource, ns, name string, opts ...metav1.DeleteOptions) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	obj, err := t.ObjectTracker.Get(gvr, ns, name)
+	if err != nil {
+		return err
+	}
+	if err := t.ObjectTracker.Delete(gvr, ns, name, opts...); err != nil {
+		return err
+	}
+	t.tell(gvr, ns, watch.Event{Type: watch.Deleted, Object: obj})
+	return nil
+}
+
+// write does one write and tells the watchers what is stored after it.
+func (t *broadcastTracker) write(gvr schema.GroupVersionResource, obj k8sruntime.Object, ns string, typ watch.EventType, do func() error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := do(); err != nil {
+		return err
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	if ns == "" {
+		ns = m.GetNamespace()
+	}
+	stored, err := t.ObjectTracker.Get(gvr, ns, m.GetName())
+	if err != nil {
+		return err
+	}
+	t.tell(gvr, ns, watch.Event{Type: typ, Object: stored})
+	return nil
+}
+
+func (t *broadcastTracker) tell(gvr schema.GroupVersionResource, ns string, ev watch.Event) {
+	for _, w := range t.watchers {
+		if w.gvr == gvr && (w.ns == "" || w.ns == ns) {
+			select {
+			case w.in <- ev:
+			case <-w.stop:
+			}
+		}
+	}
+}
+
+func (w *queuedWatch) ResultChan() <-chan watch.Event { return w.out }
+
+func (w *queuedWatch) Stop() { w.once.Do(func() { close(w.stop) }) }
+
+// pump always takes what tell sends and hands it on in order.
+func (w *queuedWatch) pump() {
+	defer close(w.out)
+	var queue []watch.Event
+	for {
+		var send chan watch.Event
+		var next watch.Event
+		if len(queue) > 0 {
+			send, next = w.out, queue[0]
+		}
+		select {
+		case ev := <-w.in:
+			queue = append(queue, ev)
+		case send <- next:
+			queue = queue[1:]
+		case <-w.stop:
+			return
+		}
+	}
 }

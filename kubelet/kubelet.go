@@ -57,6 +57,9 @@ type deps struct {
 	// dial reaches pods (probes, port forwarding); nil means from this
 	// process, which lives in the node's network namespace.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// spawn starts a pod worker's goroutine; nil means a goroutine the
+	// kubelet waits for when it stops. Tests use it to order the start.
+	spawn func(func())
 }
 
 // Kubelet runs the pods bound to one node.
@@ -70,9 +73,10 @@ type Kubelet struct {
 	backoff *restartBackoff
 	probe   probeFunc
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	spawn   func(func())
 	events  record.EventRecorder
 
-	pods     corelisters.PodLister
+	pods     corelisters.PodLister // set under mu once, when the informer starts
 	synced   cache.InformerSynced
 	services corelisters.ServiceLister // for service environment variables
 
@@ -89,7 +93,11 @@ func newKubelet(cfg Config, d deps) *Kubelet {
 		backoff: newRestartBackoff(cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset),
 		probe:   d.probe,
 		dial:    d.dial,
+		spawn:   d.spawn,
 		workers: map[types.UID]*podWorker{},
+	}
+	if k.spawn == nil {
+		k.spawn = k.wg.Go
 	}
 	if k.clock == nil {
 		k.clock = clock.RealClock{}
@@ -173,7 +181,9 @@ func (k *Kubelet) watchPods(ctx context.Context) (informers.SharedInformerFactor
 	if err != nil {
 		return nil, fmt.Errorf("watch pods: %w", err)
 	}
+	k.mu.Lock() // the API server (findPod) reads it from its own goroutines
 	k.pods, k.synced = inf.Lister(), inf.Informer().HasSynced
+	k.mu.Unlock()
 	factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), k.synced) {
 		factory.Shutdown()
@@ -187,7 +197,7 @@ func (k *Kubelet) podChanged(obj any) {
 	if !ok || pod.Spec.NodeName != k.cfg.NodeName {
 		return
 	}
-	k.worker(pod.UID, podRefOf(pod)).setPod(pod)
+	k.deliver(pod.UID, podRefOf(pod), func(w *podWorker) { w.setPod(pod) })
 }
 
 func (k *Kubelet) podRemoved(obj any) {
@@ -200,30 +210,46 @@ func (k *Kubelet) podRemoved(obj any) {
 	}
 	k.mu.Lock()
 	w := k.workers[pod.UID]
-	k.mu.Unlock()
 	if w != nil {
-		w.setGone()
+		w.setGone() // under k.mu, so it cannot miss a worker that retires
+	}
+	k.mu.Unlock()
+}
+
+// deliver hands an update to the pod's worker, starting one if the pod has
+// none. Two rules keep a pod from being dropped:
+//   - a new worker gets its first update before its goroutine starts, so its
+//     first sync never mistakes "not told yet" for "gone";
+//   - updates are made under k.mu, where a finished worker also retires (see
+//     retire), so an update either reaches a worker that will sync it or
+//     finds no worker and starts a new one.
+func (k *Kubelet) deliver(uid types.UID, ref runtime.PodRef, update func(*podWorker)) {
+	k.mu.Lock()
+	w, ok := k.workers[uid]
+	if !ok {
+		w = newPodWorker(k, uid, ref)
+		k.workers[uid] = w
+	}
+	update(w)
+	k.mu.Unlock()
+	if !ok {
+		k.spawn(func() { w.run(k.ctx) })
 	}
 }
 
-// worker returns the pod's worker, starting one if there is none.
-func (k *Kubelet) worker(uid types.UID, ref runtime.PodRef) *podWorker {
+// retire removes a worker whose pod is cleaned up, unless something kicked
+// it since its last sync (an update may have arrived): then it must sync
+// again. It reports whether the worker may end.
+func (k *Kubelet) retire(w *podWorker) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if w, ok := k.workers[uid]; ok {
-		return w
+	if len(w.kick) > 0 {
+		return false
 	}
-	w := newPodWorker(k, uid, ref)
-	k.workers[uid] = w
-	k.wg.Go(func() {
-		w.run(k.ctx)
-		k.mu.Lock()
-		if k.workers[uid] == w {
-			delete(k.workers, uid)
-		}
-		k.mu.Unlock()
-	})
-	return w
+	if k.workers[w.uid] == w {
+		delete(k.workers, w.uid)
+	}
+	return true
 }
 
 // housekeeping syncs every pod, and gives a worker to whatever the runtime
@@ -251,7 +277,7 @@ func (k *Kubelet) housekeeping(ctx context.Context) {
 			continue
 		}
 		k.log.Info("removing orphaned pod", "pod", ref.Namespace+"/"+ref.Name, "uid", uid)
-		k.worker(uid, ref).setGone()
+		k.deliver(uid, ref, (*podWorker).setGone)
 	}
 }
 

@@ -2,6 +2,8 @@ package kubelet
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -24,6 +26,7 @@ type testKubelet struct {
 	client *fake.Clientset
 	rt     *fakeRuntime
 	net    *fakeNetwork
+	spawn  func(func()) // nil: the kubelet's own
 	stop   func()
 }
 
@@ -58,7 +61,7 @@ func startTestKubelet(t *testing.T, setup ...func(*testKubelet)) *testKubelet {
 	for _, f := range setup {
 		f(tk)
 	}
-	tk.k = newKubelet(cfg, deps{client: tk.client, rt: tk.rt, net: tk.net})
+	tk.k = newKubelet(cfg, deps{client: tk.client, rt: tk.rt, net: tk.net, spawn: tk.spawn})
 	tk.rt.onExit = tk.k.containerExited
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -201,5 +204,99 @@ func TestPodRunsAndBecomesReady(t *testing.T) {
 	}
 	if want := tk.k.cfg.LogDir + "/default_web_uid-web/app/0.log"; s.LogPath != want {
 		t.Errorf("log path %s, want %s", s.LogPath, want)
+	}
+}
+
+// headStart is a spawn that lets a new pod worker run alone for a moment
+// before its creator goes on: the interleaving in which a worker started
+// before it was handed its pod used to sync "no pod", clean up and end,
+// leaving the pod Pending for good. goFn starts the goroutine.
+func headStart(goFn func(func())) func(f func()) {
+	return func(f func()) {
+		done := make(chan struct{})
+		goFn(func() {
+			defer close(done)
+			f()
+		})
+		select {
+		case <-done:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestWorkerStartsWithItsPod(t *testing.T) {
+	tk := startTestKubelet(t, func(tk *testKubelet) {
+		// The kubelet's own WaitGroup, so that stopping it waits for them.
+		tk.spawn = headStart(func(f func()) { tk.k.wg.Go(f) })
+	})
+	tk.create(t, testPod("first"))
+	tk.waitPod(t, "first", "running", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodRunning })
+}
+
+func TestFinishedWorkerWithPendingUpdateSyncsAgain(t *testing.T) {
+	k := newKubelet(testConfig(t), deps{client: fake.NewClientset(), rt: newFakeRuntime(), net: newFakeNetwork(), spawn: func(func()) {}})
+	pod := testPod("late")
+	k.deliver(pod.UID, podRefOf(pod), func(w *podWorker) { w.setPod(pod) })
+	w := k.workers[pod.UID]
+	if k.retire(w) {
+		t.Fatal("a worker with an unread update retired")
+	}
+	<-w.kick // the worker's next sync reads it
+	if !k.retire(w) || k.workers[pod.UID] != nil {
+		t.Fatal("an idle finished worker did not retire")
+	}
+	k.deliver(pod.UID, podRefOf(pod), func(w *podWorker) { w.setPod(pod) })
+	if nw := k.workers[pod.UID]; nw == nil || nw == w {
+		t.Fatal("an update after retirement did not get a new worker")
+	}
+}
+
+// TestBurstOfPodsAllRun creates pods as fast as the API takes them, as a
+// ReplicaSet scaled up does, and wants every one Running.
+func TestBurstOfPodsAllRun(t *testing.T) {
+	const n = 300
+	// The plain object tracker: the field-managed one that fake.NewClientset
+	// uses builds a REST mapper per call, which would take most of the time.
+	// Its watches are unbounded: the tracker's hold 100 events.
+	tk := startTestKubelet(t, func(tk *testKubelet) {
+		tk.client = fake.NewSimpleClientset() //nolint:staticcheck // see above
+		unboundedWatches(tk.client)
+	})
+
+	for i := range n {
+		tk.create(t, testPod(fmt.Sprintf("burst-%03d", i)))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var pending []string
+	for time.Now().Before(deadline) {
+		pending = pending[:0]
+		list, err := tk.client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range list.Items {
+			if p.Status.Phase != v1.PodRunning {
+				pending = append(pending, p.Name)
+			}
+		}
+		if len(pending) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%d of %d pods never Running: %v", len(pending), n, pending)
+}
+
+// TestServerMayAskBeforePodsAreWatched: the kubelet's server runs beside
+// the kubelet from the start, so it may look a pod up before the pod
+// informer exists (the race detector checks the hand-over).
+func TestServerMayAskBeforePodsAreWatched(t *testing.T) {
+	tk := startTestKubelet(t)
+	for range 200 {
+		if _, err := tk.k.findPod("default", "none"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("findPod of a missing pod: %v", err)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

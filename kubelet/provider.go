@@ -154,10 +154,15 @@ func (k *Kubelet) runningContainer(ctx context.Context, namespace, pod, containe
 }
 
 func (k *Kubelet) findPod(namespace, name string) (*v1.Pod, error) {
-	if k.pods == nil {
+	// The server starts beside the pod informer: until the lister is
+	// published, no pod is known here.
+	k.mu.Lock()
+	pods := k.pods
+	k.mu.Unlock()
+	if pods == nil {
 		return nil, fmt.Errorf("pod %s/%s: %w", namespace, name, ErrNotFound)
 	}
-	p, err := k.pods.Pods(namespace).Get(name)
+	p, err := pods.Pods(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("pod %s/%s is not on node %s: %w", namespace, name, k.cfg.NodeName, ErrNotFound)
 	}

@@ -96,7 +96,7 @@ func (w *podWorker) run(ctx context.Context) {
 	timer.Stop()
 	for {
 		requeue, finished := w.watchedSync(ctx)
-		if finished || ctx.Err() != nil {
+		if ctx.Err() != nil || finished && w.k.retire(w) {
 			return
 		}
 		if requeue > 0 {
