@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -24,7 +25,23 @@ type serveConfig struct {
 // getConfig is what get needs.
 type getConfig struct {
 	URL     string
-	Timeout time.Duration
+	Timeout time.Duration // for each request
+	// Count requests are made, Interval apart. A Count of 1 prints exactly
+	// the body; more print one line per request (see repeat).
+	Count    int
+	Interval time.Duration
+	// Insecure skips the check of an HTTPS server's certificate (the lab's
+	// API server, whose CA a pod need not trust).
+	Insecure bool
+}
+
+// udpConfig is what udp needs.
+type udpConfig struct {
+	Addr     string // HOST:PORT
+	Message  string
+	Count    int
+	Interval time.Duration
+	Timeout  time.Duration // for each reply
 }
 
 func parseServeFlags(args []string, getenv func(string) string) (serveConfig, error) {
@@ -57,18 +74,58 @@ func parseServeFlags(args []string, getenv func(string) string) (serveConfig, er
 
 func parseGetFlags(args []string) (getConfig, error) {
 	fs := newFlagSet("get")
-	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up on a request after this long")
+	count := fs.Int("count", 1, "make this many requests")
+	interval := fs.Duration("interval", 0, "wait this long between requests")
+	insecure := fs.Bool("insecure", false, "do not check an HTTPS server's certificate")
 	if err := fs.Parse(args); err != nil {
 		return getConfig{}, err
 	}
 	if fs.NArg() != 1 {
 		return getConfig{}, fmt.Errorf("get takes one URL, got %d arguments", fs.NArg())
 	}
+	if err := checkRepeat(*count, *interval); err != nil {
+		return getConfig{}, err
+	}
 	u, err := normalizeURL(fs.Arg(0))
 	if err != nil {
 		return getConfig{}, err
 	}
-	return getConfig{URL: u, Timeout: *timeout}, nil
+	return getConfig{URL: u, Timeout: *timeout, Count: *count, Interval: *interval, Insecure: *insecure}, nil
+}
+
+func parseUDPFlags(args []string) (udpConfig, error) {
+	fs := newFlagSet("udp")
+	timeout := fs.Duration("timeout", 2*time.Second, "wait this long for each reply")
+	count := fs.Int("count", 1, "send this many datagrams")
+	interval := fs.Duration("interval", 0, "wait this long between datagrams")
+	if err := fs.Parse(args); err != nil {
+		return udpConfig{}, err
+	}
+	if fs.NArg() != 2 {
+		return udpConfig{}, fmt.Errorf("udp takes HOST:PORT and MESSAGE, got %d arguments", fs.NArg())
+	}
+	if err := checkRepeat(*count, *interval); err != nil {
+		return udpConfig{}, err
+	}
+	if *timeout <= 0 {
+		return udpConfig{}, fmt.Errorf("--timeout must be positive, got %s", *timeout)
+	}
+	if host, port, err := net.SplitHostPort(fs.Arg(0)); err != nil || host == "" || port == "" {
+		return udpConfig{}, fmt.Errorf("udp address %q is not HOST:PORT", fs.Arg(0))
+	}
+	return udpConfig{Addr: fs.Arg(0), Message: fs.Arg(1), Count: *count, Interval: *interval, Timeout: *timeout}, nil
+}
+
+// checkRepeat checks the flags that get and udp share.
+func checkRepeat(count int, interval time.Duration) error {
+	if count < 1 {
+		return fmt.Errorf("--count must be at least 1, got %d", count)
+	}
+	if interval < 0 {
+		return fmt.Errorf("--interval must not be negative, got %s", interval)
+	}
+	return nil
 }
 
 // normalizeURL accepts "10.96.0.10:8080/hostname" as well as a full URL.

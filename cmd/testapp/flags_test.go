@@ -59,3 +59,53 @@ func TestGetURLNormalization(t *testing.T) {
 		t.Error("URL without host accepted")
 	}
 }
+
+func TestRepeatFlags(t *testing.T) {
+	g, err := parseGetFlags([]string{"--count", "20", "--interval", "100ms", "web:8080/hostname"})
+	if err != nil || g.Count != 20 || g.Interval != 100*time.Millisecond {
+		t.Errorf("get --count 20 --interval 100ms: %+v, %v", g, err)
+	}
+	if g, _ := parseGetFlags([]string{"web"}); g.Count != 1 || g.Interval != 0 || g.Insecure {
+		t.Errorf("get defaults %+v, want count 1, interval 0, certificates checked", g)
+	}
+	if g, _ := parseGetFlags([]string{"--insecure", "https://10.96.0.1/healthz"}); !g.Insecure {
+		t.Errorf("get --insecure: %+v", g)
+	}
+	u, err := parseUDPFlags([]string{"--count", "5", "10.96.0.20:9000", "hostname"})
+	want := udpConfig{Addr: "10.96.0.20:9000", Message: "hostname", Count: 5, Timeout: 2 * time.Second}
+	if err != nil || u != want {
+		t.Errorf("udp --count 5: %+v, %v; want %+v", u, err, want)
+	}
+}
+
+func TestRepeatFlagsRejectBadValues(t *testing.T) {
+	badGet := [][]string{
+		{"--count", "0", "web"},
+		{"--count", "-3", "web"},
+		{"--count", "many", "web"},
+		{"--interval", "-1s", "web"},
+		{"--interval", "soon", "web"},
+	}
+	for _, args := range badGet {
+		if _, err := parseGetFlags(args); err == nil {
+			t.Errorf("get %q: no error", args)
+		}
+	}
+	badUDP := [][]string{
+		{},
+		{"10.96.0.20:9000"},
+		{"10.96.0.20:9000", "a", "b"},
+		{"10.96.0.20", "hello"},
+		{":9000", "hello"},
+		{"10.96.0.20:", "hello"},
+		{"--count", "0", "10.96.0.20:9000", "hello"},
+		{"--interval", "-1ms", "10.96.0.20:9000", "hello"},
+		{"--timeout", "0s", "10.96.0.20:9000", "hello"},
+		{"--timeout", "-2s", "10.96.0.20:9000", "hello"},
+	}
+	for _, args := range badUDP {
+		if _, err := parseUDPFlags(args); err == nil {
+			t.Errorf("udp %q: no error", args)
+		}
+	}
+}

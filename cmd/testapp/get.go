@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,8 @@ func get(ctx context.Context, cfg getConfig, stdout io.Writer) error {
 		Timeout: cfg.Timeout,
 		// Inside a pod no proxy applies, and each get is a fresh connection, as
 		// a Service test expects (a new connection may pick a new endpoint).
-		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: cfg.Insecure}},
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL, nil)
 	if err != nil {

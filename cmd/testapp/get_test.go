@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -64,5 +65,55 @@ func TestGetTimesOut(t *testing.T) {
 	err := get(context.Background(), getConfig{URL: srv.URL, Timeout: 200 * time.Millisecond}, &bytes.Buffer{})
 	if err == nil || time.Since(start) > 3*time.Second {
 		t.Fatalf("error %v after %s, want a timeout after 200ms", err, time.Since(start))
+	}
+}
+
+func TestGetCountPrintsEachBodyOnALineAndGoesOnAfterAFailure(t *testing.T) {
+	var n atomic.Int32
+	clients := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		clients <- r.RemoteAddr
+		switch n.Add(1) {
+		case 1:
+			w.Write([]byte("pod-a"))
+		case 2:
+			http.Error(w, "failing", http.StatusInternalServerError)
+		default:
+			w.Write([]byte("pod-c\n"))
+		}
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"get", "--count", "3", srv.URL}, &out, &errOut)
+	want := "pod-a\nerror: get " + srv.URL + ": server answered 500 Internal Server Error\npod-c\n"
+	if code != 1 || out.String() != want {
+		t.Fatalf("exit %d, printed %q; want 1 and %q", code, out.String(), want)
+	}
+	if !strings.Contains(errOut.String(), "1 of 3 failed") {
+		t.Errorf("stderr %q, want the tally", errOut.String())
+	}
+	// A new connection each time, so a Service may pick a new backend each time.
+	if a, b, c := <-clients, <-clients, <-clients; a == b || b == c || a == c {
+		t.Errorf("requests came from %s, %s, %s; want three connections", a, b, c)
+	}
+
+	out.Reset()
+	if code := run(context.Background(), []string{"get", "--count", "2", srv.URL}, &out, &errOut); code != 0 || out.String() != "pod-c\npod-c\n" {
+		t.Errorf("two good answers: exit %d, printed %q", code, out.String())
+	}
+}
+
+func TestGetCountOnePrintsTheBodyAsItIs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("pod-b"))
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"get", "--count", "1", srv.URL}, &out, &errOut); code != 0 || out.String() != "pod-b" {
+		t.Fatalf("exit %d, printed %q; want 0 and \"pod-b\" with no newline", code, out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"get", "127.0.0.1:1/"}, &out, &errOut); code != 1 || out.Len() != 0 || !strings.Contains(errOut.String(), "testapp: get") {
+		t.Fatalf("refused: exit %d, stdout %q, stderr %q; want 1, nothing, the error", code, out.String(), errOut.String())
 	}
 }

@@ -3,8 +3,15 @@
 // standard library, so the image holds this one file.
 //
 //	testapp [serve] [flags]    HTTP on :8080, TCP and UDP echo on :9000 (the default)
-//	testapp get [--timeout 5s] URL
-//	                           prints URL's body; exit 1 on any failure
+//	testapp get [--count 1] [--interval 0s] [--timeout 5s] [--insecure] URL
+//	                           prints URL's body; exit 1 on any failure. With
+//	                           --count N, makes N requests, each on a new
+//	                           connection, and prints each body, or
+//	                           "error: <reason>", on a line of its own
+//	testapp udp [--count 1] [--interval 0s] [--timeout 2s] HOST:PORT MESSAGE
+//	                           sends MESSAGE --count times from one local port
+//	                           (one conntrack flow) and prints each reply, or
+//	                           "error: <reason>", on a line of its own
 //	testapp env                prints its environment, one VAR=value a line, sorted
 //	testapp cat FILE...        prints the files (the image has no shell)
 //	testapp alloc MiB          takes and touches MiB mebibytes, then waits for a
@@ -22,11 +29,16 @@
 //	                  X-Served-By (this pod's name)
 //	/exit?code=N      answers, then the process exits with status N
 //
+// The TCP echo sends back whatever it reads. The UDP echo answers a datagram
+// that is just "hostname" (a newline after it allowed) as /hostname does, and
+// sends every other datagram back as it came.
+//
 // On SIGTERM or SIGINT it exits 0 at once, or after --term-delay, serving all the
 // while, so that tests can watch a grace period run out.
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -52,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, rest, stdout, stderr)
 	case "get":
 		return runGet(ctx, rest, stdout, stderr)
+	case "udp":
+		return runUDP(ctx, rest, stdout, stderr)
 	case "env":
 		env := os.Environ()
 		slices.Sort(env)
@@ -75,11 +89,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 const usage = `usage:
   testapp [serve] [--http-port 8080] [--echo-port 9000] [--term-delay 0s] [--ready-delay 0s]
       HTTP on --http-port: /hostname /healthz /ready /echo /exit?code=N
-      TCP and UDP echo on --echo-port
+      TCP and UDP echo on --echo-port; a UDP datagram "hostname" is answered
+      as /hostname answers
       defaults come from $TESTAPP_HTTP_PORT, $TESTAPP_ECHO_PORT,
       $TESTAPP_TERM_DELAY, $TESTAPP_READY_DELAY
-  testapp get [--timeout 5s] URL
-      prints the body of URL; exit 1 on an error or a non-2xx answer
+  testapp get [--count 1] [--interval 0s] [--timeout 5s] [--insecure] URL
+      prints the body of URL; exit 1 on an error or a non-2xx answer.
+      --count N makes N requests, each on a new connection, --interval apart,
+      and prints each body, or "error: <reason>", on a line of its own;
+      exit 1 if any failed
+  testapp udp [--count 1] [--interval 0s] [--timeout 2s] HOST:PORT MESSAGE
+      sends MESSAGE as one datagram --count times, --interval apart, all from
+      one local port, and prints each reply, or "error: <reason>" (no reply
+      within --timeout, or refused), on a line of its own; exit 1 if any failed
   testapp env
       prints the environment, sorted
   testapp cat FILE...
@@ -158,9 +180,18 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return flagExit(err, stdout, stderr)
 	}
-	if err := get(ctx, cfg, stdout); err != nil {
-		fmt.Fprintf(stderr, "testapp: %v\n", err)
-		return 1
+	if cfg.Count == 1 {
+		// Exactly the body, and the error on stderr, as callers have always had it.
+		if err := get(ctx, cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "testapp: %v\n", err)
+			return 1
+		}
+		return 0
 	}
-	return 0
+	failed := repeat(ctx, cfg.Count, cfg.Interval, stdout, func(ctx context.Context) ([]byte, error) {
+		var body bytes.Buffer
+		err := get(ctx, cfg, &body)
+		return body.Bytes(), err
+	})
+	return repeatStatus("get", failed, cfg.Count, stderr)
 }

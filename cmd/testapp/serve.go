@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,7 +57,7 @@ func serve(ctx context.Context, cfg serveConfig, ls listeners, log *slog.Logger,
 		}
 	})
 	wg.Go(func() { serveTCPEcho(echoCtx, ls.tcp, log) })
-	wg.Go(func() { serveUDPEcho(echoCtx, ls.udp, log) })
+	wg.Go(func() { serveUDPEcho(echoCtx, ls.udp, cfg.Hostname, log) })
 	log.Info("serving", "name", cfg.Hostname, "http", ls.http.Addr().String(), "echo", ls.tcp.Addr().String())
 
 	code := waitForEnd(ctx, a.exit, sigs, cfg.TermDelay, log)
@@ -144,11 +145,11 @@ func echoConn(c net.Conn) {
 	}
 }
 
-// serveUDPEcho sends every datagram back to its sender until ctx ends.
-func serveUDPEcho(ctx context.Context, pc net.PacketConn, log *slog.Logger) {
+// serveUDPEcho answers every datagram, as udpAnswer says, until ctx ends.
+func serveUDPEcho(ctx context.Context, pc net.PacketConn, hostname string, log *slog.Logger) {
 	stop := context.AfterFunc(ctx, func() { pc.Close() })
 	defer stop()
-	buf := make([]byte, 64*1024)
+	buf := make([]byte, maxDatagram)
 	for {
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -157,8 +158,18 @@ func serveUDPEcho(ctx context.Context, pc net.PacketConn, log *slog.Logger) {
 			}
 			return
 		}
-		if _, err := pc.WriteTo(buf[:n], from); err != nil {
+		if _, err := pc.WriteTo(udpAnswer(buf[:n], hostname), from); err != nil {
 			log.Warn("UDP echo reply failed", "to", from.String(), "err", err)
 		}
 	}
+}
+
+// udpAnswer is the reply to msg: hostname, as /hostname answers it, if msg is
+// "hostname" or "hostname\n" (as `echo hostname | nc -u` sends it), so that a
+// UDP Service test learns which backend answered; else msg itself.
+func udpAnswer(msg []byte, hostname string) []byte {
+	if string(bytes.TrimSuffix(msg, []byte("\n"))) == "hostname" {
+		return []byte(hostname)
+	}
+	return msg
 }

@@ -151,6 +151,9 @@ func TestRunModes(t *testing.T) {
 		{[]string{"dance"}, 2, ""},
 		{[]string{"serve", "--bogus"}, 2, ""},
 		{[]string{"get"}, 2, ""},
+		{[]string{"get", "--count", "0", "127.0.0.1:1/"}, 2, ""},
+		{[]string{"udp", "-h"}, 0, "usage:"},
+		{[]string{"udp", "127.0.0.1:1"}, 2, ""},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
