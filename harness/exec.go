@@ -34,8 +34,22 @@ func (l *Lab) Command(ctx context.Context, host string, argv ...string) (*exec.C
 	} else if _, err := l.Host(host); err != nil {
 		return nil, err
 	}
-	return exec.CommandContext(ctx, argv[0], argv[1:]...), nil
+	name := argv[0]
+	if name == TestAppCommand {
+		// The test program runs on every host, as it does in pods: hosts
+		// share the machine's files, only their network is their own.
+		bin, err := l.testAppBinary()
+		if err != nil {
+			return nil, fmt.Errorf("run %s in %s: %w", name, host, err)
+		}
+		name = bin
+	}
+	return exec.CommandContext(ctx, name, argv[1:]...), nil
 }
+
+// TestAppCommand, as the command of Exec or `lab exec`, is the test
+// image's program (`testapp get URL`, `testapp udp ADDR MSG`…), on any host.
+const TestAppCommand = "testapp"
 
 // Start starts cmd inside host's network namespace.
 func (l *Lab) Start(ctx context.Context, host string, cmd *exec.Cmd) error {

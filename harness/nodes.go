@@ -16,10 +16,14 @@ import (
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 	"github.com/kinns/kinns/kubelet"
+	"github.com/kinns/kinns/proxy"
 )
 
 // KubeletComponent names the kubelet of a node.
 func KubeletComponent(node string) string { return "kubelet/" + node }
+
+// ProxyComponent names the Service proxy of a node.
+func ProxyComponent(node string) string { return "proxy/" + node }
 
 // Node sizes, unless Config says otherwise: each node reports its own capacity,
 // never the host's.
@@ -63,13 +67,34 @@ func orDefault(v, d string) string {
 	return v
 }
 
-// startNodes starts every kubelet at once, then waits until every node is Ready.
+// proxyConfig is the configuration of node n's Service proxy; kubeconfig is
+// the proxy identity's, shared by every node.
+func (l *Lab) proxyConfig(n topology.Host, kubeconfig string) proxy.Config {
+	minSync, sync := proxy.TimingFor(l.cfg.Timing)
+	return proxy.Config{
+		Kubeconfig: kubeconfig, NodeName: n.Name, NodeIP: n.IP.String(), ClusterCIDR: topology.PodSubnet.String(),
+		MinSyncPeriod: minSync, SyncPeriod: sync,
+		HealthzAddress: ":10256", MetricsAddress: "127.0.0.1:10249",
+	}
+}
+
+// startNodes starts every kubelet and proxy at once, then waits until every
+// node is Ready.
 func (l *Lab) startNodes(ctx context.Context) error {
 	if err := l.store.Record(state.Resource{Kind: state.KindCgroup, Name: LabCgroup(l.Name())}); err != nil {
 		return err
 	}
+	proxyKubeconfig, err := l.kubeconfigFor(pki.Proxy)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range l.plan.Nodes() {
+		pc, err := l.configured(ProxyComponent(n.Name), n.Name, "proxy", l.proxyConfig(n, proxyKubeconfig))
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return l.start(gctx, pc, 30*time.Second) })
 		cfg, err := l.kubeletConfig(n)
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"github.com/kinns/kinns/controlplane/scheduler"
 	"github.com/kinns/kinns/harness/forward"
 	"github.com/kinns/kinns/kubelet"
+	"github.com/kinns/kinns/proxy"
 )
 
 // componentFlags are what every `lab component` takes from the harness.
@@ -36,6 +37,7 @@ func newComponentCmd() *cobra.Command {
 		componentCmd("scheduler", runScheduler),
 		componentCmd("controllers", runControllers),
 		componentCmd("kubelet", runKubelet),
+		componentCmd("proxy", runProxy),
 		newForwardCmd(),
 	)
 	return cmd
@@ -140,6 +142,15 @@ func runKubelet(ctx context.Context, f componentFlags, log *slog.Logger) error {
 	cfg.Log = log
 	f.ready()
 	return kubelet.Run(ctx, cfg)
+}
+
+func runProxy(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg proxy.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	return proxy.Run(ctx, cfg, f.ready) // ready once its first rules are in place
 }
 
 func newForwardCmd() *cobra.Command {

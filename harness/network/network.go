@@ -158,7 +158,7 @@ func (b Builder) configure(p topology.Plan, host topology.Host) error {
 			return err
 		}
 	}
-	for _, r := range p.PodRoutes(host) {
+	for _, r := range append(p.PodRoutes(host), p.ServiceRoutes(host)...) {
 		if err := addRoute(h, eth, r); err != nil {
 			return err
 		}
@@ -230,6 +230,9 @@ func addAddr(h *netlink.Handle, l netlink.Link, p netip.Prefix) error {
 
 func addRoute(h *netlink.Handle, l netlink.Link, r topology.Route) error {
 	nr := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(r.Dst), Gw: net.IP(r.Via.AsSlice())}
+	if !r.Via.IsValid() {
+		nr.Scope = netlink.SCOPE_LINK // on the link itself, as `ip route add … dev` makes it
+	}
 	if err := h.RouteReplace(nr); err != nil {
 		return fmt.Errorf("route %s via %s: %w", r.Dst, r.Via, err)
 	}

@@ -167,5 +167,20 @@ func (p Plan) PodRoutes(h Host) []Route {
 	return rs
 }
 
+// ServiceRoutes are the routes host h needs to send to Service addresses
+// itself: a node's own programs (its kubelet's probes, `lab exec node-1 --
+// curl`) reach a ClusterIP like its pods do, through the proxy's rules,
+// but the kernel picks a route before those rules rewrite the
+// destination, and a node has no default route. So nodes route the Service
+// range onto the fabric link (Via is zero: a link route); the rules then
+// send each connection to an endpoint. Other hosts run no proxy and get
+// none.
+func (p Plan) ServiceRoutes(h Host) []Route {
+	if !h.IsNode() {
+		return nil
+	}
+	return []Route{{Dst: ServiceSubnet}}
+}
+
 // ContainerdNamespace is the containerd namespace of a node of lab.
 func ContainerdNamespace(lab, node string) string { return lab + "-" + node }

@@ -97,3 +97,17 @@ func TestPodRoutes(t *testing.T) {
 		t.Errorf("client must not route to pods: %v", p.PodRoutes(c))
 	}
 }
+
+func TestServiceRoutesOnlyOnNodes(t *testing.T) {
+	p, _ := New("x", 2)
+	n1, _ := p.Host("node-1")
+	if got := p.ServiceRoutes(n1); len(got) != 1 || got[0].Dst != ServiceSubnet || got[0].Via.IsValid() {
+		t.Errorf("node-1 service routes = %v", got)
+	}
+	for _, name := range []string{"cp-1", "client"} {
+		h, _ := p.Host(name)
+		if got := p.ServiceRoutes(h); len(got) != 0 {
+			t.Errorf("%s service routes = %v", name, got)
+		}
+	}
+}
