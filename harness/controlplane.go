@@ -63,7 +63,7 @@ func (l *Lab) controlPlane(ctx context.Context) error {
 	if err := l.startControllers(ctx); err != nil {
 		return err
 	}
-	l.cfg.Progress(fmt.Sprintf("kubelets on node-1..node-%d", len(l.plan.Nodes())))
+	l.cfg.Progress(fmt.Sprintf("kubelets and proxies on node-1..node-%d", len(l.plan.Nodes())))
 	return l.startNodes(ctx)
 }
 
@@ -169,6 +169,13 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 		SAPublicKeyFile: p.ServiceAccountPub(), SASigningKeyFile: p.ServiceAccountKey(),
 		KubeletClientCertFile: p.ClientCert(pki.APIServerKubeletClient), KubeletClientKeyFile: p.ClientKey(pki.APIServerKubeletClient),
 		NotReadyToleration: prof.NotReadyToleration, UnreachableToleration: prof.UnreachableToleration,
+		AuditLogPath: l.AuditLogPath(), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.AuditPolicyFile), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg.AuditPolicyFile, []byte(apiserver.AuditPolicy), 0o644); err != nil {
+		return fmt.Errorf("write audit policy: %w", err)
 	}
 	c, err := l.configured(ComponentAPIServer, cp1.Name, "apiserver", cfg)
 	if err != nil {
@@ -178,6 +185,9 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 	c.readyPipe = false
 	return l.start(ctx, c, 60*time.Second)
 }
+
+// AuditLogPath is the API server's audit log (`lab logs audit`).
+func (l *Lab) AuditLogPath() string { return l.LogPath("audit") }
 
 // APIServerURL is how the host reaches the API server.
 func (l *Lab) APIServerURL() string { return "https://127.0.0.1:" + strconv.Itoa(l.apiPort) }

@@ -31,6 +31,10 @@ type Config struct {
 	// Quorum guard: how often etcd's quorum is probed, and how long one probe may
 	// take before quorum counts as lost.
 	QuorumProbeInterval, QuorumProbeTimeout time.Duration
+	// AuditLogPath, if set, receives the audit log: one JSON event per
+	// request, as AuditPolicy (below) says; AuditPolicyFile is where that
+	// policy is written for the server to read.
+	AuditLogPath, AuditPolicyFile string
 	// Verbosity is klog's -v.
 	Verbosity int
 	Log       *slog.Logger
@@ -120,7 +124,30 @@ func (c Config) Flags() []string {
 			"--kubelet-certificate-authority="+c.ClientCAFile,
 		)
 	}
+	if c.AuditLogPath != "" {
+		f = append(f,
+			"--audit-log-path="+c.AuditLogPath,
+			"--audit-policy-file="+c.AuditPolicyFile,
+			"--audit-log-maxsize=100", "--audit-log-maxbackup=1",
+		)
+	}
 	return f
 }
+
+// AuditPolicy records who did what to which object for every request
+// (Metadata), and the whole request and answer for bindings and pod status,
+// the steps of a pod's way from creation to Running. Watches and long
+// requests are recorded once, when they end or start.
+const AuditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: RequestResponse
+  resources:
+  - group: ""
+    resources: ["pods/binding", "pods/status"]
+  verbs: ["create", "update", "patch"]
+- level: Metadata
+`
 
 func seconds(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }
