@@ -53,7 +53,10 @@ func reportOnFailure(ctx context.Context, lab *harness.Lab) {
 	}
 	logs := []string{"scheduler", "controller-manager", "apiserver", "etcd-1", "etcd-2", "etcd-3"}
 	for _, n := range lab.Plan().Nodes() {
-		logs = append(logs, harness.KubeletComponent(n.Name))
+		logs = append(logs, harness.KubeletComponent(n.Name), harness.ProxyComponent(n.Name))
+		if out, err := lab.Exec(ctx, n.Name, "iptables-save", "-t", "nat"); err == nil {
+			fmt.Fprintf(w, "----- nat rules of %s -----\n%s\n", n.Name, harness.LastLines(out, 60))
+		}
 	}
 	for _, c := range logs {
 		b, err := os.ReadFile(lab.LogPath(c))
