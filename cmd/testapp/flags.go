@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -42,6 +43,16 @@ type udpConfig struct {
 	Count    int
 	Interval time.Duration
 	Timeout  time.Duration // for each reply
+}
+
+// resolveConfig is what resolve needs.
+type resolveConfig struct {
+	Name string
+	Type string // a key of lookups: A, AAAA, SRV, CNAME or PTR
+	// Server, HOST:PORT, gets every query instead of resolv.conf's
+	// nameservers; empty for those.
+	Server  string
+	Timeout time.Duration // for the whole lookup, every search domain included
 }
 
 func parseServeFlags(args []string, getenv func(string) string) (serveConfig, error) {
@@ -115,6 +126,42 @@ func parseUDPFlags(args []string) (udpConfig, error) {
 		return udpConfig{}, fmt.Errorf("udp address %q is not HOST:PORT", fs.Arg(0))
 	}
 	return udpConfig{Addr: fs.Arg(0), Message: fs.Arg(1), Count: *count, Interval: *interval, Timeout: *timeout}, nil
+}
+
+func parseResolveFlags(args []string) (resolveConfig, error) {
+	fs := newFlagSet("resolve")
+	typ := fs.String("type", "A", "record type: "+strings.Join(lookupTypes(), ", "))
+	timeout := fs.Duration("timeout", 2*time.Second, "give up on the lookup after this long")
+	server := fs.String("server", "", "ask this DNS server, HOST:PORT, instead of resolv.conf's")
+	if err := fs.Parse(args); err != nil {
+		return resolveConfig{}, err
+	}
+	if fs.NArg() != 1 || fs.Arg(0) == "" {
+		return resolveConfig{}, fmt.Errorf("resolve takes one NAME, got %q", fs.Args())
+	}
+	cfg := resolveConfig{Name: fs.Arg(0), Type: strings.ToUpper(*typ), Server: *server, Timeout: *timeout}
+	if err := checkResolve(cfg); err != nil {
+		return resolveConfig{}, err
+	}
+	return cfg, nil
+}
+
+func checkResolve(cfg resolveConfig) error {
+	if _, ok := lookups[cfg.Type]; !ok {
+		return fmt.Errorf("unknown --type %q, want one of %s", cfg.Type, strings.Join(lookupTypes(), ", "))
+	}
+	if cfg.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s", cfg.Timeout)
+	}
+	if cfg.Server != "" {
+		if host, port, err := net.SplitHostPort(cfg.Server); err != nil || host == "" || port == "" {
+			return fmt.Errorf("--server %q is not HOST:PORT", cfg.Server)
+		}
+	}
+	if _, err := netip.ParseAddr(cfg.Name); cfg.Type == "PTR" && err != nil {
+		return fmt.Errorf("--type PTR takes an IP address, got %q", cfg.Name)
+	}
+	return nil
 }
 
 // checkRepeat checks the flags that get and udp share.

@@ -12,6 +12,16 @@
 //	                           sends MESSAGE --count times from one local port
 //	                           (one conntrack flow) and prints each reply, or
 //	                           "error: <reason>", on a line of its own
+//	testapp resolve [--type A] [--timeout 2s] [--server HOST:PORT] NAME
+//	                           resolves NAME as a Go program in a pod does
+//	                           (resolv.conf's nameservers, search list and
+//	                           ndots) and prints the answers sorted, one a
+//	                           line: addresses (A, AAAA), "PRIORITY WEIGHT PORT
+//	                           TARGET" (SRV), the canonical name (CNAME) or the
+//	                           names of the address NAME (PTR); else prints
+//	                           "error: NXDOMAIN NAME" or "error: <reason>" and
+//	                           exits 1. --server asks that server instead of
+//	                           resolv.conf's nameservers
 //	testapp env                prints its environment, one VAR=value a line, sorted
 //	testapp cat FILE...        prints the files (the image has no shell)
 //	testapp alloc MiB          takes and touches MiB mebibytes, then waits for a
@@ -66,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runGet(ctx, rest, stdout, stderr)
 	case "udp":
 		return runUDP(ctx, rest, stdout, stderr)
+	case "resolve":
+		return runResolve(ctx, rest, stdout, stderr)
 	case "env":
 		env := os.Environ()
 		slices.Sort(env)
@@ -102,6 +114,18 @@ const usage = `usage:
       sends MESSAGE as one datagram --count times, --interval apart, all from
       one local port, and prints each reply, or "error: <reason>" (no reply
       within --timeout, or refused), on a line of its own; exit 1 if any failed
+  testapp resolve [--type A|AAAA|SRV|CNAME|PTR] [--timeout 2s] [--server HOST:PORT] NAME
+      resolves NAME with Go's resolver, as a program in a pod does: the
+      nameservers, search list and ndots of /etc/resolv.conf, so "web",
+      "web.default" and "web.default.svc.cluster.local" all work. Prints the
+      answers sorted, one a line: the addresses (A: IPv4, AAAA: IPv6);
+      "PRIORITY WEIGHT PORT TARGET" for SRV, NAME being the whole name such
+      as _http._tcp.web.default.svc.cluster.local; the canonical name
+      (CNAME); the names of the address NAME (PTR). A name that does not
+      exist prints "error: NXDOMAIN NAME" (so does one without records of the
+      type, as Go reports it), any other failure "error: <reason>"; both
+      exit 1. --server sends the queries to that DNS server instead of
+      resolv.conf's nameservers; --timeout bounds the whole lookup
   testapp env
       prints the environment, sorted
   testapp cat FILE...

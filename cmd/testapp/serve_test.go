@@ -154,6 +154,8 @@ func TestRunModes(t *testing.T) {
 		{[]string{"get", "--count", "0", "127.0.0.1:1/"}, 2, ""},
 		{[]string{"udp", "-h"}, 0, "usage:"},
 		{[]string{"udp", "127.0.0.1:1"}, 2, ""},
+		{[]string{"resolve", "-h"}, 0, "usage:"},
+		{[]string{"resolve"}, 2, ""},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
