@@ -14,6 +14,7 @@ const (
 	Proxy                  Identity = "proxy"
 	Scheduler              Identity = "scheduler"
 	ControllerManager      Identity = "controller-manager"
+	DNS                    Identity = "dns"
 )
 
 // NodeIdentity is the identity of a node's kubelet (system:node:<node>).
@@ -24,7 +25,7 @@ const kubeletPrefix = "kubelet-"
 // reservedStems are file stems a node name must not take.
 var reservedStems = []string{
 	"ca", "apiserver", "sa",
-	string(Admin), string(APIServerKubeletClient), string(Proxy), string(Scheduler), string(ControllerManager),
+	string(Admin), string(APIServerKubeletClient), string(Proxy), string(Scheduler), string(ControllerManager), string(DNS),
 }
 
 // Paths names every file of a lab's pki folder, so callers never build names by
