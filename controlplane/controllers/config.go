@@ -51,6 +51,9 @@ type Config struct {
 	ClusterCIDR string
 	// NodeCIDRMaskSize is the size of each node's block (default 24).
 	NodeCIDRMaskSize int
+	// DNSServers are the cluster DNS instances' addresses, whose readiness
+	// the dns-endpoints controller turns into kube-dns's endpoints.
+	DNSServers []string
 	// Controllers lists the controllers to run (see Names); empty means all.
 	Controllers []string
 	// Workers is the number of workers per controller (default 3).

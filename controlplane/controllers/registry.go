@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/events"
 
 	"github.com/kinns/kinns/controlplane/controllers/deployment"
+	"github.com/kinns/kinns/controlplane/controllers/dnsendpoints"
 	"github.com/kinns/kinns/controlplane/controllers/endpoints"
 	"github.com/kinns/kinns/controlplane/controllers/garbagecollector"
 	"github.com/kinns/kinns/controlplane/controllers/namespace"
@@ -55,6 +56,9 @@ var specs = []spec{
 	}},
 	{"endpoints", "endpoint-controller", func(d deps) (runner, error) {
 		return endpoints.New(d.client, d.factory, d.recorder, d.log, endpoints.Options{Write: endpoints.WriteEndpoints}), nil
+	}},
+	{"dns-endpoints", "endpointslice-controller", func(d deps) (runner, error) {
+		return dnsendpoints.New(d.client, d.log, dnsendpoints.Options{Servers: d.cfg.DNSServers}), nil
 	}},
 	{"nodeipam", "node-controller", func(d deps) (runner, error) {
 		return nodeipam.New(d.client, d.factory, d.recorder, d.log, nodeipam.Options{
