@@ -57,7 +57,7 @@ func (l *Lab) startControllerManager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := controllers.Config{Kubeconfig: kc, NodeTiming: controllers.Timing(l.cfg.Timing)}
+	cfg := controllers.Config{Kubeconfig: kc, NodeTiming: controllers.Timing(l.cfg.Timing), DNSServers: l.DNSServers()}
 	c, err := l.configured(ComponentControllers, "cp-1", "controllers", cfg)
 	if err != nil {
 		return err

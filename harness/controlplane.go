@@ -63,8 +63,11 @@ func (l *Lab) controlPlane(ctx context.Context) error {
 	if err := l.startControllers(ctx); err != nil {
 		return err
 	}
-	l.cfg.Progress(fmt.Sprintf("kubelets and proxies on node-1..node-%d", len(l.plan.Nodes())))
-	return l.startNodes(ctx)
+	l.cfg.Progress(fmt.Sprintf("kubelets and proxies on node-1..node-%d, DNS on cp-2 and cp-3", len(l.plan.Nodes())))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return l.startDNS(gctx) })
+	g.Go(func() error { return l.startNodes(gctx) })
+	return g.Wait()
 }
 
 func (l *Lab) pkiNodes() []pki.Node {

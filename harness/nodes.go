@@ -52,9 +52,10 @@ func (l *Lab) kubeletConfig(n topology.Host) (kubelet.Config, error) {
 		ContainerdNamespace: topology.ContainerdNamespace(l.Name(), n.Name),
 		CgroupParent:        LabCgroup(l.Name()) + "/" + n.Name,
 		StateDir:            filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "pods"),
-		Journal:       filepath.Join(dir, "journal.jsonl"),
-		Capacity:      capacity,
-		Timings:       kubelet.TimingsFor(l.cfg.Timing),
+		Journal:    filepath.Join(dir, "journal.jsonl"),
+		Capacity:   capacity,
+		Timings:    kubelet.TimingsFor(l.cfg.Timing),
+		ClusterDNS: []string{topology.ClusterDNS.String()}, ClusterDomain: topology.ClusterDomain,
 		ServerAddress: ":10250", ServerCertFile: p.KubeletCert(n.Name), ServerKeyFile: p.KubeletKey(n.Name),
 		ClientCAFile: p.CACert(),
 	}, nil
@@ -162,6 +163,9 @@ func (l *Lab) notUsable(ctx context.Context, cs kubernetes.Interface, nodes int)
 	}
 	if _, err := cs.CoreV1().ConfigMaps(metav1.NamespaceDefault).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err != nil {
 		return "no kube-root-ca.crt ConfigMap yet (the controller manager makes it)"
+	}
+	if !dnsReady(ctx, cs) {
+		return "kube-dns has no ready endpoint yet"
 	}
 	return ""
 }

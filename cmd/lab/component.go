@@ -14,6 +14,7 @@ import (
 
 	"github.com/kinns/kinns/controlplane/apiserver"
 	"github.com/kinns/kinns/controlplane/controllers"
+	"github.com/kinns/kinns/controlplane/dns"
 	"github.com/kinns/kinns/controlplane/etcd"
 	"github.com/kinns/kinns/controlplane/scheduler"
 	"github.com/kinns/kinns/harness/forward"
@@ -38,6 +39,7 @@ func newComponentCmd() *cobra.Command {
 		componentCmd("controllers", runControllers),
 		componentCmd("kubelet", runKubelet),
 		componentCmd("proxy", runProxy),
+		componentCmd("dns", runDNS),
 		newForwardCmd(),
 	)
 	return cmd
@@ -151,6 +153,15 @@ func runProxy(ctx context.Context, f componentFlags, log *slog.Logger) error {
 	}
 	cfg.Log = log
 	return proxy.Run(ctx, cfg, f.ready) // ready once its first rules are in place
+}
+
+func runDNS(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg dns.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	return dns.Run(ctx, cfg, f.ready)
 }
 
 func newForwardCmd() *cobra.Command {

@@ -21,7 +21,9 @@ var (
 	FabricSubnet  = netip.MustParsePrefix("10.89.0.0/24")
 	PodSubnet     = netip.MustParsePrefix("10.244.0.0/16")
 	ServiceSubnet = netip.MustParsePrefix("10.96.0.0/16")
-	APIVIP        = netip.MustParseAddr("10.89.0.10")
+	// ClusterDNS is the kube-dns Service's address, every pod's nameserver.
+	ClusterDNS = netip.MustParseAddr("10.96.0.10")
+	APIVIP     = netip.MustParseAddr("10.89.0.10")
 )
 
 const (
@@ -180,6 +182,21 @@ func (p Plan) ServiceRoutes(h Host) []Route {
 		return nil
 	}
 	return []Route{{Dst: ServiceSubnet}}
+}
+
+// ClusterDomain is the cluster's DNS domain.
+const ClusterDomain = "cluster.local"
+
+// DNSHosts are the control-plane hosts that run the cluster DNS: cp-2 and
+// cp-3, so that cp-1 (API server, controllers) is not also its only home.
+func (p Plan) DNSHosts() []Host {
+	var hs []Host
+	for _, h := range p.ControlPlane() {
+		if h.Index >= 2 {
+			hs = append(hs, h)
+		}
+	}
+	return hs
 }
 
 // ContainerdNamespace is the containerd namespace of a node of lab.
