@@ -21,27 +21,40 @@ type IPTables interface {
 	Restore(ctx context.Context, text []byte) error
 }
 
-// ExecIPTables runs the iptables commands of the machine. Wait makes them
-// wait for the xtables lock rather than fail.
-type ExecIPTables struct{}
-
-func (ExecIPTables) Save(ctx context.Context, table string) ([]byte, error) {
-	return runCmd(ctx, nil, "iptables-save", "-t", table)
+// ExecIPTables runs the iptables commands of the machine, in the network
+// namespace the process runs in, or where Start starts them.
+type ExecIPTables struct {
+	// Start starts a command; nil means cmd.Start. A tool outside the node
+	// (a benchmark) passes one that starts it in the node's namespace.
+	Start func(*exec.Cmd) error
 }
 
-func (ExecIPTables) Restore(ctx context.Context, text []byte) error {
-	_, err := runCmd(ctx, text, "iptables-restore", "--noflush", "--wait")
+func (e ExecIPTables) Save(ctx context.Context, table string) ([]byte, error) {
+	return e.run(ctx, nil, "iptables-save", "-t", table)
+}
+
+// Restore waits for the xtables lock rather than fail on it.
+func (e ExecIPTables) Restore(ctx context.Context, text []byte) error {
+	_, err := e.run(ctx, text, "iptables-restore", "--noflush", "--wait")
 	return err
 }
 
-func runCmd(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+func (e ExecIPTables) run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	if err := cmd.Run(); err != nil {
+	start := e.Start
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
+	err := start(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
 	}
 	return out.Bytes(), nil

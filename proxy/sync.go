@@ -31,6 +31,8 @@ type syncer struct {
 
 	// lastUDP is what the previous sync's rules sent UDP traffic to.
 	lastUDP map[udpKey][]netip.AddrPort
+	// lastRules is how many rules the last sync wrote.
+	lastRules int
 }
 
 // udpKey names one UDP service port.
@@ -61,6 +63,7 @@ func (s *syncer) sync(ctx context.Context) error {
 		return fmt.Errorf("apply %d rules: %w", out.Rules, err)
 	}
 	s.clearStaleUDP(out.UDP)
+	s.lastRules = out.Rules
 	s.metrics.synced(s.now().Sub(start), out, eps)
 	return nil
 }

@@ -80,5 +80,15 @@ func controlPlane(ctx context.Context, labBinary string, runs int) ([]Result, er
 	if err != nil {
 		return nil, err
 	}
-	return append(out, sched), nil
+	out = append(out, sched)
+	np, err := networkProgramming(ctx, lab, 30)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, np)
+	dns, err := dnsLatency(ctx, lab, 200)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, dns...), nil
 }

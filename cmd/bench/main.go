@@ -61,6 +61,11 @@ func run(ctx context.Context, runs int, jsonOut, labBinary string) error {
 		return err
 	}
 	results = append(results, api...)
+	sync, err := proxyFullSync(ctx, 1000, 10, 3)
+	if err != nil {
+		return err
+	}
+	results = append(results, sync...)
 	print(results)
 	if jsonOut == "" {
 		return nil

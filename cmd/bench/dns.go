@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kinns/kinns/harness"
+	"github.com/kinns/kinns/harness/netns"
+)
+
+// dnsLatency times DNS queries from inside a pod's network namespace to the
+// kube-dns Service (through the node's proxy rules to a DNS instance): a
+// Service name, and a name that does not exist. It also reports the memory
+// each DNS instance takes.
+func dnsLatency(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) {
+	cs, err := clientset(lab)
+	if err != nil {
+		return nil, err
+	}
+	pod := benchPod("dns-asker")
+	pod.Spec.NodeName = "node-1" // a real node: the scheduling benchmark left fake ones
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	defer cs.CoreV1().Pods("default").Delete(context.Background(), pod.Name, metav1.DeleteOptions{})
+	path, err := waitPodNetns(ctx, lab, pod.Name)
+	if err != nil {
+		return nil, err
+	}
+	var conn net.PacketConn
+	if err := netns.Do(path, func() (err error) { conn, err = net.ListenPacket("udp4", ":0"); return err }); err != nil {
+		return nil, fmt.Errorf("socket in the pod's namespace: %w", err)
+	}
+	defer conn.Close()
+	found := Result{Name: "DNS query from a pod, Service name (A)", Unit: "ms", Runs: n}
+	missing := Result{Name: "DNS query from a pod, name that does not exist", Unit: "ms", Runs: n}
+	for i := range n {
+		d, err := query(conn, "kubernetes.default.svc.cluster.local.", dnsmessage.RCodeSuccess, uint16(2*i))
+		if err != nil {
+			return nil, err
+		}
+		found.Values = append(found.Values, ms(d))
+		if d, err = query(conn, "nothing-here.default.svc.cluster.local.", dnsmessage.RCodeNameError, uint16(2*i+1)); err != nil {
+			return nil, err
+		}
+		missing.Values = append(missing.Values, ms(d))
+	}
+	out := []Result{summarise(found), summarise(missing)}
+	return append(out, dnsMemory(ctx, lab)), nil
+}
+
+// waitPodNetns waits until the pod runs and returns its namespace's path.
+func waitPodNetns(ctx context.Context, lab *harness.Lab, name string) (string, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		path, err := lab.NetnsPath(ctx, "pod/default/"+name)
+		if err == nil {
+			return path, nil
+		}
+		if time.Now().After(deadline) {
+			return "", err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// query sends one A query to kube-dns and times the answer, which must
+// have rcode want.
+func query(conn net.PacketConn, name string, want dnsmessage.RCode, id uint16) (time.Duration, error) {
+	msg := dnsmessage.Message{
+		Header:    dnsmessage.Header{ID: id, RecursionDesired: true},
+		Questions: []dnsmessage.Question{{Name: dnsmessage.MustNewName(name), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}},
+	}
+	b, err := msg.Pack()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if _, err := conn.WriteTo(b, &net.UDPAddr{IP: net.ParseIP("10.96.0.10"), Port: 53}); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 1500)
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			return 0, fmt.Errorf("query %s: %w", name, err)
+		}
+		var reply dnsmessage.Message
+		if reply.Unpack(buf[:n]) != nil || reply.Header.ID != id {
+			continue // a late answer to an earlier query
+		}
+		if reply.Header.RCode != want {
+			return 0, fmt.Errorf("query %s: rcode %v, want %v", name, reply.Header.RCode, want)
+		}
+		return time.Since(start), nil
+	}
+}
+
+// dnsMemory is the resident memory of each DNS instance.
+func dnsMemory(ctx context.Context, lab *harness.Lab) Result {
+	r := Result{Name: "DNS instance resident memory", Unit: "MiB"}
+	for _, c := range lab.Status(ctx).Components {
+		if strings.HasPrefix(c.Name, "dns/") {
+			r.Values = append(r.Values, rssMiB(c.PID))
+		}
+	}
+	r.Runs = len(r.Values)
+	if r.Runs == 0 {
+		return r
+	}
+	return summarise(r)
+}
+
+// rssMiB reads a process's VmRSS.
+func rssMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
