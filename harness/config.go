@@ -38,6 +38,10 @@ type Config struct {
 	// LabBinary is the `lab` executable whose `component` subcommand runs each
 	// component (default: $KINNS_LAB_BINARY, else this executable).
 	LabBinary string
+	// DNSUpstream are resolvers (IP:port, reachable from the control-plane
+	// hosts) that the cluster DNS forwards names outside the cluster to;
+	// with none, those names are refused.
+	DNSUpstream []string
 	// NodeCPU and NodeMemory are each node's capacity (default 2 and 4Gi).
 	NodeCPU, NodeMemory string
 	// NetworkOnly brings up the topology and containerd alone, without a control

@@ -39,7 +39,7 @@ func (l *Lab) startDNS(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range l.plan.DNSHosts() {
-		c, err := l.configured(DNSComponent(h.Name), h.Name, "dns", dns.Config{Kubeconfig: kc, Domain: topology.ClusterDomain})
+		c, err := l.configured(DNSComponent(h.Name), h.Name, "dns", dns.Config{Kubeconfig: kc, Domain: topology.ClusterDomain, Upstream: l.cfg.DNSUpstream})
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -25,17 +26,19 @@ type upOptions struct {
 	nodes             int
 	timing            string
 	containerdAddress string
+	dnsUpstream       []string
 }
 
 func (o upOptions) config(g *globals) harness.Config {
 	return harness.Config{Name: g.name, Nodes: o.nodes, Timing: o.timing,
-		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot}
+		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream}
 }
 
 func (o *upOptions) flags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "number of worker nodes")
 	cmd.Flags().StringVar(&o.timing, "timing", harness.TimingFast, "timing profile: fast or kubernetes")
 	cmd.Flags().StringVar(&o.containerdAddress, "containerd-address", "", "use the containerd listening on this socket instead of kinns' own")
+	cmd.Flags().StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP:53) the cluster DNS forwards other names to; none: they are refused")
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -64,6 +67,11 @@ func runUp(out io.Writer, g *globals, o upOptions) error {
 	// The Go API reads 0 nodes as "the default"; on the command line it is an error.
 	if _, err := topology.New(g.name, o.nodes); err != nil {
 		return err
+	}
+	for _, u := range o.dnsUpstream {
+		if _, err := netip.ParseAddrPort(u); err != nil {
+			return fmt.Errorf("--dns-upstream %q: want IP:PORT, such as 192.0.2.53:53", u)
+		}
 	}
 	cfg := o.config(g)
 	store, err := harness.Reserve(cfg)
@@ -110,6 +118,9 @@ func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.
 	defer pw.Close()
 	args := []string{"supervise", "--name", g.name, "--state-root", g.stateRoot,
 		"--nodes", fmt.Sprint(o.nodes), "--timing", o.timing, "--containerd-address", o.containerdAddress, "--progress-fd", "3"}
+	for _, u := range o.dnsUpstream {
+		args = append(args, "--dns-upstream", u)
+	}
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw}
