@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kinns/kinns/controlplane/controllers"
+	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/controlplane/scheduler"
 )
@@ -57,7 +57,7 @@ func (l *Lab) startControllerManager(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := controllers.Config{Kubeconfig: kc, NodeTiming: controllers.Timing(l.cfg.Timing), DNSServers: l.DNSServers()}
+	cfg := controllersconfig.Config{Kubeconfig: kc, NodeTiming: controllersconfig.Timing(l.cfg.Timing), DNSServers: l.DNSServers()}
 	c, err := l.configured(ComponentControllers, "cp-1", "controllers", cfg)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kinns/kinns/controlplane/apiserver"
+	apiserverconfig "github.com/kinns/kinns/controlplane/apiserver/config"
 	"github.com/kinns/kinns/controlplane/etcd"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness/state"
@@ -165,7 +165,7 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 	cp1, _ := l.plan.Host("cp-1")
 	p := l.pki.Paths
 	prof := TimingProfile(l.cfg.Timing)
-	cfg := apiserver.Config{
+	cfg := apiserverconfig.Config{
 		AdvertiseIP: cp1.IP.String(), Port: APIPort, EtcdServers: l.EtcdEndpoints(),
 		ServiceCIDR: topology.ServiceSubnet.String(),
 		CertFile:    p.APIServerCert(), KeyFile: p.APIServerKey(), ClientCAFile: p.CACert(),
@@ -177,7 +177,7 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditPolicyFile), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(cfg.AuditPolicyFile, []byte(apiserver.AuditPolicy), 0o644); err != nil {
+	if err := os.WriteFile(cfg.AuditPolicyFile, []byte(apiserverconfig.AuditPolicy), 0o644); err != nil {
 		return fmt.Errorf("write audit policy: %w", err)
 	}
 	c, err := l.configured(ComponentAPIServer, cp1.Name, "apiserver", cfg)

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kinns/kinns/controlplane/controllers/dnsendpoints"
-	"github.com/kinns/kinns/controlplane/dns"
+	dnsconfig "github.com/kinns/kinns/controlplane/dns/config"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness/topology"
 )
@@ -39,7 +39,7 @@ func (l *Lab) startDNS(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range l.plan.DNSHosts() {
-		c, err := l.configured(DNSComponent(h.Name), h.Name, "dns", dns.Config{Kubeconfig: kc, Domain: topology.ClusterDomain, Upstream: l.cfg.DNSUpstream})
+		c, err := l.configured(DNSComponent(h.Name), h.Name, "dns", dnsconfig.Config{Kubeconfig: kc, Domain: topology.ClusterDomain, Upstream: l.cfg.DNSUpstream})
 		if err != nil {
 			return err
 		}

@@ -16,8 +16,8 @@ import (
 // Run serves the API until ctx is done. probe reports etcd's quorum (nil: the
 // store can commit); it feeds the quorum guard.
 func Run(ctx context.Context, cfg Config, probe func(context.Context) error) error {
-	cfg.defaults()
-	if err := cfg.validate(); err != nil {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	opts, err := parseOptions(cfg)

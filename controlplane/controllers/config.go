@@ -1,129 +1,19 @@
 package controllers
 
-import (
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/netip"
-	"slices"
-	"time"
+import "github.com/kinns/kinns/controlplane/controllers/config"
+
+// The configuration lives in the leaf package config, so that those who
+// only write it do not link the controllers; these names keep it at hand.
+type (
+	Config     = config.Config
+	NodeTiming = config.NodeTiming
 )
 
 // Timing profile names (DESIGN §5).
 const (
-	ProfileFast       = "fast"
-	ProfileKubernetes = "kubernetes"
+	ProfileFast       = config.ProfileFast
+	ProfileKubernetes = config.ProfileKubernetes
 )
 
-// NodeTiming is how quickly node failures are judged.
-type NodeTiming struct {
-	// NodeMonitorPeriod is how often node health is checked and due
-	// evictions are made.
-	NodeMonitorPeriod time.Duration
-	// NodeMonitorGracePeriod is how long a node may go without a heartbeat
-	// before it is marked Unknown and tainted unreachable.
-	NodeMonitorGracePeriod time.Duration
-	// NodeStartupGracePeriod replaces the grace period for a node that never
-	// posted a Ready condition.
-	NodeStartupGracePeriod time.Duration
-}
-
-// Timing returns the node timing of a profile: "kubernetes" is upstream
-// kube-controller-manager 1.37's defaults (5 s, 50 s, 60 s); anything else is
-// "fast" (1 s, 10 s, 20 s): with kubelets renewing their Lease every second
-// or two, a busy 2-core host must stall a kubelet for ten seconds before a
-// healthy node is marked, and a dead node's pods move about 10 s + their
-// tolerationSeconds (10 s in the fast profile) after its last heartbeat.
-func Timing(profile string) NodeTiming {
-	if profile == ProfileKubernetes {
-		return NodeTiming{NodeMonitorPeriod: 5 * time.Second, NodeMonitorGracePeriod: 50 * time.Second, NodeStartupGracePeriod: 60 * time.Second}
-	}
-	return NodeTiming{NodeMonitorPeriod: time.Second, NodeMonitorGracePeriod: 10 * time.Second, NodeStartupGracePeriod: 20 * time.Second}
-}
-
-// Config is one controller manager of a lab.
-type Config struct {
-	// Kubeconfig is the path of a kubeconfig with the identity
-	// system:kube-controller-manager.
-	Kubeconfig string
-	NodeTiming
-	// ClusterCIDR is the pod range nodes get blocks of (default 10.244.0.0/16).
-	ClusterCIDR string
-	// NodeCIDRMaskSize is the size of each node's block (default 24).
-	NodeCIDRMaskSize int
-	// DNSServers are the cluster DNS instances' addresses, whose readiness
-	// the dns-endpoints controller turns into kube-dns's endpoints.
-	DNSServers []string
-	// Controllers lists the controllers to run (see Names); empty means all.
-	Controllers []string
-	// Workers is the number of workers per controller (default 3).
-	Workers int
-	// QPS and Burst limit each API client (default 100 and 200: a lab's
-	// controllers should never wait on their own rate limiter).
-	QPS   float32
-	Burst int
-	// Resync is how often informers replay their whole cache to the
-	// controllers, a safety net for a missed event (default 10 min).
-	Resync time.Duration
-	Log    *slog.Logger `json:"-"`
-}
-
-func (c *Config) defaults() {
-	t := Timing(ProfileKubernetes)
-	if c.NodeMonitorPeriod <= 0 {
-		c.NodeMonitorPeriod = t.NodeMonitorPeriod
-	}
-	if c.NodeMonitorGracePeriod <= 0 {
-		c.NodeMonitorGracePeriod = t.NodeMonitorGracePeriod
-	}
-	if c.NodeStartupGracePeriod <= 0 {
-		c.NodeStartupGracePeriod = t.NodeStartupGracePeriod
-	}
-	if c.ClusterCIDR == "" {
-		c.ClusterCIDR = "10.244.0.0/16"
-	}
-	if c.NodeCIDRMaskSize == 0 {
-		c.NodeCIDRMaskSize = 24
-	}
-	if c.Workers <= 0 {
-		c.Workers = 3
-	}
-	if c.QPS <= 0 {
-		c.QPS = 100
-	}
-	if c.Burst <= 0 {
-		c.Burst = 200
-	}
-	if c.Resync <= 0 {
-		c.Resync = 10 * time.Minute
-	}
-	if c.Log == nil {
-		c.Log = slog.New(slog.DiscardHandler)
-	}
-}
-
-func (c Config) validate() error {
-	var errs []error
-	if c.Kubeconfig == "" {
-		errs = append(errs, errors.New("no kubeconfig"))
-	}
-	if p, err := netip.ParsePrefix(c.ClusterCIDR); err != nil || !p.Addr().Is4() || c.NodeCIDRMaskSize < p.Bits() || c.NodeCIDRMaskSize > 30 {
-		errs = append(errs, fmt.Errorf("cluster CIDR %q with node mask /%d: need an IPv4 prefix no longer than the mask", c.ClusterCIDR, c.NodeCIDRMaskSize))
-	}
-	if c.NodeMonitorPeriod >= c.NodeMonitorGracePeriod {
-		errs = append(errs, fmt.Errorf("node monitor period %s must be shorter than the grace period %s", c.NodeMonitorPeriod, c.NodeMonitorGracePeriod))
-	}
-	for _, n := range c.Controllers {
-		if !slices.Contains(Names(), n) {
-			errs = append(errs, fmt.Errorf("unknown controller %q (known: %v)", n, Names()))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("invalid controller manager config: %w", err)
-	}
-	return nil
-}
-
-func (c Config) enabled(name string) bool {
-	return len(c.Controllers) == 0 || slices.Contains(c.Controllers, name)
-}
+// Timing returns the node timing of a profile (see config.Timing).
+func Timing(profile string) NodeTiming { return config.Timing(profile) }

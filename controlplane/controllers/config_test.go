@@ -20,16 +20,16 @@ func TestTimingProfiles(t *testing.T) {
 
 func TestConfigDefaultsAndValidation(t *testing.T) {
 	c := Config{Kubeconfig: "/k"}
-	c.defaults()
-	if err := c.validate(); err != nil {
+	c.Defaults()
+	if err := c.Validate(Names()); err != nil {
 		t.Fatal(err)
 	}
 	if c.ClusterCIDR != "10.244.0.0/16" || c.NodeCIDRMaskSize != 24 || c.QPS != 100 || c.Burst != 200 || c.Log == nil {
 		t.Errorf("defaults: %+v", c)
 	}
 	bad := Config{ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 8, Controllers: []string{"nope"}}
-	bad.defaults()
-	err := bad.validate()
+	bad.Defaults()
+	err := bad.Validate(Names())
 	for _, want := range []string{"no kubeconfig", "cluster CIDR", `unknown controller "nope"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)

@@ -38,8 +38,8 @@ const ReportingController = "kinns-controller-manager"
 // kube-controller-manager in kube-system (the RBAC role already allows it)
 // and run it in OnStartedLeading, cancelling on OnStoppedLeading.
 func Run(ctx context.Context, cfg Config) error {
-	cfg.defaults()
-	if err := cfg.validate(); err != nil {
+	cfg.Defaults()
+	if err := cfg.Validate(Names()); err != nil {
 		return err
 	}
 	log := cfg.Log
@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// informers (and indexers) are registered in time.
 	runners := map[string]runner{}
 	for _, s := range specs {
-		if !cfg.enabled(s.name) {
+		if !cfg.Enabled(s.name) {
 			continue
 		}
 		r, err := build(ctx, s, base, accounts, broadcaster)

@@ -1,4 +1,4 @@
-package apiserver
+package config
 
 import (
 	"strings"
@@ -24,10 +24,10 @@ func TestFlagsFollowTheLabPlanAndTimingProfile(t *testing.T) {
 			t.Errorf("flags lack %s: %s", want, got)
 		}
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Errorf("complete config rejected: %v", err)
 	}
-	if err := (Config{}).validate(); err == nil || !strings.Contains(err.Error(), "etcd servers") {
+	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "etcd servers") {
 		t.Errorf("empty config: %v", err)
 	}
 }
