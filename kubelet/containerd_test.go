@@ -63,8 +63,13 @@ func TestKubeletOnContainerd(t *testing.T) {
 
 	t.Run("crash and backoff", func(t *testing.T) {
 		for i, want := range []string{"at once", "after backoff"} {
+			// The restarted app may not listen yet when its container is
+			// reported Running: ask until it has answered (and so will exit).
+			waitFor(t, "the app to take /exit", func() bool {
+				_, err := e.get("http://" + ip + ":8080/exit?code=3")
+				return err == nil
+			})
 			crashed := time.Now()
-			e.get("http://" + ip + ":8080/exit?code=3")
 			p := tk.waitPod(t, "web", "restarted", func(p *v1.Pod) bool {
 				return appStatus(p).RestartCount == int32(i+1) && appStatus(p).State.Running != nil
 			})
