@@ -26,8 +26,11 @@ type Lab struct {
 	plan  topology.Plan
 	store *state.Store
 	log   *slog.Logger
-	// containerdAddress is the daemon the nodes use.
+	// containerdAddress is the daemon the nodes use. During bring-up it is
+	// written by the containerd track and read by the nodes' step, which
+	// waits for containerdUp to be closed first.
 	containerdAddress string
+	containerdUp      chan struct{}
 	// procs are the component processes this Lab value started and supervises.
 	procs components
 	pki   *pki.Bundle
@@ -162,6 +165,7 @@ func open(cfg Config) (*Lab, error) {
 // plane, and containerd then the images.
 func (l *Lab) bringUp(ctx context.Context) error {
 	start := time.Now()
+	l.containerdUp = make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		l.cfg.Progress(fmt.Sprintf("network: %d hosts on fabric %s", len(l.plan.Hosts), topology.FabricSubnet))
@@ -179,6 +183,7 @@ func (l *Lab) bringUp(ctx context.Context) error {
 		if err := l.startContainerd(gctx); err != nil || l.cfg.NetworkOnly {
 			return err
 		}
+		close(l.containerdUp)
 		return l.importTestImage(gctx)
 	})
 	if err := g.Wait(); err != nil {

@@ -89,6 +89,11 @@ func (l *Lab) startNodes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	select { // the kubelets' configs name the containerd the other track joined
+	case <-l.containerdUp:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range l.plan.Nodes() {
 		pc, err := l.configured(ProxyComponent(n.Name), n.Name, "proxy", l.proxyConfig(n, proxyKubeconfig))
