@@ -12,7 +12,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/cni/netns"
 )
 
 // ErrNotReady wraps every problem Check and Status find.

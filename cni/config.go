@@ -9,12 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kinns/kinns/harness/netns"
-	"github.com/kinns/kinns/harness/topology"
+	"github.com/kinns/kinns/cni/netns"
 )
 
 // PodInterface is the name of the pod's end of its veth.
 const PodInterface = "eth0"
+
+// DefaultBridge is the node bridge pods are plugged into, unless Config
+// names another.
+const DefaultBridge = "cni0"
 
 // Config describes one node's pod network.
 type Config struct {
@@ -22,7 +25,7 @@ type Config struct {
 	// ("kinns-node-1") or an absolute path.
 	NodeNetns string
 	// Bridge is the node's pod bridge, already made with the gateway address;
-	// default topology.NodeBridge ("cni0").
+	// default DefaultBridge.
 	Bridge string
 	// PodCIDR is the node's pod range (10.244.N.0/24); pods get its mask.
 	PodCIDR netip.Prefix
@@ -51,7 +54,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.PodCIDR = c.PodCIDR.Masked()
 	if c.Bridge == "" {
-		c.Bridge = topology.NodeBridge
+		c.Bridge = DefaultBridge
 	}
 	if len(c.Bridge) > 15 {
 		return c, fmt.Errorf("cni: bridge name %q is longer than 15 bytes", c.Bridge)

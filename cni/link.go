@@ -14,7 +14,7 @@ import (
 	vns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/cni/netns"
 )
 
 // bridge finds the node's pod bridge; the topology made it, Add never does.

@@ -23,7 +23,7 @@ import (
 	"github.com/vishvananda/netlink"
 	vns "github.com/vishvananda/netns"
 
-	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/cni/netns"
 )
 
 var testCIDR = netip.MustParsePrefix("10.244.7.0/24")

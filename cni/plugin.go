@@ -13,7 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/kinns/kinns/cni/ipam"
-	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/cni/netns"
 )
 
 // Plugin wires pods into one node's bridge. It is safe for concurrent use; calls

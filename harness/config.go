@@ -38,6 +38,9 @@ type Config struct {
 	// LabBinary is the `lab` executable whose `component` subcommand runs each
 	// component (default: $KINNS_LAB_BINARY, else this executable).
 	LabBinary string
+	// Retain keeps what a failed bring-up made (processes, namespaces,
+	// logs) for inspection, as kind's --retain does; `lab down` removes it.
+	Retain bool
 	// DNSUpstream are resolvers (IP:port, reachable from the control-plane
 	// hosts) that the cluster DNS forwards names outside the cluster to;
 	// with none, those names are refused.

@@ -10,8 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kinns/kinns/harness/netns"
-	"github.com/kinns/kinns/harness/topology"
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/kubelet"
 )
 
@@ -117,8 +116,8 @@ func (l *Lab) podNetns(ctx context.Context, ns, name string) (string, error) {
 	if _, err := l.Host(node); err != nil {
 		return "", fmt.Errorf("pod %s/%s: %w", ns, name, err)
 	}
-	nsName := kubelet.PodNetnsName(topology.ContainerdNamespace(l.Name(), node), pod.UID)
-	if !netns.Exists(nsName) {
+	nsName, ok := kubelet.PodNetnsOf(l.kubeletStateDir(node), pod.UID)
+	if !ok || !netns.Exists(nsName) {
 		return "", fmt.Errorf("pod %s/%s on %s has no network namespace (phase %s); wait until it runs", ns, name, node, pod.Status.Phase)
 	}
 	return netns.Path(nsName), nil

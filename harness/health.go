@@ -8,7 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 )

@@ -11,13 +11,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness/containerd"
-	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/network"
 	"github.com/kinns/kinns/harness/proc"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
+	"github.com/kinns/kinns/kubelet"
 )
 
 // Lab is a running lab, or one found through its state folder.
@@ -127,6 +128,11 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 		return nil, err
 	}
 	if err := l.bringUp(ctx); err != nil {
+		if cfg.Retain {
+			l.log.Error("bring-up failed, keeping what was made", "err", err)
+			return nil, fmt.Errorf("bring up lab %s: %w (kept for inspection, as asked: `lab status --name %s`, `lab logs --name %s`; `lab down --name %s` removes it)",
+				cfg.Name, err, cfg.Name, cfg.Name, cfg.Name)
+		}
 		l.log.Error("bring-up failed, removing what was made", "err", err)
 		cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
@@ -312,15 +318,32 @@ func (l *Lab) teardown(ctx context.Context) error {
 		}
 		return l.remove(ctx, r)
 	}
-	if err := teardownAll(ctx, l.store.Resources, remove, l.log); err != nil {
+	if err := teardownAll(ctx, l.resources, remove, l.log); err != nil {
 		return err
 	}
 	return l.store.Remove()
 }
 
+// resources is what the lab recorded, and the pod namespaces that the
+// kubelets recorded in their own state folders (kubelet.PodNetns reads
+// them; every node folder is read, whatever the lab's size is believed to be).
+func (l *Lab) resources() ([]state.Resource, error) {
+	rs, err := l.store.Resources()
+	if err != nil {
+		return nil, err
+	}
+	nodes, _ := os.ReadDir(l.store.Path("nodes"))
+	for _, n := range nodes {
+		for _, name := range kubelet.PodNetns(l.kubeletStateDir(n.Name())) {
+			rs = append(rs, state.Resource{Kind: state.KindNetns, Name: name})
+		}
+	}
+	return rs, nil
+}
+
 // teardownAll stops the recorded processes first, and only then reads the
-// journal again for the rest: a kubelet records a pod's namespace in its own
-// journal just before it makes it, so one read before the kubelets stop could
+// records again for the rest: a kubelet records a pod's namespace just
+// before it makes it, so one read before the kubelets stop could
 // miss a pod that started meanwhile (a ReplicaSet replacing pods a spec just
 // deleted) and leave its namespace behind.
 func teardownAll(ctx context.Context, read func() ([]state.Resource, error), remove func(context.Context, state.Resource) error, log *slog.Logger) error {

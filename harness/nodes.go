@@ -39,7 +39,7 @@ func (l *Lab) kubeletConfig(n topology.Host) (kubelet.Config, error) {
 		return kubelet.Config{}, err
 	}
 	p := l.pki.Paths
-	dir := l.store.Path(filepath.Join("nodes", n.Name))
+	dir := l.nodeDir(n.Name)
 	capacity := v1.ResourceList{
 		v1.ResourceCPU:    resource.MustParse(orDefault(l.cfg.NodeCPU, DefaultNodeCPU)),
 		v1.ResourceMemory: resource.MustParse(orDefault(l.cfg.NodeMemory, DefaultNodeMemory)),
@@ -52,7 +52,6 @@ func (l *Lab) kubeletConfig(n topology.Host) (kubelet.Config, error) {
 		ContainerdNamespace: topology.ContainerdNamespace(l.Name(), n.Name),
 		CgroupParent:        LabCgroup(l.Name()) + "/" + n.Name,
 		StateDir:            filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "pods"),
-		Journal:    filepath.Join(dir, "journal.jsonl"),
 		Capacity:   capacity,
 		Timings:    kubelet.TimingsFor(l.cfg.Timing),
 		ClusterDNS: []string{topology.ClusterDNS.String()}, ClusterDomain: topology.ClusterDomain,
@@ -60,6 +59,13 @@ func (l *Lab) kubeletConfig(n topology.Host) (kubelet.Config, error) {
 		ClientCAFile: p.CACert(),
 	}, nil
 }
+
+// nodeDir is node's folder in the lab's state: its kubelet's state (pod
+// records) and its pods' logs.
+func (l *Lab) nodeDir(node string) string { return l.store.Path(filepath.Join("nodes", node)) }
+
+// kubeletStateDir is where node's kubelet keeps its records.
+func (l *Lab) kubeletStateDir(node string) string { return filepath.Join(l.nodeDir(node), "state") }
 
 func orDefault(v, d string) string {
 	if v == "" {
@@ -103,9 +109,6 @@ func (l *Lab) startNodes(ctx context.Context) error {
 		g.Go(func() error { return l.start(gctx, pc, 30*time.Second) })
 		cfg, err := l.kubeletConfig(n)
 		if err != nil {
-			return err
-		}
-		if err := l.store.Record(state.Resource{Kind: state.KindJournal, Name: cfg.Journal}); err != nil {
 			return err
 		}
 		c, err := l.configured(KubeletComponent(n.Name), n.Name, "kubelet", cfg)

@@ -7,8 +7,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness/containerd"
-	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/network"
 	"github.com/kinns/kinns/harness/topology"
 )

@@ -53,10 +53,6 @@ type Config struct {
 	// PodNetnsPrefix names pod network namespaces "<prefix>-<hash of UID>";
 	// default ContainerdNamespace, so they carry the lab's and node's name.
 	PodNetnsPrefix string
-	// Journal, if set, is a lab journal file (harness/state format) where every
-	// pod namespace is recorded before it is made, so that `lab down` removes it
-	// even if this kubelet never gets to.
-	Journal string
 
 	// Capacity is the node's own size: cpu, memory, pods (and optionally
 	// ephemeral-storage); Reserved is held back from it for allocatable.

@@ -24,7 +24,9 @@
 //     image's stop signal, then SIGKILL), frees the network and makes the
 //     final delete with grace period 0 and the pod's UID as precondition.
 //     Whatever belongs to pods the API no longer has is removed, at start
-//     and every SyncInterval.
+//     and every SyncInterval. Each pod's namespace is recorded in the
+//     kubelet's StateDir before it is made; PodNetns and PodNetnsOf read
+//     those records (the harness's teardown and `lab exec pod/…` use them).
 //   - Adopts, after a restart, the containers a previous kubelet left
 //     running: containerd labels tell which pod, container and restart count
 //     each is; their output is reattached to their log files.
@@ -36,11 +38,15 @@
 // effects sit behind Runtime (package runtime's Containerd) and Network
 // (package cni's Plugin).
 //
+// Pods get their resolv.conf by dnsPolicy (ClusterDNS, ClusterDomain), an
+// /etc/hosts, service environment variables, and emptyDir, hostPath,
+// configMap, secret, downwardAPI and projected volumes (the bound
+// service-account token included).
+//
 // Known differences from the upstream kubelet: an image already present is
 // never pulled again, whatever the pull policy (a lab has no registry);
-// volumes are emptyDir, hostPath, configMap and secret only (no projected
-// service-account token); no preStop/postStart hooks, no static pods, no
-// evictions, no service-link environment variables.
+// projected tokens are not refreshed; no preStop/postStart hooks, no static
+// pods, no evictions.
 //
 // Example, as `lab component kubelet` runs it inside node-1's namespace:
 //

@@ -199,6 +199,12 @@ func TestPodRunsAndBecomesReady(t *testing.T) {
 		s.CgroupPath != "/kinns/t/node-1/poduid-web/"+run.ID || s.Resources.CPUQuota != 50000 || s.Resources.MemoryLimit != 64<<20 {
 		t.Errorf("spec %+v", s)
 	}
+	if ns, ok := PodNetnsOf(tk.k.cfg.StateDir, "uid-web"); !ok || ns != tk.k.netnsName("uid-web") {
+		t.Errorf("PodNetnsOf = %q, %v", ns, ok)
+	}
+	if _, ok := PodNetnsOf(tk.k.cfg.StateDir, "uid-nope"); ok {
+		t.Error("PodNetnsOf found a namespace for a pod it never ran")
+	}
 	if ns := PodNetns(tk.k.cfg.StateDir); len(ns) != 1 || ns[0] != tk.k.netnsName("uid-web") {
 		t.Errorf("recorded pod namespaces %v", ns)
 	}

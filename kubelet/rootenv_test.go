@@ -20,9 +20,9 @@ import (
 	"github.com/vishvananda/netlink"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness/containerd"
 	"github.com/kinns/kinns/harness/images"
-	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/proc"
 )
 

@@ -14,8 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kinns/kinns/cni"
-	"github.com/kinns/kinns/harness/netns"
-	"github.com/kinns/kinns/harness/state"
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/kubelet/runtime"
 )
 
@@ -54,11 +53,6 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) (*sandbox, e
 	name := k.netnsName(pod.UID)
 	if err := k.writeRecord(sandboxRecord{Pod: podRefOf(pod), Netns: name}); err != nil {
 		return nil, err
-	}
-	if k.cfg.Journal != "" {
-		if err := state.Append(k.cfg.Journal, state.Resource{Kind: state.KindNetns, Name: name}); err != nil {
-			return nil, err
-		}
 	}
 	res, err := k.net.Add(ctx, cniRef(podRefOf(pod)), name)
 	if err != nil {
@@ -134,6 +128,18 @@ func readRecords(stateDir string) []sandboxRecord {
 		}
 	}
 	return out
+}
+
+// PodNetnsOf is the network namespace (a name under /run/netns) the
+// kubelet with this StateDir made for the pod, as its record says; false if
+// it has none (not made yet, or removed).
+func PodNetnsOf(stateDir string, uid types.UID) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(stateDir, "pods", string(uid), "sandbox.json"))
+	var r sandboxRecord
+	if err != nil || json.Unmarshal(b, &r) != nil || r.Netns == "" {
+		return "", false
+	}
+	return r.Netns, true
 }
 
 // PodNetns lists the pod network namespaces (names under /run/netns) that

@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness"
 )
@@ -21,9 +22,20 @@ var _ = Describe("The lab command", CLI, func() {
 		Expect(runLabFails(ctx, "up", "--name", "Bad_Name")).To(ContainSubstring("invalid lab name"))
 		Expect(runLabFails(ctx, "up", "--nodes", "0", "--name", uniqueName("x"))).To(ContainSubstring("1 to 79 nodes"))
 		Expect(runLabFails(ctx, "up", "--timing", "slow", "--name", uniqueName("x"))).To(ContainSubstring(`use "fast" or "kubernetes"`))
+		Expect(runLabFails(ctx, "up", "--dns-upstream", "resolver", "--name", uniqueName("x"))).To(ContainSubstring("want IP:PORT"))
 		Expect(runLabFails(ctx, "status", "--name", uniqueName("none"))).To(ContainSubstring("lab up"))
 		Expect(runLabFails(ctx, "status", "-o", "yaml")).To(ContainSubstring("-o json"))
 	}, SpecTimeout(time.Minute))
+
+	It("keeps a lab whose bring-up failed when asked to retain it, and lab down removes it", func(ctx SpecContext) {
+		name := uniqueName("r")
+		// A program that cannot run components: the first one fails.
+		_, err := harness.Up(ctx, harness.Config{Name: name, Nodes: 1, LabBinary: "/bin/false", Retain: true})
+		Expect(err).To(MatchError(ContainSubstring("kept for inspection")))
+		Expect(netns.Exists(name+"-cp-1")).To(BeTrue(), "the failed lab's hosts are still there")
+		runLab(ctx, "down", "--name", name)
+		Expect(netns.Exists(name + "-cp-1")).To(BeFalse())
+	}, SpecTimeout(2*time.Minute))
 
 	It("tells a user who is not root to run it as root", func(ctx SpecContext) {
 		cmd := exec.CommandContext(ctx, labBinary, "up", "--name", uniqueName("x"), "--state-root", GinkgoT().TempDir())

@@ -11,9 +11,9 @@ import (
 	"google.golang.org/grpc"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness"
-	"github.com/kinns/kinns/harness/netns"
 )
 
 // clientAs is a clientset for the lab with the certificate of id.

@@ -9,9 +9,9 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness"
 	"github.com/kinns/kinns/harness/containerd"
-	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 )

@@ -15,8 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/controlplane/pki"
-	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/harness/topology"
 )
 

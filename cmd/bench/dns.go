@@ -12,8 +12,8 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness"
-	"github.com/kinns/kinns/harness/netns"
 )
 
 // dnsLatency times DNS queries from inside a pod's network namespace to the

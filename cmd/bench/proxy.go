@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness"
-	"github.com/kinns/kinns/harness/netns"
 	"github.com/kinns/kinns/proxy"
 	"github.com/kinns/kinns/proxy/rules"
 )

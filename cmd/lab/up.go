@@ -27,17 +27,19 @@ type upOptions struct {
 	timing            string
 	containerdAddress string
 	dnsUpstream       []string
+	retain            bool
 }
 
 func (o upOptions) config(g *globals) harness.Config {
 	return harness.Config{Name: g.name, Nodes: o.nodes, Timing: o.timing,
-		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream}
+		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream, Retain: o.retain}
 }
 
 func (o *upOptions) flags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "number of worker nodes")
 	cmd.Flags().StringVar(&o.timing, "timing", harness.TimingFast, "timing profile: fast or kubernetes")
 	cmd.Flags().StringVar(&o.containerdAddress, "containerd-address", "", "use the containerd listening on this socket instead of kinns' own")
+	cmd.Flags().BoolVar(&o.retain, "retain", false, "keep a lab whose bring-up failed, for inspection (lab down removes it)")
 	cmd.Flags().StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP:53) the cluster DNS forwards other names to; none: they are refused")
 }
 
@@ -120,6 +122,9 @@ func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.
 		"--nodes", fmt.Sprint(o.nodes), "--timing", o.timing, "--containerd-address", o.containerdAddress, "--progress-fd", "3"}
 	for _, u := range o.dnsUpstream {
 		args = append(args, "--dns-upstream", u)
+	}
+	if o.retain {
+		args = append(args, "--retain")
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf

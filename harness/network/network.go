@@ -13,7 +13,7 @@ import (
 	vns "github.com/vishvananda/netns"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kinns/kinns/harness/netns"
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 )

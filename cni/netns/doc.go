@@ -1,5 +1,6 @@
 // Package netns is the only package in kinns that moves an OS thread into another
-// network namespace. Everything else works through what it hands out: netlink
+// network namespace. It is a leaf (it imports nothing of kinns) below every
+// component that works in a namespace: the harness, the CNI, the kubelet. Everything else works through what it hands out: netlink
 // handles bound to a namespace, commands started inside one, or a function run on a
 // thread that is locked inside one.
 //
