@@ -68,19 +68,9 @@ func waitEndpoints(ctx context.Context, cs kubernetes.Interface, name string, n 
 	}).WithContext(ctx).WithTimeout(90 * time.Second).WithPolling(250 * time.Millisecond).Should(Succeed())
 }
 
-// readyEndpoints lists the addresses of the Service's ready endpoints.
+// readyEndpoints lists the addresses of a default Service's ready endpoints.
 func readyEndpoints(ctx context.Context, cs kubernetes.Interface, svc string) []string {
-	list, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + svc})
-	Expect(err).NotTo(HaveOccurred())
-	var ips []string
-	for _, s := range list.Items {
-		for _, e := range s.Endpoints {
-			if e.Conditions.Ready == nil || *e.Conditions.Ready {
-				ips = append(ips, e.Addresses...)
-			}
-		}
-	}
-	return ips
+	return readyEndpointsIn(ctx, cs, "default", svc)
 }
 
 // clientPods runs one test pod on each node, to send requests from, and
