@@ -29,12 +29,13 @@ var _ = Describe("The lab command", CLI, func() {
 
 	It("keeps a lab whose bring-up failed when asked to retain it, and lab down removes it", func(ctx SpecContext) {
 		name := uniqueName("r")
-		// A program that cannot run components: the first one fails.
-		_, err := harness.Up(ctx, harness.Config{Name: name, Nodes: 1, LabBinary: "/bin/false", Retain: true})
-		Expect(err).To(MatchError(ContainSubstring("kept for inspection")))
-		Expect(netns.Exists(name+"-cp-1")).To(BeTrue(), "the failed lab's hosts are still there")
+		// A containerd that is not there: bring-up fails once the hosts exist.
+		out := runLabFails(ctx, "up", "--name", name, "--nodes", "1", "--retain", "--containerd-address", "/run/kinns-no-such.sock")
+		Expect(out).To(ContainSubstring("kept for inspection"))
+		Expect(netns.Exists(name+"-node-1")).To(BeTrue(), "the failed lab's hosts are still there")
+		Expect(string(runLab(ctx, "status", "--name", name))).To(ContainSubstring("supervisor gone"))
 		runLab(ctx, "down", "--name", name)
-		Expect(netns.Exists(name + "-cp-1")).To(BeFalse())
+		Expect(netns.Exists(name + "-node-1")).To(BeFalse())
 	}, SpecTimeout(2*time.Minute))
 
 	It("tells a user who is not root to run it as root", func(ctx SpecContext) {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -186,7 +187,9 @@ func runOnce(t *testing.T, ctx context.Context, c *ctrd.Client, img ctrd.Image, 
 		}
 		removeCgroup(t, cgroup)
 	}()
-	var out bytes.Buffer
+	// One buffer for both streams, which containerd copies from two
+	// goroutines: it must take one write at a time.
+	var out lockedBuffer
 	task, err := ctr.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, &out, &out), cio.WithFIFODir(filepath.Join(runDir, "fifo"))))
 	if err != nil {
 		t.Fatalf("create task: %v", err)
@@ -293,4 +296,22 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
