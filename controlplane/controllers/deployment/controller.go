@@ -42,9 +42,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 }
 
 func newController(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, clk clock.Clock) *Controller {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	if rec == nil {
 		rec = &events.FakeRecorder{} // nil channel: discards
 	}

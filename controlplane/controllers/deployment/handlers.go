@@ -7,7 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/tools/cache"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // The handlers only enqueue deployment keys; sync decides from the listers.
@@ -33,7 +34,7 @@ func (c *Controller) updateDeployment(_, cur any) {
 }
 
 func (c *Controller) deleteDeployment(obj any) {
-	if d, ok := unwrap(obj).(*appsv1.Deployment); ok {
+	if d, ok := loop.Unwrap(obj).(*appsv1.Deployment); ok {
 		c.enqueue(d)
 	}
 }
@@ -85,7 +86,7 @@ func (c *Controller) updateRS(oldObj, curObj any) {
 }
 
 func (c *Controller) deleteRS(obj any) {
-	rs, ok := unwrap(obj).(*appsv1.ReplicaSet)
+	rs, ok := loop.Unwrap(obj).(*appsv1.ReplicaSet)
 	if !ok {
 		return
 	}
@@ -99,7 +100,7 @@ func (c *Controller) deleteRS(obj any) {
 // deletePod wakes a Recreate deployment: it waits for the old pods to be
 // gone, which no ReplicaSet event reports.
 func (c *Controller) deletePod(obj any) {
-	pod, ok := unwrap(obj).(*corev1.Pod)
+	pod, ok := loop.Unwrap(obj).(*corev1.Pod)
 	if !ok {
 		return
 	}
@@ -148,11 +149,4 @@ func (c *Controller) matchingDeployments(rs *appsv1.ReplicaSet) []*appsv1.Deploy
 		out = append(out, d)
 	}
 	return out
-}
-
-func unwrap(obj any) any {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		return t.Obj
-	}
-	return obj
 }

@@ -56,9 +56,7 @@ type Controller struct {
 // New registers the informers the controller needs in factory; start the
 // factory after New and before or after Run.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	c := &Controller{
 		client: client, rec: rec, log: log,
 		slices: opts.Write != WriteEndpoints, legacy: opts.Write != WriteSlices,
@@ -109,16 +107,9 @@ func ownedHandler(f func(any)) cache.ResourceEventHandlerFuncs {
 	}
 }
 
-func unwrap(o any) any {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		return t.Obj
-	}
-	return o
-}
-
 // enqueuePod queues the Services in the pod's namespace that select it.
 func (c *Controller) enqueuePod(o any) {
-	pod, ok := unwrap(o).(*corev1.Pod)
+	pod, ok := loop.Unwrap(o).(*corev1.Pod)
 	if !ok {
 		return
 	}
@@ -134,7 +125,7 @@ func (c *Controller) enqueuePod(o any) {
 }
 
 func (c *Controller) enqueueSlice(o any) {
-	s, ok := unwrap(o).(*discoveryv1.EndpointSlice)
+	s, ok := loop.Unwrap(o).(*discoveryv1.EndpointSlice)
 	if !ok || s.Labels[discoveryv1.LabelManagedBy] != SliceManager || s.Labels[discoveryv1.LabelServiceName] == "" {
 		return
 	}
@@ -142,7 +133,7 @@ func (c *Controller) enqueueSlice(o any) {
 }
 
 func (c *Controller) enqueueEndpoints(o any) {
-	ep, ok := unwrap(o).(*corev1.Endpoints)
+	ep, ok := loop.Unwrap(o).(*corev1.Endpoints)
 	if !ok || ep.Labels[EndpointsManagedByLabel] != EndpointsManager {
 		return
 	}

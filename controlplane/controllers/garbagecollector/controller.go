@@ -18,6 +18,8 @@ import (
 	"k8s.io/controller-manager/pkg/informerfactory"
 	"k8s.io/klog/v2"
 	upstream "k8s.io/kubernetes/pkg/controller/garbagecollector"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // Options tune a Controller.
@@ -48,9 +50,7 @@ type Controller struct {
 // New prepares the collector; the dependency graph is built in Run, once
 // discovery has been read.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	if opts.Discovery == nil {
 		opts.Discovery = client.Discovery()
 	}

@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	upstream "k8s.io/kubernetes/pkg/controller/namespace"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // Options tune a Controller.
@@ -42,9 +44,7 @@ type Controller struct {
 // New registers a namespace informer in factory. rec is unused: upstream's
 // controller reports through the namespace's status conditions.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	if opts.Discovery == nil {
 		opts.Discovery = client.Discovery()
 	}

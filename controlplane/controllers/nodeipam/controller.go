@@ -47,9 +47,7 @@ type Controller struct {
 // New registers a node informer in factory. It panics on invalid Options,
 // which the controller manager validates beforehand.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	if !opts.ClusterCIDR.IsValid() {
 		opts.ClusterCIDR = netip.MustParsePrefix("10.244.0.0/16")
 	}

@@ -17,6 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // LeaseNamespace holds the kubelets' heartbeat Leases, one per node, named
@@ -64,9 +66,7 @@ type taintKey struct{ node, key, effect string }
 
 // New registers node, Lease and pod informers in factory.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	opts.defaults()
 	nodeInf := factory.Core().V1().Nodes()
 	leaseInf := factory.Coordination().V1().Leases()
@@ -159,10 +159,7 @@ func (c *Controller) observeLease(o any) {
 }
 
 func (c *Controller) nodeDeleted(o any) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
-	if n, ok := o.(*corev1.Node); ok {
+	if n, ok := loop.Unwrap(o).(*corev1.Node); ok {
 		c.mu.Lock()
 		delete(c.health, n.Name)
 		c.mu.Unlock()

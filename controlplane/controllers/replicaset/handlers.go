@@ -8,7 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/tools/cache"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // The handlers only enqueue keys and settle expectations; every decision is
@@ -35,7 +36,7 @@ func (c *Controller) updateRS(_, cur any) {
 }
 
 func (c *Controller) deleteRS(obj any) {
-	rs, ok := unwrap(obj).(*appsv1.ReplicaSet)
+	rs, ok := loop.Unwrap(obj).(*appsv1.ReplicaSet)
 	if !ok {
 		return
 	}
@@ -113,7 +114,7 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := unwrap(obj).(*corev1.Pod)
+	pod, ok := loop.Unwrap(obj).(*corev1.Pod)
 	if !ok {
 		return
 	}
@@ -157,13 +158,4 @@ func (c *Controller) matchingReplicaSets(pod *corev1.Pod) []*appsv1.ReplicaSet {
 		out = append(out, rs)
 	}
 	return out
-}
-
-// unwrap returns the last known state of an object deleted while the
-// watch was down.
-func unwrap(obj any) any {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		return t.Obj
-	}
-	return obj
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	upstream "k8s.io/kubernetes/pkg/controller/certificates/rootcacertpublisher"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
 // Options tune a Controller.
@@ -29,9 +31,7 @@ type Controller struct {
 // New registers ConfigMap and Namespace informers in factory. rec is unused:
 // upstream's publisher records no events.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) (*Controller, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	if len(opts.CA) == 0 {
 		return nil, errors.New("rootca: no CA certificate to publish")
 	}

@@ -37,9 +37,7 @@ type Controller struct {
 
 // New registers namespace and ServiceAccount informers in factory.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = loop.OrDiscard(log)
 	if len(opts.Names) == 0 {
 		opts.Names = []string{"default"}
 	}
@@ -68,10 +66,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) accountDeleted(o any) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
-	if sa, ok := o.(*corev1.ServiceAccount); ok {
+	if sa, ok := loop.Unwrap(o).(*corev1.ServiceAccount); ok {
 		c.queue.Add(sa.Namespace)
 	}
 }

@@ -84,3 +84,22 @@ func process(ctx context.Context, log *slog.Logger, q Queue, syncKey func(contex
 	q.Forget(key)
 	return true
 }
+
+// Unwrap returns the object of an informer event: a deleted object may come
+// as a tombstone (cache.DeletedFinalStateUnknown, when the watch missed the
+// delete and a relist found it gone), which holds its last known state.
+func Unwrap(obj any) any {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return obj
+}
+
+// OrDiscard is log, or a logger that drops everything when log is nil (a
+// controller made without one, in a test).
+func OrDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/cache"
 )
 
 func TestRunRetriesFailedKeysUntilTheySucceed(t *testing.T) {
@@ -47,5 +49,15 @@ func TestRunRetriesFailedKeysUntilTheySucceed(t *testing.T) {
 	}
 	if q.NumRequeues("flaky") != 0 {
 		t.Error("succeeded key not forgotten")
+	}
+}
+
+func TestUnwrapGivesTheLastStateOfATombstone(t *testing.T) {
+	obj := &struct{ name string }{"x"}
+	if Unwrap(obj) != any(obj) {
+		t.Error("a plain object changed")
+	}
+	if Unwrap(cache.DeletedFinalStateUnknown{Key: "ns/x", Obj: obj}) != any(obj) {
+		t.Error("a tombstone did not give its object")
 	}
 }
