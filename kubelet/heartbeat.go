@@ -2,7 +2,6 @@ package kubelet
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/component-helpers/apimachinery/lease"
 )
 
@@ -90,15 +88,7 @@ func (k *Kubelet) postNodeStatus(ctx context.Context) error {
 
 // nodeStatusPatch is a strategic merge patch from the Node's status to st.
 func nodeStatusPatch(node *v1.Node, st v1.NodeStatus) ([]byte, error) {
-	from, err := json.Marshal(v1.Node{Status: node.Status})
-	if err != nil {
-		return nil, err
-	}
-	to, err := json.Marshal(v1.Node{Status: st})
-	if err != nil {
-		return nil, err
-	}
-	p, err := strategicpatch.CreateTwoWayMergePatch(from, to, v1.Node{})
+	p, err := twoWayPatch(v1.Node{Status: node.Status}, v1.Node{Status: st}, v1.Node{})
 	if err != nil {
 		return nil, fmt.Errorf("diff node status: %w", err)
 	}

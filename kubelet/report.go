@@ -66,15 +66,7 @@ func (w *podWorker) patchStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatu
 // the pod's UID as a precondition (a pod recreated under the same name is
 // not patched); nil when nothing changes.
 func statusPatch(pod *v1.Pod, st v1.PodStatus) ([]byte, error) {
-	from, err := json.Marshal(v1.Pod{Status: pod.Status})
-	if err != nil {
-		return nil, err
-	}
-	to, err := json.Marshal(v1.Pod{Status: st})
-	if err != nil {
-		return nil, err
-	}
-	p, err := strategicpatch.CreateTwoWayMergePatch(from, to, v1.Pod{})
+	p, err := twoWayPatch(v1.Pod{Status: pod.Status}, v1.Pod{Status: st}, v1.Pod{})
 	if err != nil {
 		return nil, fmt.Errorf("diff pod status: %w", err)
 	}
@@ -87,4 +79,18 @@ func statusPatch(pod *v1.Pod, st v1.PodStatus) ([]byte, error) {
 	}
 	m["metadata"] = map[string]any{"uid": pod.UID}
 	return json.Marshal(m)
+}
+
+// twoWayPatch is the strategic merge patch that turns from into to, both of
+// the type of kind (only the fields set in them count).
+func twoWayPatch(from, to, kind any) ([]byte, error) {
+	a, err := json.Marshal(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(to)
+	if err != nil {
+		return nil, err
+	}
+	return strategicpatch.CreateTwoWayMergePatch(a, b, kind)
 }
