@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kinns/kinns/controlplane/pki"
 )
@@ -206,10 +207,18 @@ var _ = Describe("The controllers", Controllers, func() {
 
 		By("scaling up and down")
 		scale := func(n int32) {
-			s, err := cs.AppsV1().Deployments("default").GetScale(ctx, "web", metav1.GetOptions{})
-			Expect(err).NotTo(HaveOccurred())
-			s.Spec.Replicas = n
-			_, err = cs.AppsV1().Deployments("default").UpdateScale(ctx, "web", s, metav1.UpdateOptions{})
+			// The controller writes the Deployment's status meanwhile: a
+			// read-modify-write of the scale may meet a 409, and is retried,
+			// as any client does.
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				s, err := cs.AppsV1().Deployments("default").GetScale(ctx, "web", metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				s.Spec.Replicas = n
+				_, err = cs.AppsV1().Deployments("default").UpdateScale(ctx, "web", s, metav1.UpdateOptions{})
+				return err
+			})
 			Expect(err).NotTo(HaveOccurred())
 		}
 		scale(6)
