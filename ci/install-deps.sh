@@ -10,6 +10,7 @@ declare -A need=(
   [iptables]=iptables
   [ip]=iproute2
   [ping]=iputils-ping
+  [gcc]=gcc # cgo, which the race detector of `make unit` needs
 )
 missing=()
 for cmd in "${!need[@]}"; do
