@@ -110,6 +110,11 @@ func getFromHost(ctx context.Context, lab *harness.Lab, host, url string, count 
 	return lines(string(out))
 }
 
+// fromClient asks url once from the outside client host, for Eventually.
+func fromClient(ctx context.Context, lab *harness.Lab, url, timeout string) func() []string {
+	return func() []string { return getFromHost(ctx, lab, "client", url, 1, timeout) }
+}
+
 func lines(s string) []string {
 	var out []string
 	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
@@ -240,19 +245,15 @@ var _ = Describe("Service routing", Services, func() {
 		for _, n := range lab.Plan().Nodes() {
 			health := fmt.Sprintf("http://%s:%d/", n.IP, svc.Spec.HealthCheckNodePort)
 			if n.Name == p.Spec.NodeName {
-				Eventually(func() []string {
-					return getFromHost(ctx, lab, "client", nodePortURL(n.IP.String(), svc, "/echo?client=1"), 1, "2s")
-				}).
+				Eventually(fromClient(ctx, lab, nodePortURL(n.IP.String(), svc, "/echo?client=1"), "2s")).
 					WithContext(ctx).WithTimeout(15*time.Second).Should(Equal([]string{"10.89.0.100"}), "the node with the pod keeps the client's address")
-				Eventually(func() []string { return getFromHost(ctx, lab, "client", health, 1, "2s") }).
+				Eventually(fromClient(ctx, lab, health, "2s")).
 					WithContext(ctx).WithTimeout(15 * time.Second).Should(ConsistOf(ContainSubstring(`"localEndpoints":1`)))
 				continue
 			}
-			Eventually(func() []string {
-				return getFromHost(ctx, lab, "client", nodePortURL(n.IP.String(), svc, "/hostname"), 1, "1s")
-			}).
+			Eventually(fromClient(ctx, lab, nodePortURL(n.IP.String(), svc, "/hostname"), "1s")).
 				WithContext(ctx).WithTimeout(15*time.Second).Should(ConsistOf(HavePrefix("error:")), "%s has no local endpoint", n.Name)
-			Eventually(func() []string { return getFromHost(ctx, lab, "client", health, 1, "2s") }).
+			Eventually(fromClient(ctx, lab, health, "2s")).
 				WithContext(ctx).WithTimeout(15*time.Second).Should(ConsistOf(ContainSubstring("503")), "health check of %s", n.Name)
 		}
 		expectProxyMadeNoWrites(lab)
