@@ -66,29 +66,26 @@ func controlPlane(ctx context.Context, labBinary string, runs int) ([]Result, er
 		get.Values = append(get.Values, ms(time.Since(t)))
 	}
 	out := []Result{summarise(up), summarise(create), summarise(get)}
-	pods, err := podStartup(ctx, lab, 30)
-	if err != nil {
-		return nil, err
+	more, err := onLab(ctx, lab)
+	return append(out, more...), err
+}
+
+// onLab runs the scenarios that need a whole lab, in order, on one lab.
+func onLab(ctx context.Context, lab *harness.Lab) ([]Result, error) {
+	scenarios := []func() ([]Result, error){
+		func() ([]Result, error) { return podStartup(ctx, lab, 30) },
+		func() ([]Result, error) { r, err := ctrRun(ctx, lab, 10); return []Result{r}, err },
+		func() ([]Result, error) { r, err := scheduling(ctx, lab, 500, 10); return []Result{r}, err },
+		func() ([]Result, error) { r, err := networkProgramming(ctx, lab, 30); return []Result{r}, err },
+		func() ([]Result, error) { return dnsLatency(ctx, lab, 200) },
 	}
-	out = append(out, pods...)
-	base, err := ctrRun(ctx, lab, 10)
-	if err != nil {
-		return nil, err
+	var out []Result
+	for _, run := range scenarios {
+		rs, err := run()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
 	}
-	out = append(out, base)
-	sched, err := scheduling(ctx, lab, 500, 10)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, sched)
-	np, err := networkProgramming(ctx, lab, 30)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, np)
-	dns, err := dnsLatency(ctx, lab, 200)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, dns...), nil
+	return out, nil
 }
