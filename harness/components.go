@@ -11,7 +11,7 @@ import (
 
 	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 	"github.com/kinns/kinns/controlplane/pki"
-	"github.com/kinns/kinns/controlplane/scheduler"
+	schedulerconfig "github.com/kinns/kinns/controlplane/scheduler/config"
 )
 
 // Component names of the control plane's controllers.
@@ -37,7 +37,7 @@ func (l *Lab) startScheduler(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := l.configured(ComponentScheduler, "cp-1", "scheduler", scheduler.Config{Kubeconfig: kc, QPS: 200, Burst: 400})
+	c, err := l.configured(ComponentScheduler, "cp-1", "scheduler", schedulerconfig.Config{Kubeconfig: kc, QPS: 200, Burst: 400})
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	apiserverconfig "github.com/kinns/kinns/controlplane/apiserver/config"
-	"github.com/kinns/kinns/controlplane/etcd"
+	etcdconfig "github.com/kinns/kinns/controlplane/etcd/config"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
@@ -87,13 +87,13 @@ func (l *Lab) EtcdEndpoints() []string {
 	return eps
 }
 
-func (l *Lab) etcdConfig(h topology.Host) etcd.Config {
-	var peers []etcd.Peer
+func (l *Lab) etcdConfig(h topology.Host) etcdconfig.Config {
+	var peers []etcdconfig.Peer
 	for _, p := range l.plan.ControlPlane() {
-		peers = append(peers, etcd.Peer{Name: p.Name, PeerURL: "http://" + p.IP.String() + ":2380"})
+		peers = append(peers, etcdconfig.Peer{Name: p.Name, PeerURL: "http://" + p.IP.String() + ":2380"})
 	}
 	prof := TimingProfile(l.cfg.Timing)
-	return etcd.Config{
+	return etcdconfig.Config{
 		Name: h.Name, DataDir: l.store.Path(filepath.Join("etcd", h.Name)),
 		ClientURLs:     []string{"http://" + h.IP.String() + ":2379", "http://127.0.0.1:2379"},
 		PeerURL:        "http://" + h.IP.String() + ":2380",

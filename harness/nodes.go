@@ -16,7 +16,7 @@ import (
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 	"github.com/kinns/kinns/kubelet"
-	"github.com/kinns/kinns/proxy"
+	proxyconfig "github.com/kinns/kinns/proxy/config"
 )
 
 // KubeletComponent names the kubelet of a node.
@@ -76,9 +76,9 @@ func orDefault(v, d string) string {
 
 // proxyConfig is the configuration of node n's Service proxy; kubeconfig is
 // the proxy identity's, shared by every node.
-func (l *Lab) proxyConfig(n topology.Host, kubeconfig string) proxy.Config {
-	minSync, sync := proxy.TimingFor(l.cfg.Timing)
-	return proxy.Config{
+func (l *Lab) proxyConfig(n topology.Host, kubeconfig string) proxyconfig.Config {
+	minSync, sync := proxyconfig.TimingFor(l.cfg.Timing)
+	return proxyconfig.Config{
 		Kubeconfig: kubeconfig, NodeName: n.Name, NodeIP: n.IP.String(), ClusterCIDR: topology.PodSubnet.String(),
 		MinSyncPeriod: minSync, SyncPeriod: sync,
 		HealthzAddress: ":10256", MetricsAddress: "127.0.0.1:10249",

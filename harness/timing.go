@@ -3,7 +3,7 @@ package harness
 import (
 	"time"
 
-	"github.com/kinns/kinns/controlplane/etcd"
+	etcdconfig "github.com/kinns/kinns/controlplane/etcd/config"
 )
 
 // Profile is a timing profile made concrete (DESIGN §5).
@@ -17,7 +17,7 @@ type Profile struct {
 // TimingProfile returns the durations of a profile name.
 func TimingProfile(name string) Profile {
 	p := Profile{Name: name}
-	p.EtcdHeartbeat, p.EtcdElection = etcd.Timing(name)
+	p.EtcdHeartbeat, p.EtcdElection = etcdconfig.Timing(name)
 	switch name {
 	case TimingKubernetes:
 		p.NotReadyToleration, p.UnreachableToleration = 300*time.Second, 300*time.Second

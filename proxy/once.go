@@ -18,7 +18,7 @@ import (
 // outside a lab (a benchmark of a full sync); it returns the number of
 // rules written.
 func SyncOnce(ctx context.Context, cfg Config, ipt IPTables, services []*v1.Service, slices []*discoveryv1.EndpointSlice) (int, error) {
-	p, err := cfg.parse()
+	p, err := parse(cfg)
 	if err != nil {
 		return 0, err
 	}

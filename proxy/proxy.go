@@ -35,7 +35,7 @@ type deps struct {
 // sync is in place. The rules stay when it returns, as kube-proxy's do, so
 // Services keep working while the proxy restarts.
 func Run(ctx context.Context, cfg Config, ready func()) error {
-	p, err := cfg.parse()
+	p, err := parse(cfg)
 	if err != nil {
 		return err
 	}

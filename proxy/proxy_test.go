@@ -45,8 +45,8 @@ func startProxy(t *testing.T, objs ...any) *testProxy {
 	for _, o := range objs {
 		tp.create(t, o)
 	}
-	cfg, err := Config{NodeName: "node-1", NodeIP: nodeIP.String(), ClusterCIDR: "10.244.0.0/16",
-		MinSyncPeriod: time.Millisecond, SyncPeriod: 200 * time.Millisecond}.parse()
+	cfg, err := parse(Config{NodeName: "node-1", NodeIP: nodeIP.String(), ClusterCIDR: "10.244.0.0/16",
+		MinSyncPeriod: time.Millisecond, SyncPeriod: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

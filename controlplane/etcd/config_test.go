@@ -47,7 +47,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := validConfig()
 			tt.change(&cfg)
-			err := cfg.withDefaults().validate()
+			err := cfg.WithDefaults().Validate()
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("validate: %v", err)
@@ -59,7 +59,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestEmbedConfig(t *testing.T) {
-	cfg := validConfig().withDefaults()
+	cfg := validConfig().WithDefaults()
 	ec, err := embedConfig(cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestSeedSortsLikeEtcd(t *testing.T) {
 		{Name: "cp-1", PeerURL: "http://10.89.0.11:2380"},
 		{Name: "cp-2", PeerURL: "http://10.89.0.12:2380"},
 	}
-	if got := cfg.seed().Name; got != "cp-1" {
+	if got := cfg.Seed().Name; got != "cp-1" {
 		t.Errorf("seed %q, want cp-1", got)
 	}
 }
@@ -116,7 +116,7 @@ func TestEtcdLogRouting(t *testing.T) {
 	cfg := validConfig()
 	cfg.Log = slog.New(slog.NewTextHandler(&slogBuf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg.EtcdLog = &etcdBuf
-	lg := newZapLogger(cfg.withDefaults(), closing).With(zap.String("member", "cp-1"))
+	lg := newZapLogger(cfg.WithDefaults(), closing).With(zap.String("member", "cp-1"))
 
 	lg.Info("chatty")
 	lg.Warn("prober detected unhealthy status")

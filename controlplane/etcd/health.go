@@ -10,6 +10,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/kinns/kinns/controlplane/etcd/config"
 )
 
 // DefaultHealthTimeout bounds a health check given no timeout: short enough
@@ -150,7 +152,7 @@ func newClient(endpoints []string) (*clientv3.Client, error) {
 // once and as "connection refused" rather than after the whole timeout as
 // "deadline exceeded", which is all the gRPC client would say.
 func probe(ctx context.Context, endpoint string) error {
-	u, err := parseURL(endpoint)
+	u, err := config.ParseURL(endpoint)
 	if err != nil {
 		return err
 	}

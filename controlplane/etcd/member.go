@@ -43,8 +43,8 @@ func Run(ctx context.Context, cfg Config) error {
 // ctx; on any error nothing is left running.
 func Start(ctx context.Context, cfg Config) (*Member, error) {
 	startedAt := time.Now()
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("etcd member %q: invalid config: %w", cfg.Name, err)
 	}
 	closing := new(atomic.Bool)
@@ -83,14 +83,14 @@ func embedConfig(cfg Config, lg *zap.Logger) (*embed.Config, error) {
 	if ec.ListenClientUrls, err = parseURLs(cfg.ClientURLs); err != nil {
 		return nil, err
 	}
-	if ec.AdvertiseClientUrls, err = parseURLs(cfg.advertisedClientURLs()); err != nil {
+	if ec.AdvertiseClientUrls, err = parseURLs(cfg.AdvertisedClientURLs()); err != nil {
 		return nil, err
 	}
 	if ec.ListenPeerUrls, err = parseURLs([]string{cfg.PeerURL}); err != nil {
 		return nil, err
 	}
 	ec.AdvertisePeerUrls = ec.ListenPeerUrls
-	ec.InitialCluster = cfg.initialCluster()
+	ec.InitialCluster = cfg.InitialClusterFlag()
 	ec.InitialClusterToken = cfg.ClusterToken
 	ec.ClusterState = cfg.ClusterState
 	ec.TickMs = uint(cfg.HeartbeatInterval / time.Millisecond)
@@ -127,7 +127,7 @@ func startError(cfg Config, err error) error {
 // with nothing but log lines to show for it. It assumes membership is fixed at
 // bootstrap, as in kinns: IDs are derived from InitialCluster and the token.
 func (m *Member) checkIdentity() error {
-	urls, err := types.NewURLsMap(m.cfg.initialCluster())
+	urls, err := types.NewURLsMap(m.cfg.InitialClusterFlag())
 	if err != nil {
 		return fmt.Errorf("etcd member %q: parse initial cluster: %w", m.cfg.Name, err)
 	}
@@ -155,7 +155,7 @@ func (m *Member) waitReady(ctx, readyCtx context.Context) error {
 			return fmt.Errorf("wait for etcd member %q: %w", m.cfg.Name, ctx.Err())
 		}
 		return fmt.Errorf("etcd member %q not ready within %s (is a quorum of %s up?): %w",
-			m.cfg.Name, m.cfg.ReadyTimeout, m.cfg.initialCluster(), ErrNotReady)
+			m.cfg.Name, m.cfg.ReadyTimeout, m.cfg.InitialClusterFlag(), ErrNotReady)
 	case err, ok := <-m.etcd.Err():
 		if !ok || err == nil {
 			err = ErrStopped

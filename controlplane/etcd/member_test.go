@@ -46,7 +46,7 @@ func TestStartWithoutQuorumTimesOut(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.ReadyTimeout = time.Second })
 	alone := 0 // the seed, so that it does not wait for another member first
 	for i, cfg := range c.cfgs {
-		if cfg.Name == cfg.seed().Name {
+		if cfg.Name == cfg.Seed().Name {
 			alone = i
 		}
 	}

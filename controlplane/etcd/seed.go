@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/kinns/kinns/controlplane/etcd/config"
 )
 
 // seedWait bounds how long a member of a new cluster waits for the seed: no
@@ -20,31 +22,11 @@ const seedWait = 2 * time.Second
 // the others wait until it answers on its peer port, and their question then
 // gets a prompt answer from it.
 
-// seed returns the member every other member asks first.
-func (c Config) seed() Peer {
-	seed := c.InitialCluster[0]
-	for _, p := range c.InitialCluster[1:] {
-		if canonicalURL(p.PeerURL) < canonicalURL(seed.PeerURL) {
-			seed = p
-		}
-	}
-	return seed
-}
-
-// canonicalURL spells u as etcd sorts it.
-func canonicalURL(u string) string {
-	parsed, err := parseURL(u)
-	if err != nil {
-		return u
-	}
-	return parsed.String()
-}
-
 // awaitSeed returns once the seed answers on its peer port, or after seedWait,
 // or at once when this member is the seed or is not bootstrapping a new
 // cluster. Not hearing from the seed is no error: etcd then just takes longer.
 func awaitSeed(ctx context.Context, cfg Config, restart bool) {
-	seed := cfg.seed()
+	seed := cfg.Seed()
 	if restart || cfg.ClusterState != StateNew || seed.Name == cfg.Name {
 		return
 	}
@@ -53,7 +35,7 @@ func awaitSeed(ctx context.Context, cfg Config, restart bool) {
 	start := time.Now()
 	client := &http.Client{Timeout: 250 * time.Millisecond}
 	for {
-		if answers(ctx, client, canonicalURL(seed.PeerURL)+"/members") {
+		if answers(ctx, client, config.CanonicalURL(seed.PeerURL)+"/members") {
 			cfg.Log.Debug("etcd seed answers", "member", cfg.Name, "seed", seed.Name, "after", time.Since(start))
 			return
 		}

@@ -36,7 +36,7 @@ import (
 // added or changes, when a pod that held resources goes away, when its own
 // spec changes, or after cfg.UnschedulableFlush.
 func Run(ctx context.Context, cfg Config) error {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	client, eventClient, err := newClients(cfg)
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ type scheduler struct {
 }
 
 func newScheduler(cfg Config, client, eventClient kubernetes.Interface) *scheduler {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	factory := informers.NewSharedInformerFactory(client, 0)
 	s := &scheduler{
 		cfg:     cfg,
