@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kinns/kinns/cni/netns"
-	"github.com/kinns/kinns/kubelet/runtime"
+	"github.com/kinns/kinns/kubelet/runtime/containerd"
 )
 
 // webPod runs testapp with probes on its /healthz and /ready.
@@ -214,7 +214,7 @@ func checkInPodNetns(t *testing.T, e *rootEnv, k *Kubelet, id string) {
 	if err != nil || len(cs) == 0 {
 		t.Fatalf("runtime list: %v %v", cs, err)
 	}
-	rt := k.rt.(*runtime.Containerd)
+	rt := k.rt.(*containerd.Containerd)
 	pid, err := rt.TaskPID(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,18 +25,8 @@ import (
 	"github.com/kinns/kinns/kubelet/runtime"
 )
 
-// Runtime runs containers; *runtime.Containerd is the real one. See that
-// package for the contract of each method.
-type Runtime interface {
-	Version(ctx context.Context) (string, error)
-	EnsureImage(ctx context.Context, ref, policy string) (runtime.Image, error)
-	Start(ctx context.Context, s runtime.Spec) (runtime.Container, error)
-	Stop(ctx context.Context, id string, grace time.Duration) error
-	Remove(ctx context.Context, id string) error
-	List(ctx context.Context, podUID string) ([]runtime.Container, error)
-	Exec(ctx context.Context, id string, e runtime.Exec) (int, error)
-	RemoveCgroup(rel string) error
-}
+// Runtime runs containers; *containerd.Containerd is the real one.
+type Runtime = runtime.Runtime
 
 // Network gives pods their network namespace; *cni.Plugin is the real one.
 type Network interface {

@@ -15,6 +15,7 @@ import (
 	"github.com/kinns/kinns/cni"
 	"github.com/kinns/kinns/kubelet/logs"
 	"github.com/kinns/kinns/kubelet/runtime"
+	"github.com/kinns/kinns/kubelet/runtime/containerd"
 	"github.com/kinns/kinns/kubelet/server"
 )
 
@@ -75,10 +76,10 @@ func assemble(ctx context.Context, cfg Config, d deps) (*Kubelet, func(), error)
 		return nil, nil, err
 	}
 	k := newKubelet(cfg, d)
-	rt, err := runtime.New(runtime.Config{
+	rt, err := containerd.New(containerd.Config{
 		Address: cfg.ContainerdAddress, Namespace: cfg.ContainerdNamespace, RuncRoot: cfg.RuncRoot,
 		FIFODir: filepath.Join(cfg.StateDir, "fifo"),
-		OpenLog: func(path string) (runtime.LogSink, error) { return logs.Create(path) },
+		OpenLog: func(path string) (containerd.LogSink, error) { return logs.Create(path) },
 		OnExit:  k.containerExited,
 		Log:     cfg.Log,
 	})

@@ -1,33 +1,21 @@
-// Package runtime runs the kubelet's containers on containerd (a 1.6
-// daemon, through the v2 Go client), one containerd namespace per node.
+// Package runtime is the kubelet's view of a container runtime: the Runtime
+// interface and the neutral types it speaks (Spec, Container, Image, Mount,
+// Exec, the errors), with no runtime linked. The pod worker builds Specs
+// and reads Containers; package containerd (below this one) is the real
+// implementation, and tests use fakes in memory.
 //
-// Every run of a container is its own containerd container (ID
-// "<pod>_<container>_<uid hash>_<attempt>") and task, in the overlayfs
-// snapshotter, joined to the pod's network namespace, in the cgroup the
-// Spec names (cgroupfs paths work on cgroups v1 and v2 alike), with the
-// image's entrypoint and cmd replaced as Kubernetes says. Its labels carry
-// the pod, the container, the attempt and, once it ends, how it ended:
-// exit code, reason (Completed, Error, OOMKilled, StartError) and times.
-// So a restarted kubelet rebuilds everything from containerd alone.
+// Every run of a container is its own Container, with Attempt its restart
+// count; Spec.ID names it, readable and unique per pod UID, container and
+// attempt. The labels (LabelPodUID, LabelAttempt, LabelExitCode…) are how an
+// implementation records which pod a run belongs to and how it ended, so
+// that a restarted kubelet rebuilds everything from the runtime alone.
 //
-// Output goes through pipes in Config.FIFODir to a LogSink (kubelet/logs'
-// Writer) read in this process; the shim keeps the pipes open when the
-// process goes, and Recover attaches a new one to them. While no kubelet
-// reads, output waits in the pipe (64 KiB), then writes block.
-//
-//	rt, err := runtime.New(runtime.Config{
-//		Address: "/run/kinns/containerd/containerd.sock", Namespace: "kinns-node-1",
-//		FIFODir: "/var/lib/kinns/labs/kinns/node-1/fifo",
-//		OpenLog: func(p string) (runtime.LogSink, error) { return logs.Create(p) },
-//		OnExit:  func(c runtime.Container) { kick(c.Pod.UID) },
-//	})
-//	adopted, err := rt.Recover(ctx) // runs a previous kubelet left
+//	var rt runtime.Runtime = ctr // a *containerd.Containerd
 //	img, err := rt.EnsureImage(ctx, "kinns.local/testapp:latest", runtime.PullIfNotPresent)
 //	run, err := rt.Start(ctx, runtime.Spec{Pod: pod, Name: "app", Image: img,
 //		NetnsPath: "/run/netns/kinns-node-1-0a1b2c3d4e", CgroupPath: "/kinns/kinns/node-1/pod<uid>/<id>",
 //		LogPath: "/var/log/pods/default_web_<uid>/app/0.log"})
 //	err = rt.Stop(ctx, run.ID, 30*time.Second) // stop signal, then SIGKILL
-//	runs, err := rt.List(ctx, pod.UID)          // exited runs keep their labels
+//	runs, err := rt.List(ctx, pod.UID)          // exited runs keep how they ended
 //	err = rt.Remove(ctx, run.ID)
-//	rt.Close() // containers keep running
 package runtime

@@ -1,14 +1,6 @@
 package runtime
 
-import (
-	"context"
-	"errors"
-	"fmt"
-
-	ctrd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/errdefs"
-	"github.com/distribution/reference"
-)
+import "github.com/distribution/reference"
 
 // Pull policies, as in a pod spec.
 const (
@@ -25,61 +17,4 @@ func NormalizeImage(ref string) (string, error) {
 		return "", err
 	}
 	return named.String(), nil
-}
-
-// EnsureImage returns the image, pulling it if it is missing and the policy
-// allows. An image already present is used under every policy, Always
-// included: a lab has no registry to refresh it from (DESIGN §1.6). Errors
-// are *ImageError.
-func (c *Containerd) EnsureImage(ctx context.Context, ref, policy string) (Image, error) {
-	ctx = c.nsCtx(ctx)
-	name, err := NormalizeImage(ref)
-	if err != nil {
-		return Image{}, &ImageError{Reason: "InvalidImageName", Image: ref, Err: err}
-	}
-	img, err := c.client.GetImage(ctx, name)
-	switch {
-	case err == nil:
-		if err := c.unpack(ctx, img); err != nil {
-			return Image{}, &ImageError{Reason: "ErrImagePull", Image: ref, Err: err}
-		}
-		return imageOf(img), nil
-	case !errdefs.IsNotFound(err):
-		return Image{}, &ImageError{Reason: "ErrImagePull", Image: ref, Err: err}
-	case policy == PullNever:
-		return Image{}, &ImageError{Reason: "ErrImageNeverPull", Image: ref,
-			Err: errors.New("the image is not present and the pull policy is Never")}
-	}
-	return c.pull(ctx, ref, name)
-}
-
-func (c *Containerd) pull(ctx context.Context, ref, name string) (Image, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.PullTimeout)
-	defer cancel()
-	c.cfg.Log.Info("pulling image", "image", name)
-	img, err := c.client.Pull(ctx, name, ctrd.WithPullUnpack, ctrd.WithPullSnapshotter(c.cfg.Snapshotter))
-	if err != nil {
-		return Image{}, &ImageError{Reason: "ErrImagePull", Image: ref, Err: fmt.Errorf("pull: %w", err)}
-	}
-	return imageOf(img), nil
-}
-
-func (c *Containerd) unpack(ctx context.Context, img ctrd.Image) error {
-	ok, err := img.IsUnpacked(ctx, c.cfg.Snapshotter)
-	if err != nil || ok {
-		return err
-	}
-	return img.Unpack(ctx, c.cfg.Snapshotter)
-}
-
-func imageOf(img ctrd.Image) Image {
-	return Image{Ref: img.Name(), ID: imageID(img.Name(), img.Target().Digest.String())}
-}
-
-// imageID is "<repository>@<digest>", as kubectl shows a container's imageID.
-func imageID(name, digest string) string {
-	if named, err := reference.ParseNormalizedNamed(name); err == nil {
-		return named.Name() + "@" + digest
-	}
-	return digest
 }

@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // containerd's identifier rule.
@@ -29,42 +28,6 @@ func TestSpecID(t *testing.T) {
 	}
 }
 
-func TestFromLabels(t *testing.T) {
-	s := Spec{Pod: PodRef{UID: "u", Namespace: "ns", Name: "p"}, Name: "app", Init: true, Attempt: 2,
-		Image: Image{Ref: "img", ID: "img@sha256:1"}, LogPath: "/l/2.log", CgroupPath: "/cg"}
-	l := specLabels(s, "SIGTERM")
-	rec := fromLabels("id", l)
-	if rec.State != StateCreated || rec.Attempt != 2 || !rec.Init || rec.Pod != s.Pod || rec.LogPath != "/l/2.log" {
-		t.Errorf("created: %+v", rec)
-	}
-	start := time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC)
-	l[LabelStartedAt] = stamp(start)
-	if rec = fromLabels("id", l); rec.State != StateRunning || !rec.StartedAt.Equal(start) {
-		t.Errorf("running: %+v", rec)
-	}
-	l[LabelFinishedAt], l[LabelExitCode], l[LabelReason] = stamp(start.Add(time.Second)), "137", ReasonOOMKilled
-	if rec = fromLabels("id", l); rec.State != StateExited || rec.ExitCode != 137 || rec.Reason != ReasonOOMKilled {
-		t.Errorf("exited: %+v", rec)
-	}
-}
-
-func TestExitReason(t *testing.T) {
-	for _, tc := range []struct {
-		e    exit
-		oom  bool
-		want string
-	}{
-		{exit{code: 0}, false, ReasonCompleted},
-		{exit{code: 3}, false, ReasonError},
-		{exit{code: 137}, true, ReasonOOMKilled},
-		{exit{code: 137, lost: true}, false, ReasonUnknown},
-	} {
-		if got := exitReason(tc.e, tc.oom); got != tc.want {
-			t.Errorf("%+v oom=%v: %s, want %s", tc.e, tc.oom, got, tc.want)
-		}
-	}
-}
-
 func TestNormalizeImage(t *testing.T) {
 	for in, want := range map[string]string{
 		"nginx":                      "docker.io/library/nginx:latest",
@@ -77,8 +40,5 @@ func TestNormalizeImage(t *testing.T) {
 	}
 	if _, err := NormalizeImage("bad image/name"); err == nil {
 		t.Error("invalid name accepted")
-	}
-	if id := imageID("docker.io/library/nginx:1.27", "sha256:ab"); id != "docker.io/library/nginx@sha256:ab" {
-		t.Errorf("image ID %s", id)
 	}
 }

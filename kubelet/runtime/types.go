@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/remotecommand"
@@ -171,3 +174,33 @@ type CreateError struct{ Err error }
 
 func (e *CreateError) Error() string { return "create container: " + e.Err.Error() }
 func (e *CreateError) Unwrap() error { return e.Err }
+
+// sanitize makes s fit a containerd ID part: letters and digits, single
+// separators, at most n bytes.
+func sanitize(s string, n int) string {
+	var b strings.Builder
+	sep := true // no leading separator
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if ok {
+			b.WriteRune(r)
+			sep = false
+		} else if !sep {
+			b.WriteByte('-')
+			sep = true
+		}
+		if b.Len() >= n {
+			break
+		}
+	}
+	out := strings.TrimRight(b.String(), "-._")
+	if out == "" {
+		return "x"
+	}
+	return out
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:4])
+}

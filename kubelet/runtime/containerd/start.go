@@ -1,4 +1,4 @@
-package runtime
+package containerd
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kinns/kinns/kubelet/runtime"
 )
 
 // Start creates and starts one run of a container. A run whose task cannot
@@ -20,28 +22,28 @@ import (
 // recorded as ended at once with exit code 128 and ReasonStartError, and
 // returned, so the caller backs off as for any crash. Errors are
 // *CreateError (nothing was made) or context and connection failures.
-func (c *Containerd) Start(ctx context.Context, s Spec) (Container, error) {
+func (c *Containerd) Start(ctx context.Context, s runtime.Spec) (runtime.Container, error) {
 	ctx = c.nsCtx(ctx)
 	img, err := c.client.GetImage(ctx, s.Image.Ref)
 	if err != nil {
-		return Container{}, &CreateError{fmt.Errorf("image %s: %w", s.Image.Ref, err)}
+		return runtime.Container{}, &runtime.CreateError{Err: fmt.Errorf("image %s: %w", s.Image.Ref, err)}
 	}
 	ctr, err := c.create(ctx, s, img)
 	if err != nil {
-		return Container{}, &CreateError{err}
+		return runtime.Container{}, &runtime.CreateError{Err: err}
 	}
 	rec := fromLabels(ctr.ID(), mustLabels(ctx, ctr))
 	if err := c.startTask(ctx, ctr, s); err != nil {
 		c.cfg.Log.Warn("container failed to start", "id", ctr.ID(), "err", err)
 		return c.recordStartError(ctx, ctr, rec, err)
 	}
-	rec.State, rec.StartedAt = StateRunning, time.Now()
+	rec.State, rec.StartedAt = runtime.StateRunning, time.Now()
 	return rec, nil
 }
 
 // create makes the containerd container of s; a leftover of an interrupted
 // start with the same ID (never started) is replaced.
-func (c *Containerd) create(ctx context.Context, s Spec, img ctrd.Image) (ctrd.Container, error) {
+func (c *Containerd) create(ctx context.Context, s runtime.Spec, img ctrd.Image) (ctrd.Container, error) {
 	stop, err := ctrd.GetOCIStopSignal(ctx, img, "SIGTERM")
 	if err != nil {
 		stop = "SIGTERM"
@@ -79,7 +81,7 @@ func (c *Containerd) runcOptions() any {
 	return &options.Options{Root: c.cfg.RuncRoot}
 }
 
-func (c *Containerd) specOpts(s Spec, img ctrd.Image, argv []string) []oci.SpecOpts {
+func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) []oci.SpecOpts {
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(argv...),
@@ -114,7 +116,7 @@ func (c *Containerd) specOpts(s Spec, img ctrd.Image, argv []string) []oci.SpecO
 	return opts
 }
 
-func bindMounts(ms []Mount) []specs.Mount {
+func bindMounts(ms []runtime.Mount) []specs.Mount {
 	out := make([]specs.Mount, 0, len(ms))
 	for _, m := range ms {
 		mode := "rw"
@@ -148,22 +150,22 @@ func commandLine(ctx context.Context, img ctrd.Image, command, args []string) ([
 	return argv, nil
 }
 
-func specLabels(s Spec, stopSignal string) map[string]string {
+func specLabels(s runtime.Spec, stopSignal string) map[string]string {
 	l := map[string]string{
-		LabelPodUID: s.Pod.UID, LabelPodNamespace: s.Pod.Namespace, LabelPodName: s.Pod.Name,
-		LabelContainerName: s.Name, LabelAttempt: strconv.Itoa(s.Attempt),
-		LabelImage: s.Image.Ref, LabelImageID: s.Image.ID, LabelLogPath: s.LogPath,
-		LabelCgroup: s.CgroupPath, LabelStopSignal: stopSignal,
+		runtime.LabelPodUID: s.Pod.UID, runtime.LabelPodNamespace: s.Pod.Namespace, runtime.LabelPodName: s.Pod.Name,
+		runtime.LabelContainerName: s.Name, runtime.LabelAttempt: strconv.Itoa(s.Attempt),
+		runtime.LabelImage: s.Image.Ref, runtime.LabelImageID: s.Image.ID, runtime.LabelLogPath: s.LogPath,
+		runtime.LabelCgroup: s.CgroupPath, runtime.LabelStopSignal: stopSignal,
 	}
 	if s.Init {
-		l[LabelInit] = "true"
+		l[runtime.LabelInit] = "true"
 	}
 	return l
 }
 
 // startTask creates the task with its output going to the run's log, starts
 // it and watches for its exit.
-func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s Spec) (err error) {
+func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s runtime.Spec) (err error) {
 	sink, err := c.cfg.OpenLog(s.LogPath)
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", s.LogPath, err)
@@ -187,7 +189,7 @@ func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s Spec) 
 		task.Delete(context.WithoutCancel(ctx), ctrd.WithProcessKill)
 		return fmt.Errorf("start task: %w", err)
 	}
-	if _, err := ctr.SetLabels(ctx, map[string]string{LabelStartedAt: stamp(time.Now())}); err != nil {
+	if _, err := ctr.SetLabels(ctx, map[string]string{runtime.LabelStartedAt: stamp(time.Now())}); err != nil {
 		// Left without it, the run looks never started: it is replaced.
 		c.cfg.Log.Warn("record container start", "id", ctr.ID(), "err", err)
 	}
@@ -196,20 +198,20 @@ func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s Spec) 
 }
 
 // recordStartError keeps the container as a run that ended at once.
-func (c *Containerd) recordStartError(ctx context.Context, ctr ctrd.Container, rec Container, startErr error) (Container, error) {
+func (c *Containerd) recordStartError(ctx context.Context, ctr ctrd.Container, rec runtime.Container, startErr error) (runtime.Container, error) {
 	now := time.Now()
 	msg := startErr.Error()
 	if len(msg) > 1024 {
 		msg = msg[:1024]
 	}
 	_, err := ctr.SetLabels(ctx, map[string]string{
-		LabelStartedAt: stamp(now), LabelFinishedAt: stamp(now), LabelExitCode: "128",
-		LabelReason: ReasonStartError, LabelMessage: msg,
+		runtime.LabelStartedAt: stamp(now), runtime.LabelFinishedAt: stamp(now), runtime.LabelExitCode: "128",
+		runtime.LabelReason: runtime.ReasonStartError, runtime.LabelMessage: msg,
 	})
 	if err != nil {
-		return Container{}, errors.Join(startErr, err)
+		return runtime.Container{}, errors.Join(startErr, err)
 	}
-	rec.State, rec.ExitCode, rec.Reason, rec.Message = StateExited, 128, ReasonStartError, msg
+	rec.State, rec.ExitCode, rec.Reason, rec.Message = runtime.StateExited, 128, runtime.ReasonStartError, msg
 	rec.StartedAt, rec.FinishedAt = now, now
 	return rec, nil
 }

@@ -1,4 +1,4 @@
-package runtime
+package containerd
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	ctrd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+
+	"github.com/kinns/kinns/kubelet/runtime"
 )
 
 // watch follows one running task: it records the exit once the task ends.
@@ -113,20 +115,20 @@ func exitOf(st ctrd.ExitStatus) exit {
 
 // recordExit writes how a run ended into its labels, after deleting its task
 // (which flushes its output) and closing its log. It is idempotent.
-func (c *Containerd) recordExit(ctx context.Context, id string, task ctrd.Task, e exit, sink LogSink) (Container, error) {
+func (c *Containerd) recordExit(ctx context.Context, id string, task ctrd.Task, e exit, sink LogSink) (runtime.Container, error) {
 	defer c.lock(id)()
 	ctr, err := c.client.LoadContainer(ctx, id)
 	if err != nil {
-		return Container{}, fmt.Errorf("load container %s: %w", id, err)
+		return runtime.Container{}, fmt.Errorf("load container %s: %w", id, err)
 	}
 	labels, err := ctr.Labels(ctx)
 	if err != nil {
-		return Container{}, fmt.Errorf("labels of %s: %w", id, err)
+		return runtime.Container{}, fmt.Errorf("labels of %s: %w", id, err)
 	}
-	if labels[LabelFinishedAt] != "" {
+	if labels[runtime.LabelFinishedAt] != "" {
 		return fromLabels(id, labels), nil
 	}
-	reason := exitReason(e, c.cg.oomKilled(labels[LabelCgroup]))
+	reason := exitReason(e, c.cg.oomKilled(labels[runtime.LabelCgroup]))
 	if task != nil {
 		drain(task.IO(), 2*time.Second)
 		if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
@@ -136,12 +138,12 @@ func (c *Containerd) recordExit(ctx context.Context, id string, task ctrd.Task, 
 	if sink != nil {
 		sink.Close()
 	}
-	set := map[string]string{LabelFinishedAt: stamp(e.at), LabelExitCode: strconv.Itoa(int(e.code)), LabelReason: reason}
+	set := map[string]string{runtime.LabelFinishedAt: stamp(e.at), runtime.LabelExitCode: strconv.Itoa(int(e.code)), runtime.LabelReason: reason}
 	if e.lost {
-		set[LabelMessage] = "The container could not be located when the kubelet looked for it"
+		set[runtime.LabelMessage] = "The container could not be located when the kubelet looked for it"
 	}
 	if labels, err = ctr.SetLabels(ctx, set); err != nil {
-		return Container{}, fmt.Errorf("record exit of %s: %w", id, err)
+		return runtime.Container{}, fmt.Errorf("record exit of %s: %w", id, err)
 	}
 	return fromLabels(id, labels), nil
 }
@@ -149,13 +151,13 @@ func (c *Containerd) recordExit(ctx context.Context, id string, task ctrd.Task, 
 func exitReason(e exit, oom bool) string {
 	switch {
 	case e.lost:
-		return ReasonUnknown
+		return runtime.ReasonUnknown
 	case oom:
-		return ReasonOOMKilled
+		return runtime.ReasonOOMKilled
 	case e.code == 0:
-		return ReasonCompleted
+		return runtime.ReasonCompleted
 	}
-	return ReasonError
+	return runtime.ReasonError
 }
 
 // drain waits, for a bounded time, until the output copied from a task's pipes

@@ -1,9 +1,8 @@
-package runtime
+package containerd
 
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 
 	ctrd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/kinns/kinns/kubelet/runtime"
 )
 
 // LogSink receives the output of one run; kubelet/logs' Writer is one.
@@ -42,9 +43,11 @@ type Config struct {
 	OpenLog func(path string) (LogSink, error)
 	// OnExit is told of every run whose exit was recorded by a watcher (not
 	// of those Start or List find ended). It must not block.
-	OnExit func(Container)
+	OnExit func(runtime.Container)
 	Log    *slog.Logger
 }
+
+var _ runtime.Runtime = (*Containerd)(nil)
 
 // Containerd runs pods' containers as containerd containers and tasks. It is
 // safe for concurrent use.
@@ -77,7 +80,7 @@ func New(cfg Config) (*Containerd, error) {
 		cfg.PullTimeout = 5 * time.Minute
 	}
 	if cfg.OnExit == nil {
-		cfg.OnExit = func(Container) {}
+		cfg.OnExit = func(runtime.Container) {}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -128,33 +131,3 @@ func (c *Containerd) lock(id string) func() {
 }
 
 func (c *Containerd) fifoDir() string { return filepath.Clean(c.cfg.FIFODir) }
-
-// sanitize makes s fit a containerd ID part: letters and digits, single
-// separators, at most n bytes.
-func sanitize(s string, n int) string {
-	var b strings.Builder
-	sep := true // no leading separator
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
-		if ok {
-			b.WriteRune(r)
-			sep = false
-		} else if !sep {
-			b.WriteByte('-')
-			sep = true
-		}
-		if b.Len() >= n {
-			break
-		}
-	}
-	out := strings.TrimRight(b.String(), "-._")
-	if out == "" {
-		return "x"
-	}
-	return out
-}
-
-func shortHash(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:4])
-}

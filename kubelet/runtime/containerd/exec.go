@@ -1,4 +1,4 @@
-package runtime
+package containerd
 
 import (
 	"context"
@@ -10,12 +10,14 @@ import (
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+
+	"github.com/kinns/kinns/kubelet/runtime"
 )
 
 // Exec runs e.Cmd in the running container id, with the container's
 // environment, user and working folder, and returns its exit code. When ctx
 // ends first, the process is killed.
-func (c *Containerd) Exec(ctx context.Context, id string, e Exec) (int, error) {
+func (c *Containerd) Exec(ctx context.Context, id string, e runtime.Exec) (int, error) {
 	ctx = c.nsCtx(ctx)
 	ctr, err := c.client.LoadContainer(ctx, id)
 	if err != nil {

@@ -1,4 +1,4 @@
-package runtime
+package containerd
 
 import (
 	"context"
@@ -9,22 +9,24 @@ import (
 	ctrd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+
+	"github.com/kinns/kinns/kubelet/runtime"
 )
 
 // List returns the runs of one pod (podUID "": of every pod) in the node's
 // namespace. A run whose task ended unseen (while no kubelet watched it) has
 // its exit recorded on the way.
-func (c *Containerd) List(ctx context.Context, podUID string) ([]Container, error) {
+func (c *Containerd) List(ctx context.Context, podUID string) ([]runtime.Container, error) {
 	ctx = c.nsCtx(ctx)
-	filter := fmt.Sprintf("labels.%q", LabelPodUID)
+	filter := fmt.Sprintf("labels.%q", runtime.LabelPodUID)
 	if podUID != "" {
-		filter = fmt.Sprintf("labels.%q==%q", LabelPodUID, podUID)
+		filter = fmt.Sprintf("labels.%q==%q", runtime.LabelPodUID, podUID)
 	}
 	ctrs, err := c.client.Containers(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	out := make([]Container, 0, len(ctrs))
+	out := make([]runtime.Container, 0, len(ctrs))
 	for _, ctr := range ctrs {
 		rec, err := c.inspect(ctx, ctr)
 		if errdefs.IsNotFound(err) {
@@ -40,14 +42,14 @@ func (c *Containerd) List(ctx context.Context, podUID string) ([]Container, erro
 
 // inspect reads one run's record, checking with its task whether a run that
 // has not recorded an exit still runs.
-func (c *Containerd) inspect(ctx context.Context, ctr ctrd.Container) (Container, error) {
+func (c *Containerd) inspect(ctx context.Context, ctr ctrd.Container) (runtime.Container, error) {
 	// The labels as listed: no round trip per container.
 	info, err := ctr.Info(ctx, ctrd.WithoutRefreshedMetadata)
 	if err != nil {
-		return Container{}, err
+		return runtime.Container{}, err
 	}
 	rec := fromLabels(ctr.ID(), info.Labels)
-	if rec.State != StateRunning {
+	if rec.State != runtime.StateRunning {
 		return rec, nil
 	}
 	c.mu.Lock()
@@ -59,12 +61,12 @@ func (c *Containerd) inspect(ctx context.Context, ctr ctrd.Container) (Container
 	// Attached with no streams, so that deleting the task removes its pipes.
 	task, err := ctr.Task(ctx, cio.NewAttach())
 	if err != nil && !errdefs.IsNotFound(err) {
-		return Container{}, fmt.Errorf("task of %s: %w", ctr.ID(), err)
+		return runtime.Container{}, fmt.Errorf("task of %s: %w", ctr.ID(), err)
 	}
 	if err == nil {
 		st, err := task.Status(ctx)
 		if err != nil {
-			return Container{}, fmt.Errorf("task status of %s: %w", ctr.ID(), err)
+			return runtime.Container{}, fmt.Errorf("task status of %s: %w", ctr.ID(), err)
 		}
 		if st.Status != ctrd.Stopped {
 			return rec, nil // running, not ours to watch (Recover was not called)
@@ -77,20 +79,20 @@ func (c *Containerd) inspect(ctx context.Context, ctr ctrd.Container) (Container
 // Recover takes over the runs a previous kubelet started: it reattaches
 // their output to their logs and watches them again; runs that ended
 // meanwhile get their exit recorded. Call it once, before anything else.
-func (c *Containerd) Recover(ctx context.Context) ([]Container, error) {
+func (c *Containerd) Recover(ctx context.Context) ([]runtime.Container, error) {
 	ctx = c.nsCtx(ctx)
-	ctrs, err := c.client.Containers(ctx, fmt.Sprintf("labels.%q", LabelPodUID))
+	ctrs, err := c.client.Containers(ctx, fmt.Sprintf("labels.%q", runtime.LabelPodUID))
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	var out []Container
+	var out []runtime.Container
 	for _, ctr := range ctrs {
 		labels, err := ctr.Labels(ctx)
 		if err != nil {
 			return nil, err
 		}
 		rec := fromLabels(ctr.ID(), labels)
-		if rec.State == StateRunning {
+		if rec.State == runtime.StateRunning {
 			if err := c.reattach(ctx, ctr, rec); err != nil {
 				return nil, err
 			}
@@ -104,7 +106,7 @@ func (c *Containerd) Recover(ctx context.Context) ([]Container, error) {
 }
 
 // reattach watches a running task again, its output appended to its log.
-func (c *Containerd) reattach(ctx context.Context, ctr ctrd.Container, rec Container) error {
+func (c *Containerd) reattach(ctx context.Context, ctr ctrd.Container, rec runtime.Container) error {
 	sink, err := c.cfg.OpenLog(rec.LogPath)
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", rec.LogPath, err)
@@ -139,25 +141,25 @@ func (c *Containerd) reattach(ctx context.Context, ctr ctrd.Container, rec Conta
 
 // fromLabels rebuilds a run's record; State is what the labels say (running
 // means started and no exit recorded).
-func fromLabels(id string, l map[string]string) Container {
-	attempt, _ := strconv.Atoi(l[LabelAttempt])
-	rec := Container{
+func fromLabels(id string, l map[string]string) runtime.Container {
+	attempt, _ := strconv.Atoi(l[runtime.LabelAttempt])
+	rec := runtime.Container{
 		ID:      id,
-		Pod:     PodRef{UID: l[LabelPodUID], Namespace: l[LabelPodNamespace], Name: l[LabelPodName]},
-		Name:    l[LabelContainerName],
-		Init:    l[LabelInit] == "true",
+		Pod:     runtime.PodRef{UID: l[runtime.LabelPodUID], Namespace: l[runtime.LabelPodNamespace], Name: l[runtime.LabelPodName]},
+		Name:    l[runtime.LabelContainerName],
+		Init:    l[runtime.LabelInit] == "true",
 		Attempt: attempt,
-		Image:   l[LabelImage], ImageID: l[LabelImageID], LogPath: l[LabelLogPath],
-		StartedAt: parseStamp(l[LabelStartedAt]), FinishedAt: parseStamp(l[LabelFinishedAt]),
-		Reason: l[LabelReason], Message: l[LabelMessage],
-		State: StateCreated,
+		Image:   l[runtime.LabelImage], ImageID: l[runtime.LabelImageID], LogPath: l[runtime.LabelLogPath],
+		StartedAt: parseStamp(l[runtime.LabelStartedAt]), FinishedAt: parseStamp(l[runtime.LabelFinishedAt]),
+		Reason: l[runtime.LabelReason], Message: l[runtime.LabelMessage],
+		State: runtime.StateCreated,
 	}
 	switch {
-	case l[LabelFinishedAt] != "":
-		rec.State = StateExited
-		rec.ExitCode, _ = strconv.Atoi(l[LabelExitCode])
-	case l[LabelStartedAt] != "":
-		rec.State = StateRunning
+	case l[runtime.LabelFinishedAt] != "":
+		rec.State = runtime.StateExited
+		rec.ExitCode, _ = strconv.Atoi(l[runtime.LabelExitCode])
+	case l[runtime.LabelStartedAt] != "":
+		rec.State = runtime.StateRunning
 	}
 	return rec
 }

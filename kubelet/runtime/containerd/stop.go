@@ -1,4 +1,4 @@
-package runtime
+package containerd
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"github.com/moby/sys/signal"
+
+	"github.com/kinns/kinns/kubelet/runtime"
 )
 
 // killTimeout bounds the wait for a killed task's exit to be recorded.
@@ -28,7 +30,7 @@ func (c *Containerd) Stop(ctx context.Context, id string, grace time.Duration) e
 		return err
 	}
 	labels, _ := ctr.Labels(ctx)
-	sig := stopSignal(labels[LabelStopSignal])
+	sig := stopSignal(labels[runtime.LabelStopSignal])
 	if grace > 0 {
 		if err := w.task.Kill(ctx, sig); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("signal %s: %w", id, err)
@@ -123,7 +125,7 @@ func (c *Containerd) removeUnstarted(ctx context.Context, id string) error {
 
 func notFound(err error, id string) error {
 	if errdefs.IsNotFound(err) {
-		return fmt.Errorf("container %s: %w", id, ErrNotFound)
+		return fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
 	}
 	return fmt.Errorf("load container %s: %w", id, err)
 }
