@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -20,6 +19,7 @@ import (
 	apiserverconfig "github.com/kinns/kinns/controlplane/apiserver/config"
 	etcdconfig "github.com/kinns/kinns/controlplane/etcd/config"
 	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness/forward"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 )
@@ -35,40 +35,6 @@ const (
 
 // EtcdComponent names etcd member n (1-3).
 func EtcdComponent(n int) string { return "etcd-" + strconv.Itoa(n) }
-
-// controlPlane brings up the PKI, the three etcd members, the host's way in and
-// the API server, and writes the admin kubeconfig.
-func (l *Lab) controlPlane(ctx context.Context) error {
-	l.cfg.Progress("pki: lab CA and certificates")
-	b, err := pki.Generate(ctx, pki.Config{Lab: l.Name(), Dir: l.store.Path("pki"), Nodes: l.pkiNodes(), Logger: l.log})
-	if err != nil {
-		return err
-	}
-	l.pki = b
-	l.cfg.Progress("etcd: 3 members on cp-1..cp-3")
-	if err := l.startEtcd(ctx); err != nil {
-		return err
-	}
-	if err := l.startForward(ctx); err != nil {
-		return err
-	}
-	l.cfg.Progress("api server on cp-1, reachable at " + l.APIServerURL())
-	if err := l.startAPIServer(ctx); err != nil {
-		return err
-	}
-	if err := pki.WriteKubeconfig(l.KubeconfigPath(), b, pki.Admin, l.APIServerURL()); err != nil {
-		return err
-	}
-	l.cfg.Progress("scheduler and controller manager on cp-1")
-	if err := l.startControllers(ctx); err != nil {
-		return err
-	}
-	l.cfg.Progress(fmt.Sprintf("kubelets and proxies on node-1..node-%d, DNS on cp-2 and cp-3", len(l.plan.Nodes())))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return l.startDNS(gctx) })
-	g.Go(func() error { return l.startNodes(gctx) })
-	return g.Wait()
-}
 
 func (l *Lab) pkiNodes() []pki.Node {
 	var ns []pki.Node
@@ -87,7 +53,7 @@ func (l *Lab) EtcdEndpoints() []string {
 	return eps
 }
 
-func (l *Lab) etcdConfig(h topology.Host) etcdconfig.Config {
+func (l *Lab) etcdConfig(h topology.Host, _ string) (any, error) {
 	var peers []etcdconfig.Peer
 	for _, p := range l.plan.ControlPlane() {
 		peers = append(peers, etcdconfig.Peer{Name: p.Name, PeerURL: "http://" + p.IP.String() + ":2380"})
@@ -103,20 +69,7 @@ func (l *Lab) etcdConfig(h topology.Host) etcdconfig.Config {
 		// crash would lose it, and a lab does not outlive one.
 		UnsafeNoFsync: true,
 		EtcdLogLevel:  "warn",
-	}
-}
-
-// startEtcd starts the three members at once: none is ready before a quorum is.
-func (l *Lab) startEtcd(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range l.plan.ControlPlane() {
-		c, err := l.configured(EtcdComponent(h.Index), h.Name, "etcd", l.etcdConfig(h))
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return l.start(gctx, c, 30*time.Second) })
-	}
-	return g.Wait()
+	}, nil
 }
 
 // configured writes a component's config file and returns the component, which
@@ -136,33 +89,33 @@ func (l *Lab) configured(name, host, kind string, cfg any) (component, error) {
 	return component{name: name, host: host, args: []string{kind, "--config", path}, readyPipe: true}, nil
 }
 
-// startForward opens 127.0.0.1:<port> in the host's namespace and hands it to a
-// forwarder inside the client host, which relays to the API server.
-func (l *Lab) startForward(ctx context.Context) error {
-	port := l.apiPort
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+// apiListener opens 127.0.0.1:<port> in the host's namespace, to hand to
+// the forwarder inside the client host, which relays to the API server.
+func (l *Lab) apiListener() ([]*os.File, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(l.apiPort))
 	if err != nil {
-		return fmt.Errorf("listen on 127.0.0.1:%d for the API: %w", port, err)
+		return nil, fmt.Errorf("listen on 127.0.0.1:%d for the API: %w", l.apiPort, err)
 	}
 	defer ln.Close()
 	f, err := ln.(*net.TCPListener).File()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer f.Close()
 	l.apiPort = ln.Addr().(*net.TCPAddr).Port
 	if err := l.store.UpdateMeta(func(m *state.Meta) { m.APIPort = l.apiPort }); err != nil {
-		return err
+		f.Close()
+		return nil, err
 	}
-	cp1, _ := l.plan.Host("cp-1")
-	target := net.JoinHostPort(cp1.IP.String(), strconv.Itoa(APIPort))
-	c := component{name: ComponentForward, host: "client", files: []*os.File{f},
-		args: []string{"forward", "--listen-fd", "3", "--target", target}}
-	return l.start(ctx, c, 10*time.Second)
+	return []*os.File{f}, nil
 }
 
-func (l *Lab) startAPIServer(ctx context.Context) error {
+// forwardConfig is the forwarder's: relay to the API server on cp-1.
+func (l *Lab) forwardConfig(topology.Host, string) (any, error) {
 	cp1, _ := l.plan.Host("cp-1")
+	return forward.Config{ListenFD: 3, Target: net.JoinHostPort(cp1.IP.String(), strconv.Itoa(APIPort))}, nil
+}
+
+func (l *Lab) apiServerConfig(cp1 topology.Host, _ string) (any, error) {
 	p := l.pki.Paths
 	prof := TimingProfile(l.cfg.Timing)
 	cfg := apiserverconfig.Config{
@@ -175,18 +128,12 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 		AuditLogPath: l.AuditLogPath(), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditPolicyFile), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(cfg.AuditPolicyFile, []byte(apiserverconfig.AuditPolicy), 0o644); err != nil {
-		return fmt.Errorf("write audit policy: %w", err)
+		return nil, fmt.Errorf("write audit policy: %w", err)
 	}
-	c, err := l.configured(ComponentAPIServer, cp1.Name, "apiserver", cfg)
-	if err != nil {
-		return err
-	}
-	c.ready = l.waitAPIReady
-	c.readyPipe = false
-	return l.start(ctx, c, 60*time.Second)
+	return cfg, nil
 }
 
 // AuditLogPath is the API server's audit log (`lab logs audit`).

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,37 +14,26 @@ import (
 
 	"github.com/kinns/kinns/controlplane/controllers/dnsendpoints"
 	dnsconfig "github.com/kinns/kinns/controlplane/dns/config"
-	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness/topology"
 )
 
 // DNSComponent names the cluster DNS instance on a control-plane host.
 func DNSComponent(host string) string { return "dns/" + host }
 
-// startDNS gives the cluster its DNS, as a kubeadm addon would: the
-// system:coredns role and its binding, the kube-dns Service, then one
-// CoreDNS on each DNS host.
-func (l *Lab) startDNS(ctx context.Context) error {
+// ensureDNSAddon gives the cluster what its DNS needs in the API, as a
+// kubeadm addon would: the system:coredns role and its binding, and the
+// kube-dns Service; the dns row of the component table then runs CoreDNS
+// on each DNS host.
+func (l *Lab) ensureDNSAddon(ctx context.Context) error {
 	cs, err := l.adminClient(0)
 	if err != nil {
 		return err
 	}
-	if err := ensureDNSAddon(ctx, cs); err != nil {
-		return err
-	}
-	kc, err := l.kubeconfigFor(pki.DNS)
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range l.plan.DNSHosts() {
-		c, err := l.configured(DNSComponent(h.Name), h.Name, "dns", dnsconfig.Config{Kubeconfig: kc, Domain: topology.ClusterDomain, Upstream: l.cfg.DNSUpstream})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return l.start(gctx, c, 60*time.Second) })
-	}
-	return g.Wait()
+	return ensureDNSObjects(ctx, cs)
+}
+
+func (l *Lab) dnsConfig(_ topology.Host, kubeconfig string) (any, error) {
+	return dnsconfig.Config{Kubeconfig: kubeconfig, Domain: topology.ClusterDomain, Upstream: l.cfg.DNSUpstream}, nil
 }
 
 // DNSServers are the addresses of the DNS instances.
@@ -57,9 +45,9 @@ func (l *Lab) DNSServers() []string {
 	return ips
 }
 
-// ensureDNSAddon creates what the cluster DNS needs in the API, leaving
+// ensureDNSObjects creates what the cluster DNS needs in the API, leaving
 // alone what exists.
-func ensureDNSAddon(ctx context.Context, cs kubernetes.Interface) error {
+func ensureDNSObjects(ctx context.Context, cs kubernetes.Interface) error {
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "system:coredns"},
 		Rules: []rbacv1.PolicyRule{

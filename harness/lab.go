@@ -28,10 +28,8 @@ type Lab struct {
 	store *state.Store
 	log   *slog.Logger
 	// containerdAddress is the daemon the nodes use. During bring-up it is
-	// written by the containerd track and read by the nodes' step, which
-	// waits for containerdUp to be closed first.
+	// written by the containerd step, which the kubelets' step comes after.
 	containerdAddress string
-	containerdUp      chan struct{}
 	// procs are the component processes this Lab value started and supervises.
 	procs components
 	pki   *pki.Bundle
@@ -165,44 +163,6 @@ func open(cfg Config) (*Lab, error) {
 	}
 	l := &Lab{cfg: cfg, plan: plan, store: store, log: cfg.Log.With("lab", cfg.Name)}
 	return l, nil
-}
-
-// bringUp runs two independent tracks at once: the network then the control
-// plane, and containerd then the images.
-func (l *Lab) bringUp(ctx context.Context) error {
-	start := time.Now()
-	l.containerdUp = make(chan struct{})
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		l.cfg.Progress(fmt.Sprintf("network: %d hosts on fabric %s", len(l.plan.Hosts), topology.FabricSubnet))
-		t := time.Now()
-		if err := (network.Builder{Record: l.store.Record, Log: l.log}).Build(gctx, l.plan); err != nil {
-			return err
-		}
-		l.log.Info("network ready", "hosts", len(l.plan.Hosts), "took", time.Since(t))
-		if l.cfg.NetworkOnly {
-			return nil
-		}
-		return l.controlPlane(gctx)
-	})
-	g.Go(func() error {
-		if err := l.startContainerd(gctx); err != nil || l.cfg.NetworkOnly {
-			return err
-		}
-		close(l.containerdUp)
-		return l.importTestImage(gctx)
-	})
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if err := l.store.UpdateMeta(func(m *state.Meta) {
-		m.Ready = true
-		m.ContainerdAddress = l.containerdAddress
-	}); err != nil {
-		return err
-	}
-	l.log.Info("lab ready", "took", time.Since(start))
-	return nil
 }
 
 // startContainerd joins the shared daemon (or the given one) and makes each node's

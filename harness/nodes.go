@@ -6,14 +6,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kinns/kinns/controlplane/pki"
-	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 	"github.com/kinns/kinns/kubelet"
 	proxyconfig "github.com/kinns/kinns/proxy/config"
@@ -33,11 +30,7 @@ const (
 	DefaultNodePods   = "110"
 )
 
-func (l *Lab) kubeletConfig(n topology.Host) (kubelet.Config, error) {
-	kc, err := l.kubeconfigFor(pki.NodeIdentity(n.Name))
-	if err != nil {
-		return kubelet.Config{}, err
-	}
+func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 	p := l.pki.Paths
 	dir := l.nodeDir(n.Name)
 	capacity := v1.ResourceList{
@@ -46,7 +39,7 @@ func (l *Lab) kubeletConfig(n topology.Host) (kubelet.Config, error) {
 		v1.ResourcePods:   resource.MustParse(DefaultNodePods),
 	}
 	return kubelet.Config{
-		Kubeconfig: kc, NodeName: n.Name, NodeIP: n.IP.String(), PodCIDR: n.PodCIDR.String(),
+		Kubeconfig: kubeconfig, NodeName: n.Name, NodeIP: n.IP.String(), PodCIDR: n.PodCIDR.String(),
 		NodeNetns: n.Netns, Bridge: topology.NodeBridge,
 		ContainerdAddress:   l.containerdAddress,
 		ContainerdNamespace: topology.ContainerdNamespace(l.Name(), n.Name),
@@ -76,52 +69,13 @@ func orDefault(v, d string) string {
 
 // proxyConfig is the configuration of node n's Service proxy; kubeconfig is
 // the proxy identity's, shared by every node.
-func (l *Lab) proxyConfig(n topology.Host, kubeconfig string) proxyconfig.Config {
+func (l *Lab) proxyConfig(n topology.Host, kubeconfig string) (any, error) {
 	minSync, sync := proxyconfig.TimingFor(l.cfg.Timing)
 	return proxyconfig.Config{
 		Kubeconfig: kubeconfig, NodeName: n.Name, NodeIP: n.IP.String(), ClusterCIDR: topology.PodSubnet.String(),
 		MinSyncPeriod: minSync, SyncPeriod: sync,
 		HealthzAddress: ":10256", MetricsAddress: "127.0.0.1:10249",
-	}
-}
-
-// startNodes starts every kubelet and proxy at once, then waits until every
-// node is Ready.
-func (l *Lab) startNodes(ctx context.Context) error {
-	if err := l.store.Record(state.Resource{Kind: state.KindCgroup, Name: LabCgroup(l.Name())}); err != nil {
-		return err
-	}
-	proxyKubeconfig, err := l.kubeconfigFor(pki.Proxy)
-	if err != nil {
-		return err
-	}
-	select { // the kubelets' configs name the containerd the other track joined
-	case <-l.containerdUp:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, n := range l.plan.Nodes() {
-		pc, err := l.configured(ProxyComponent(n.Name), n.Name, "proxy", l.proxyConfig(n, proxyKubeconfig))
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return l.start(gctx, pc, 30*time.Second) })
-		cfg, err := l.kubeletConfig(n)
-		if err != nil {
-			return err
-		}
-		c, err := l.configured(KubeletComponent(n.Name), n.Name, "kubelet", cfg)
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return l.start(gctx, c, 30*time.Second) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	l.cfg.Progress(fmt.Sprintf("waiting for %d nodes to be Ready", len(l.plan.Nodes())))
-	return l.waitNodesReady(ctx, 60*time.Second)
+	}, nil
 }
 
 // waitNodesReady polls the API until the cluster takes pods as a user

@@ -17,6 +17,7 @@ import (
 	"github.com/kinns/kinns/controlplane/dns"
 	"github.com/kinns/kinns/controlplane/etcd"
 	"github.com/kinns/kinns/controlplane/scheduler"
+	"github.com/kinns/kinns/harness"
 	"github.com/kinns/kinns/harness/forward"
 	"github.com/kinns/kinns/kubelet"
 	"github.com/kinns/kinns/proxy"
@@ -28,24 +29,37 @@ type componentFlags struct {
 	readyFD int
 }
 
+// runner runs one kind of component until ctx ends.
+type runner func(ctx context.Context, f componentFlags, log *slog.Logger) error
+
+// runners has the code of each kind of the harness's component table
+// (harness.ComponentKinds); a kind without one is a build-time mistake that
+// TestEveryComponentKindRuns catches.
+var runners = map[string]runner{
+	"etcd":        runEtcd,
+	"forward":     runForward,
+	"apiserver":   runAPIServer,
+	"scheduler":   runScheduler,
+	"controllers": runControllers,
+	"kubelet":     runKubelet,
+	"proxy":       runProxy,
+	"dns":         runDNS,
+}
+
 // newComponentCmd is what the harness runs, inside a lab host's namespace, for
-// each component process. It is not meant for people.
+// each component process: one subcommand per kind of the component table.
+// It is not meant for people.
 func newComponentCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "component", Hidden: true}
-	cmd.AddCommand(
-		componentCmd("etcd", runEtcd),
-		componentCmd("apiserver", runAPIServer),
-		componentCmd("scheduler", runScheduler),
-		componentCmd("controllers", runControllers),
-		componentCmd("kubelet", runKubelet),
-		componentCmd("proxy", runProxy),
-		componentCmd("dns", runDNS),
-		newForwardCmd(),
-	)
+	for _, kind := range harness.ComponentKinds() {
+		if run, ok := runners[kind]; ok {
+			cmd.AddCommand(componentCmd(kind, run))
+		}
+	}
 	return cmd
 }
 
-func componentCmd(kind string, run func(ctx context.Context, f componentFlags, log *slog.Logger) error) *cobra.Command {
+func componentCmd(kind string, run runner) *cobra.Command {
 	f := &componentFlags{}
 	cmd := &cobra.Command{
 		Use:  kind,
@@ -164,23 +178,15 @@ func runDNS(ctx context.Context, f componentFlags, log *slog.Logger) error {
 	return dns.Run(ctx, cfg, f.ready)
 }
 
-func newForwardCmd() *cobra.Command {
-	var fd int
-	var target string
-	cmd := &cobra.Command{
-		Use:  "forward",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			ln, err := net.FileListener(os.NewFile(uintptr(fd), "listener"))
-			if err != nil {
-				return fmt.Errorf("listener on fd %d: %w", fd, err)
-			}
-			return forward.Serve(ctx, ln, target, componentLog("forward"))
-		},
+func runForward(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg forward.Config
+	if err := f.load(&cfg); err != nil {
+		return err
 	}
-	cmd.Flags().IntVar(&fd, "listen-fd", 3, "the listening socket's file descriptor")
-	cmd.Flags().StringVar(&target, "target", "", "address to relay connections to")
-	return cmd
+	ln, err := net.FileListener(os.NewFile(uintptr(cfg.ListenFD), "listener"))
+	if err != nil {
+		return fmt.Errorf("listener on fd %d: %w", cfg.ListenFD, err)
+	}
+	f.ready()
+	return forward.Serve(ctx, ln, cfg.Target, log)
 }

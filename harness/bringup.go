@@ -1,0 +1,113 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness/network"
+	"github.com/kinns/kinns/harness/state"
+	"github.com/kinns/kinns/harness/steps"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+// steps is the lab's bring-up: each step runs once those it comes after
+// are done, independent ones at once. A component's step starts its row of
+// the component table (kinds).
+func (l *Lab) steps() []steps.Step {
+	list := []steps.Step{
+		{Name: "network", Run: l.buildNetwork},
+		{Name: "containerd", Run: l.startContainerd},
+	}
+	if l.cfg.NetworkOnly {
+		return list
+	}
+	return append(list,
+		steps.Step{Name: "images", After: []string{"containerd"}, Run: l.importTestImage},
+		steps.Step{Name: "pki", Run: l.makePKI},
+		steps.Step{Name: "etcd", After: []string{"network", "pki"}, Run: l.kindStep("etcd", "etcd: 3 members on cp-1..cp-3")},
+		steps.Step{Name: "forward", After: []string{"network"}, Run: l.kindStep("forward", "")},
+		steps.Step{Name: "apiserver", After: []string{"etcd", "forward"}, Run: l.startAPIServer},
+		steps.Step{Name: "scheduler", After: []string{"apiserver"}, Run: l.kindStep("scheduler", "")},
+		steps.Step{Name: "controllers", After: []string{"apiserver"}, Run: l.kindStep("controllers", "scheduler and controller manager on cp-1")},
+		steps.Step{Name: "dns-addon", After: []string{"apiserver"}, Run: l.ensureDNSAddon},
+		steps.Step{Name: "dns", After: []string{"dns-addon"}, Run: l.kindStep("dns", "")},
+		steps.Step{Name: "node-cgroup", Run: l.recordNodeCgroup},
+		steps.Step{Name: "kubelets", After: []string{"apiserver", "containerd", "node-cgroup"},
+			Run: l.kindStep("kubelet", fmt.Sprintf("kubelets and proxies on node-1..node-%d, DNS on cp-2 and cp-3", len(l.plan.Nodes())))},
+		steps.Step{Name: "proxies", After: []string{"apiserver"}, Run: l.kindStep("proxy", "")},
+		steps.Step{Name: "usable", After: []string{"kubelets", "proxies", "dns", "scheduler", "controllers"}, Run: l.waitUsable},
+	)
+}
+
+// bringUp runs the steps and marks the lab ready.
+func (l *Lab) bringUp(ctx context.Context) error {
+	start := time.Now()
+	done := func(d steps.Done) {
+		l.log.Info("bring-up step", "step", d.Name, "start", d.Start.Round(time.Millisecond), "took", d.Took.Round(time.Millisecond), "err", d.Err)
+	}
+	if err := steps.Run(ctx, l.steps(), done); err != nil {
+		return err
+	}
+	if err := l.store.UpdateMeta(func(m *state.Meta) {
+		m.Ready = true
+		m.ContainerdAddress = l.containerdAddress
+	}); err != nil {
+		return err
+	}
+	l.log.Info("lab ready", "took", time.Since(start))
+	return nil
+}
+
+// kindStep starts a row of the component table, saying progress first if
+// there is something to say.
+func (l *Lab) kindStep(name, progress string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if progress != "" {
+			l.cfg.Progress(progress)
+		}
+		return l.startKind(ctx, name)
+	}
+}
+
+func (l *Lab) buildNetwork(ctx context.Context) error {
+	l.cfg.Progress(fmt.Sprintf("network: %d hosts on fabric %s", len(l.plan.Hosts), topology.FabricSubnet))
+	t := time.Now()
+	if err := (network.Builder{Record: l.store.Record, Log: l.log}).Build(ctx, l.plan); err != nil {
+		return err
+	}
+	l.log.Info("network ready", "hosts", len(l.plan.Hosts), "took", time.Since(t))
+	return nil
+}
+
+func (l *Lab) makePKI(ctx context.Context) error {
+	l.cfg.Progress("pki: lab CA and certificates")
+	b, err := pki.Generate(ctx, pki.Config{Lab: l.Name(), Dir: l.store.Path("pki"), Nodes: l.pkiNodes(), Logger: l.log})
+	if err != nil {
+		return err
+	}
+	l.pki = b
+	return nil
+}
+
+// startAPIServer starts the API server and writes the admin kubeconfig.
+func (l *Lab) startAPIServer(ctx context.Context) error {
+	l.cfg.Progress("api server on cp-1, reachable at " + l.APIServerURL())
+	if err := l.startKind(ctx, "apiserver"); err != nil {
+		return err
+	}
+	return pki.WriteKubeconfig(l.KubeconfigPath(), l.pki, pki.Admin, l.APIServerURL())
+}
+
+// recordNodeCgroup records the cgroup the kubelets make their pods' in, so
+// teardown removes it.
+func (l *Lab) recordNodeCgroup(context.Context) error {
+	return l.store.Record(state.Resource{Kind: state.KindCgroup, Name: LabCgroup(l.Name())})
+}
+
+// waitUsable waits until the cluster takes pods as a user expects.
+func (l *Lab) waitUsable(ctx context.Context) error {
+	l.cfg.Progress(fmt.Sprintf("waiting for %d nodes to be Ready", len(l.plan.Nodes())))
+	return l.waitNodesReady(ctx, 60*time.Second)
+}

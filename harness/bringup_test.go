@@ -1,0 +1,47 @@
+package harness
+
+import (
+	"testing"
+
+	"github.com/kinns/kinns/harness/steps"
+	"github.com/kinns/kinns/harness/topology"
+)
+
+func TestBringUpIsAWellFormedList(t *testing.T) {
+	plan, err := topology.New("t", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, networkOnly := range []bool{false, true} {
+		l := &Lab{cfg: Config{NetworkOnly: networkOnly, Progress: func(string) {}}, plan: plan}
+		if err := steps.Check(l.steps()); err != nil {
+			t.Errorf("NetworkOnly=%v: %v", networkOnly, err)
+		}
+	}
+}
+
+// Every row of the component table runs on at least one host of a lab,
+// and names its instances apart.
+func TestComponentTableRowsHaveHostsAndNames(t *testing.T) {
+	plan, err := topology.New("t", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, k := range kinds {
+		hosts := k.hosts(plan)
+		if len(hosts) == 0 || k.config == nil || k.timeout <= 0 {
+			t.Errorf("kind %s: %d hosts, config %v, timeout %s", k.name, len(hosts), k.config != nil, k.timeout)
+		}
+		for _, h := range hosts {
+			name := k.instance(h)
+			if other, dup := seen[name]; dup {
+				t.Errorf("instance name %q of %s is also one of %s", name, k.name, other)
+			}
+			seen[name] = k.name
+		}
+	}
+	if seen["kubelet/node-2"] != "kubelet" || seen["etcd-3"] != "etcd" || seen["dns/cp-3"] != "dns" {
+		t.Errorf("instances: %v", seen)
+	}
+}
