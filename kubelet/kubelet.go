@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/kinns/kinns/cni"
+	"github.com/kinns/kinns/kubelet/records"
 	"github.com/kinns/kinns/kubelet/runtime"
 )
 
@@ -258,8 +259,8 @@ func (k *Kubelet) housekeeping(ctx context.Context) {
 	for _, c := range ctrs {
 		refs[types.UID(c.Pod.UID)] = c.Pod
 	}
-	for _, r := range k.sandboxRecords() {
-		refs[types.UID(r.Pod.UID)] = r.Pod
+	for _, r := range records.All(k.cfg.StateDir) {
+		refs[types.UID(r.Pod.UID)] = runtime.PodRef(r.Pod)
 	}
 	for uid, ref := range refs {
 		if k.known(uid) {

@@ -56,7 +56,7 @@ func testLog(t testing.TB) *slog.Logger {
 func startTestKubelet(t *testing.T, setup ...func(*testKubelet)) *testKubelet {
 	t.Helper()
 	cfg := testConfig(t)
-	cfg.defaults()
+	cfg.Default()
 	tk := &testKubelet{client: fake.NewClientset(), rt: newFakeRuntime(), net: newFakeNetwork()}
 	for _, f := range setup {
 		f(tk)

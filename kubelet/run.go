@@ -24,8 +24,8 @@ import (
 // containerd, and serves the kubelet API. Containers keep running when it
 // returns; the next Run adopts them.
 func Run(ctx context.Context, cfg Config) error {
-	cfg.defaults()
-	if err := cfg.validate(); err != nil {
+	cfg.Default()
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
@@ -71,8 +71,8 @@ func run(ctx context.Context, cfg Config, d deps) error {
 // containers a previous kubelet left. The returned func closes the runtime
 // (containers keep running).
 func assemble(ctx context.Context, cfg Config, d deps) (*Kubelet, func(), error) {
-	cfg.defaults()
-	if err := cfg.validate(); err != nil {
+	cfg.Default()
+	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
 	k := newKubelet(cfg, d)

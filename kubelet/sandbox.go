@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/kinns/kinns/cni"
 	"github.com/kinns/kinns/cni/netns"
+	"github.com/kinns/kinns/kubelet/records"
 	"github.com/kinns/kinns/kubelet/runtime"
 )
 
@@ -25,13 +25,6 @@ type sandbox struct {
 	IP               string
 	// Dir holds the pod's hosts, resolv.conf and hostname files.
 	Dir string
-}
-
-// sandboxRecord is written before a sandbox is made, so that a kubelet that
-// restarts after the pod's deletion still knows what to remove.
-type sandboxRecord struct {
-	Pod   runtime.PodRef `json:"pod"`
-	Netns string         `json:"netns"`
 }
 
 // ensureSandbox makes (or finds again: cni.Add is idempotent) the pod's
@@ -51,7 +44,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) (*sandbox, e
 		return sb, nil
 	}
 	name := k.netnsName(pod.UID)
-	if err := k.writeRecord(sandboxRecord{Pod: podRefOf(pod), Netns: name}); err != nil {
+	if err := records.Write(k.cfg.StateDir, records.Record{Pod: records.PodRef(podRefOf(pod)), Netns: name}); err != nil {
 		return nil, err
 	}
 	res, err := k.net.Add(ctx, cniRef(podRefOf(pod)), name)
@@ -97,61 +90,10 @@ func (k *Kubelet) nodeNetnsPath() string {
 	return netns.Path(k.cfg.NodeNetns)
 }
 
-func (k *Kubelet) podDir(uid types.UID) string {
-	return filepath.Join(k.cfg.StateDir, "pods", string(uid))
-}
+func (k *Kubelet) podDir(uid types.UID) string { return records.PodDir(k.cfg.StateDir, uid) }
 
 func (k *Kubelet) podCgroup(uid types.UID) string {
 	return k.cfg.CgroupParent + "/pod" + string(uid)
-}
-
-func (k *Kubelet) writeRecord(r sandboxRecord) error {
-	dir := k.podDir(types.UID(r.Pod.UID))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create pod folder: %w", err)
-	}
-	b, _ := json.Marshal(r)
-	return writeFileAtomic(filepath.Join(dir, "sandbox.json"), b)
-}
-
-// sandboxRecords lists the pods that have a folder in the state folder.
-func (k *Kubelet) sandboxRecords() []sandboxRecord { return readRecords(k.cfg.StateDir) }
-
-func readRecords(stateDir string) []sandboxRecord {
-	ents, _ := os.ReadDir(filepath.Join(stateDir, "pods"))
-	var out []sandboxRecord
-	for _, e := range ents {
-		var r sandboxRecord
-		b, err := os.ReadFile(filepath.Join(stateDir, "pods", e.Name(), "sandbox.json"))
-		if err == nil && json.Unmarshal(b, &r) == nil && r.Pod.UID == e.Name() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// PodNetnsOf is the network namespace (a name under /run/netns) the
-// kubelet with this StateDir made for the pod, as its record says; false if
-// it has none (not made yet, or removed).
-func PodNetnsOf(stateDir string, uid types.UID) (string, bool) {
-	b, err := os.ReadFile(filepath.Join(stateDir, "pods", string(uid), "sandbox.json"))
-	var r sandboxRecord
-	if err != nil || json.Unmarshal(b, &r) != nil || r.Netns == "" {
-		return "", false
-	}
-	return r.Netns, true
-}
-
-// PodNetns lists the pod network namespaces (names under /run/netns) that
-// the kubelet with this StateDir made and has not removed yet: what a lab's
-// teardown must delete after the kubelet was killed. Each is recorded
-// before it is made.
-func PodNetns(stateDir string) []string {
-	var out []string
-	for _, r := range readRecords(stateDir) {
-		out = append(out, r.Netns)
-	}
-	return out
 }
 
 // removePodFiles removes the pod's state folder and its logs.

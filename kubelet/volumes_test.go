@@ -38,7 +38,7 @@ func TestProjectedServiceAccountVolume(t *testing.T) {
 		return true, &authenticationv1.TokenRequest{Status: authenticationv1.TokenRequestStatus{Token: "signed"}}, nil
 	})
 	cfg := testConfig(t)
-	cfg.defaults()
+	cfg.Default()
 	k := newKubelet(cfg, deps{client: client, rt: newFakeRuntime(), net: newFakeNetwork()})
 	pod := testPod("p", func(p *v1.Pod) {
 		p.UID = "uid-1"
@@ -75,7 +75,7 @@ func TestProjectedServiceAccountVolume(t *testing.T) {
 
 func TestProjectedVolumeFailsOnAMissingConfigMap(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.defaults()
+	cfg.Default()
 	k := newKubelet(cfg, deps{client: fake.NewClientset(), rt: newFakeRuntime(), net: newFakeNetwork()})
 	pod := testPod("p", func(p *v1.Pod) {
 		v := serviceAccountVolume()

@@ -1,4 +1,4 @@
-package kubelet
+package config
 
 import (
 	"errors"
@@ -119,7 +119,11 @@ func TimingsFor(profile string) Timings {
 	}
 }
 
-func (c *Config) defaults() {
+// Default fills what is left empty: timings from the kubernetes profile
+// (BackoffReset: twice BackoffMax), NodeNetns and PodNetnsPrefix from
+// ContainerdNamespace, cluster.local, :10250, a capacity of 2 CPUs, 4Gi and
+// 110 pods, and a logger that discards.
+func (c *Config) Default() {
 	def := TimingsFor(ProfileKubernetes)
 	t := &c.Timings
 	for _, f := range []struct{ v, d *time.Duration }{
@@ -159,7 +163,9 @@ func (c *Config) defaults() {
 	}
 }
 
-func (c Config) validate() error {
+// Validate reports what a kubelet cannot run without: names, addresses and
+// folders, a node IP and pod CIDR that parse, an absolute cgroup parent.
+func (c Config) Validate() error {
 	var missing []string
 	for name, v := range map[string]string{
 		"node name": c.NodeName, "node IP": c.NodeIP, "pod CIDR": c.PodCIDR,
