@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kinns/kinns/cni/netns"
-	"github.com/kinns/kinns/kubelet"
+	"github.com/kinns/kinns/kubelet/records"
 )
 
 // PodHostPrefix names a pod where a host is expected: pod/NS/NAME, or
@@ -116,7 +116,7 @@ func (l *Lab) podNetns(ctx context.Context, ns, name string) (string, error) {
 	if _, err := l.Host(node); err != nil {
 		return "", fmt.Errorf("pod %s/%s: %w", ns, name, err)
 	}
-	nsName, ok := kubelet.PodNetnsOf(l.kubeletStateDir(node), pod.UID)
+	nsName, ok := records.NetnsOf(l.kubeletStateDir(node), pod.UID)
 	if !ok || !netns.Exists(nsName) {
 		return "", fmt.Errorf("pod %s/%s on %s has no network namespace (phase %s); wait until it runs", ns, name, node, pod.Status.Phase)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/kinns/kinns/harness/proc"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
-	"github.com/kinns/kinns/kubelet"
+	"github.com/kinns/kinns/kubelet/records"
 )
 
 // Lab is a running lab, or one found through its state folder.
@@ -285,7 +285,7 @@ func (l *Lab) teardown(ctx context.Context) error {
 }
 
 // resources is what the lab recorded, and the pod namespaces that the
-// kubelets recorded in their own state folders (kubelet.PodNetns reads
+// kubelets recorded in their own state folders (records.Netns reads
 // them; every node folder is read, whatever the lab's size is believed to be).
 func (l *Lab) resources() ([]state.Resource, error) {
 	rs, err := l.store.Resources()
@@ -294,7 +294,7 @@ func (l *Lab) resources() ([]state.Resource, error) {
 	}
 	nodes, _ := os.ReadDir(l.store.Path("nodes"))
 	for _, n := range nodes {
-		for _, name := range kubelet.PodNetns(l.kubeletStateDir(n.Name())) {
+		for _, name := range records.Netns(l.kubeletStateDir(n.Name())) {
 			rs = append(rs, state.Resource{Kind: state.KindNetns, Name: name})
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kinns/kinns/harness/topology"
-	"github.com/kinns/kinns/kubelet"
+	kubeletconfig "github.com/kinns/kinns/kubelet/config"
 	proxyconfig "github.com/kinns/kinns/proxy/config"
 )
 
@@ -38,7 +38,7 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		v1.ResourceMemory: resource.MustParse(orDefault(l.cfg.NodeMemory, DefaultNodeMemory)),
 		v1.ResourcePods:   resource.MustParse(DefaultNodePods),
 	}
-	return kubelet.Config{
+	return kubeletconfig.Config{
 		Kubeconfig: kubeconfig, NodeName: n.Name, NodeIP: n.IP.String(), PodCIDR: n.PodCIDR.String(),
 		NodeNetns: n.Netns, Bridge: topology.NodeBridge,
 		ContainerdAddress:   l.containerdAddress,
@@ -46,7 +46,7 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		CgroupParent:        LabCgroup(l.Name()) + "/" + n.Name,
 		StateDir:            filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "pods"),
 		Capacity:   capacity,
-		Timings:    kubelet.TimingsFor(l.cfg.Timing),
+		Timings:    kubeletconfig.TimingsFor(l.cfg.Timing),
 		ClusterDNS: []string{topology.ClusterDNS.String()}, ClusterDomain: topology.ClusterDomain,
 		ServerAddress: ":10250", ServerCertFile: p.KubeletCert(n.Name), ServerKeyFile: p.KubeletKey(n.Name),
 		ClientCAFile: p.CACert(),
