@@ -20,6 +20,11 @@
 //     controllers as libraries;
 //   - replicaset, deployment: their own packages.
 //
+// Every controller package has one constructor, New(deps.Deps, Options)
+// (*Controller, error): deps.Deps (package internal/deps) carries the
+// controller's client, the shared informer factory, its event recorder and
+// its logger, and a controller is one row of the table in registry.go.
+//
 // Informers watch as system:kube-controller-manager; each controller writes
 // as its upstream kube-system ServiceAccount (endpointslice-controller,
 // node-controller, …), whose RBAC roles the API server bootstraps. Events

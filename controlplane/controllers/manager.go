@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/controller-manager/pkg/clientbuilder"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // ReportingController prefixes the reportingController of every event the
@@ -63,7 +65,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	base := deps{cfg: cfg, factory: factory, metaInf: metaInf, started: started, rootCA: rootCA}
+	base := env{Deps: deps.Deps{Factory: factory}, cfg: cfg, metaInf: metaInf, started: started, rootCA: rootCA}
 	// Every controller is built before the informers start, so each one's
 	// informers (and indexers) are registered in time.
 	runners := map[string]runner{}
@@ -131,19 +133,20 @@ func caOf(rc *rest.Config) ([]byte, error) {
 }
 
 // build makes one controller with a client acting as its ServiceAccount.
-func build(ctx context.Context, s spec, d deps, accounts clientbuilder.ControllerClientBuilder, b events.EventBroadcaster) (runner, error) {
-	rc, err := accountConfig(ctx, accounts, s.account, d.cfg)
+func build(ctx context.Context, s spec, e env, accounts clientbuilder.ControllerClientBuilder, b events.EventBroadcaster) (runner, error) {
+	rc, err := accountConfig(ctx, accounts, s.account, e.cfg)
 	if err != nil {
 		return nil, err
 	}
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
+	if e.Client, err = kubernetes.NewForConfig(rc); err != nil {
 		return nil, fmt.Errorf("client for controller %s: %w", s.name, err)
 	}
-	d.client, d.rest = client, rc
-	d.log = d.cfg.Log.With("controller", s.name)
-	d.recorder = b.NewRecorder(scheme.Scheme, ReportingController+"/"+s.name)
-	r, err := s.build(d)
+	if e.meta, err = metadata.NewForConfig(rc); err != nil {
+		return nil, fmt.Errorf("metadata client for controller %s: %w", s.name, err)
+	}
+	e.Log = e.cfg.Log.With("controller", s.name)
+	e.Recorder = b.NewRecorder(scheme.Scheme, ReportingController+"/"+s.name)
+	r, err := s.build(e)
 	if err != nil {
 		return nil, fmt.Errorf("build controller %s: %w", s.name, err)
 	}

@@ -2,20 +2,16 @@ package controllers
 
 import (
 	"context"
-	"log/slog"
 	"net/netip"
 
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/events"
 
 	"github.com/kinns/kinns/controlplane/controllers/deployment"
 	"github.com/kinns/kinns/controlplane/controllers/dnsendpoints"
 	"github.com/kinns/kinns/controlplane/controllers/endpoints"
 	"github.com/kinns/kinns/controlplane/controllers/garbagecollector"
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/namespace"
 	"github.com/kinns/kinns/controlplane/controllers/nodeipam"
 	"github.com/kinns/kinns/controlplane/controllers/nodelifecycle"
@@ -29,17 +25,15 @@ type runner interface {
 	Run(ctx context.Context, workers int)
 }
 
-// deps is what a controller is built from.
-type deps struct {
-	cfg      Config
-	client   kubernetes.Interface // acts as the controller's service account
-	rest     *rest.Config         // that account's client config
-	factory  informers.SharedInformerFactory
-	metaInf  metadatainformer.SharedInformerFactory
-	started  <-chan struct{} // closed once the factories are started
-	rootCA   []byte          // the CA that signs the API server's certificate, PEM
-	recorder events.EventRecorder
-	log      *slog.Logger
+// env is what a controller is built from: its deps.Deps and what only some
+// controllers need.
+type env struct {
+	deps.Deps
+	cfg     Config
+	meta    metadata.Interface // as the controller's service account
+	metaInf metadatainformer.SharedInformerFactory
+	started <-chan struct{} // closed once the factories are started
+	rootCA  []byte          // the CA that signs the API server's certificate, PEM
 }
 
 // spec is one controller: its name, the kube-system ServiceAccount it acts
@@ -47,57 +41,49 @@ type deps struct {
 // kube-controller-manager's controllers apply), and how to build it.
 type spec struct {
 	name, account string
-	build         func(d deps) (runner, error)
+	build         func(e env) (runner, error)
 }
 
 var specs = []spec{
-	{"endpointslice", "endpointslice-controller", func(d deps) (runner, error) {
-		return endpoints.New(d.client, d.factory, d.recorder, d.log, endpoints.Options{Write: endpoints.WriteSlices}), nil
+	{"endpointslice", "endpointslice-controller", func(e env) (runner, error) {
+		return endpoints.New(e.Deps, endpoints.Options{Write: endpoints.WriteSlices})
 	}},
-	{"endpoints", "endpoint-controller", func(d deps) (runner, error) {
-		return endpoints.New(d.client, d.factory, d.recorder, d.log, endpoints.Options{Write: endpoints.WriteEndpoints}), nil
+	{"endpoints", "endpoint-controller", func(e env) (runner, error) {
+		return endpoints.New(e.Deps, endpoints.Options{Write: endpoints.WriteEndpoints})
 	}},
-	{"dns-endpoints", "endpointslice-controller", func(d deps) (runner, error) {
-		return dnsendpoints.New(d.client, d.log, dnsendpoints.Options{Servers: d.cfg.DNSServers}), nil
+	{"dns-endpoints", "endpointslice-controller", func(e env) (runner, error) {
+		return dnsendpoints.New(e.Deps, dnsendpoints.Options{Servers: e.cfg.DNSServers})
 	}},
-	{"nodeipam", "node-controller", func(d deps) (runner, error) {
-		return nodeipam.New(d.client, d.factory, d.recorder, d.log, nodeipam.Options{
-			ClusterCIDR: netip.MustParsePrefix(d.cfg.ClusterCIDR), NodeMaskSize: d.cfg.NodeCIDRMaskSize,
-		}), nil
+	{"nodeipam", "node-controller", func(e env) (runner, error) {
+		return nodeipam.New(e.Deps, nodeipam.Options{
+			ClusterCIDR: netip.MustParsePrefix(e.cfg.ClusterCIDR), NodeMaskSize: e.cfg.NodeCIDRMaskSize,
+		})
 	}},
-	{"nodelifecycle", "node-controller", func(d deps) (runner, error) {
-		return nodelifecycle.New(d.client, d.factory, d.recorder, d.log, nodelifecycle.Options{
-			MonitorPeriod: d.cfg.NodeMonitorPeriod, GracePeriod: d.cfg.NodeMonitorGracePeriod,
-			StartupGracePeriod: d.cfg.NodeStartupGracePeriod,
-		}), nil
+	{"nodelifecycle", "node-controller", func(e env) (runner, error) {
+		return nodelifecycle.New(e.Deps, nodelifecycle.Options{
+			MonitorPeriod: e.cfg.NodeMonitorPeriod, GracePeriod: e.cfg.NodeMonitorGracePeriod,
+			StartupGracePeriod: e.cfg.NodeStartupGracePeriod,
+		})
 	}},
-	{"serviceaccount", "service-account-controller", func(d deps) (runner, error) {
-		return serviceaccount.New(d.client, d.factory, d.recorder, d.log, serviceaccount.Options{}), nil
+	{"serviceaccount", "service-account-controller", func(e env) (runner, error) {
+		return serviceaccount.New(e.Deps, serviceaccount.Options{})
 	}},
-	{"namespace", "namespace-controller", func(d deps) (runner, error) {
-		meta, err := metadata.NewForConfig(d.rest)
-		if err != nil {
-			return nil, err
-		}
-		return namespace.New(d.client, d.factory, d.recorder, d.log, namespace.Options{Metadata: meta, ResyncPeriod: d.cfg.Resync}), nil
+	{"namespace", "namespace-controller", func(e env) (runner, error) {
+		return namespace.New(e.Deps, namespace.Options{Metadata: e.meta, ResyncPeriod: e.cfg.Resync})
 	}},
-	{"root-ca-cert-publisher", "root-ca-cert-publisher", func(d deps) (runner, error) {
-		return rootca.New(d.client, d.factory, d.recorder, d.log, rootca.Options{CA: d.rootCA})
+	{"root-ca-cert-publisher", "root-ca-cert-publisher", func(e env) (runner, error) {
+		return rootca.New(e.Deps, rootca.Options{CA: e.rootCA})
 	}},
-	{"garbagecollector", "generic-garbage-collector", func(d deps) (runner, error) {
-		meta, err := metadata.NewForConfig(d.rest)
-		if err != nil {
-			return nil, err
-		}
-		return garbagecollector.New(d.client, d.factory, d.recorder, d.log, garbagecollector.Options{
-			Metadata: meta, MetadataInformers: d.metaInf, InformersStarted: d.started,
-		}), nil
+	{"garbagecollector", "generic-garbage-collector", func(e env) (runner, error) {
+		return garbagecollector.New(e.Deps, garbagecollector.Options{
+			Metadata: e.meta, MetadataInformers: e.metaInf, InformersStarted: e.started,
+		})
 	}},
-	{"replicaset", "replicaset-controller", func(d deps) (runner, error) {
-		return replicaset.New(d.client, d.factory, d.recorder, d.log), nil
+	{"replicaset", "replicaset-controller", func(e env) (runner, error) {
+		return replicaset.New(e.Deps, replicaset.Options{})
 	}},
-	{"deployment", "deployment-controller", func(d deps) (runner, error) {
-		return deployment.New(d.client, d.factory, d.recorder, d.log), nil
+	{"deployment", "deployment-controller", func(e env) (runner, error) {
+		return deployment.New(e.Deps, deployment.Options{})
 	}},
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -15,6 +14,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
@@ -34,23 +34,18 @@ type Controller struct {
 	clock     clock.Clock
 }
 
-// New builds the controller and registers its handlers on the factory's
-// Deployment, ReplicaSet and Pod informers; call it before factory.Start.
-// rec and log may be nil.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger) *Controller {
-	return newController(client, factory, rec, log, clock.RealClock{})
-}
+// Options tune a Controller; there is nothing to tune yet.
+type Options struct{}
 
-func newController(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, clk clock.Clock) *Controller {
-	log = loop.OrDiscard(log)
-	if rec == nil {
-		rec = &events.FakeRecorder{} // nil channel: discards
-	}
-	dInformer := factory.Apps().V1().Deployments()
-	rsInformer := factory.Apps().V1().ReplicaSets()
-	podInformer := factory.Core().V1().Pods()
+// New builds the controller and registers its handlers on the factory's
+// Deployment, ReplicaSet and Pod informers; call it before d.Factory.Start.
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
+	dInformer := d.Factory.Apps().V1().Deployments()
+	rsInformer := d.Factory.Apps().V1().ReplicaSets()
+	podInformer := d.Factory.Core().V1().Pods()
 	c := &Controller{
-		client:    client,
+		client:    d.Client,
 		dLister:   dInformer.Lister(),
 		rsLister:  rsInformer.Lister(),
 		podLister: podInformer.Lister(),
@@ -58,9 +53,9 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 			dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced,
 		},
 		queue: loop.NewQueue("deployment"),
-		rec:   rec,
-		log:   log.With("controller", "deployment"),
-		clock: clk,
+		rec:   d.Recorder,
+		log:   d.Log.With("controller", "deployment"),
+		clock: d.Clock,
 	}
 	c.register(dInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc: c.addDeployment, UpdateFunc: c.updateDeployment, DeleteFunc: c.deleteDeployment,
@@ -71,7 +66,7 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 	c.register(podInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		DeleteFunc: c.deletePod,
 	})
-	return c
+	return c, nil
 }
 
 func (c *Controller) register(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) {

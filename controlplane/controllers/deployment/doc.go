@@ -40,7 +40,8 @@
 // # Example
 //
 //	factory := informers.NewSharedInformerFactory(client, 0)
-//	dc := deployment.New(client, factory, recorder, log)
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	dc, err := deployment.New(d, deployment.Options{})
 //	factory.Start(ctx.Done()) // after New: New registers the informers
 //	dc.Run(ctx, 5)            // blocks until ctx is done
 package deployment

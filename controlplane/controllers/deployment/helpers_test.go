@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -50,7 +52,9 @@ func newFixture(t *testing.T, d *appsv1.Deployment, rss ...*appsv1.ReplicaSet) *
 	f.client = fake.NewClientset(objs...)
 	addAPIReactors(f.client, f.clock.Now)
 	factory := informers.NewSharedInformerFactory(f.client, 0)
-	f.c = newController(f.client, factory, f.rec, nil, f.clock)
+	c, err := New(deps.Deps{Client: f.client, Factory: factory, Recorder: f.rec, Clock: f.clock}, Options{})
+	must(t, err, "new controller")
+	f.c = c
 	f.dStore = factory.Apps().V1().Deployments().Informer().GetIndexer()
 	f.rsStore = factory.Apps().V1().ReplicaSets().Informer().GetIndexer()
 	f.podStore = factory.Core().V1().Pods().Informer().GetIndexer()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/kinns/kinns/controlplane/controllers"
 	"github.com/kinns/kinns/controlplane/controllers/deployment"
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/replicaset"
 	"github.com/kinns/kinns/controlplane/pki"
 )
@@ -183,8 +184,17 @@ func startControllers(t *testing.T, ctx context.Context, client kubernetes.Inter
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	rc := replicaset.New(client, factory, b.NewRecorder(scheme.Scheme, "kinns-test/replicaset"), log)
-	dc := deployment.New(client, factory, b.NewRecorder(scheme.Scheme, "kinns-test/deployment"), log)
+	d := deps.Deps{Client: client, Factory: factory, Log: log}
+	d.Recorder = b.NewRecorder(scheme.Scheme, "kinns-test/replicaset")
+	rc, err := replicaset.New(d, replicaset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Recorder = b.NewRecorder(scheme.Scheme, "kinns-test/deployment")
+	dc, err := deployment.New(d, deployment.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{}, 3)
 	go func() { rc.Run(ctx, 2); done <- struct{}{} }()
 	go func() { dc.Run(ctx, 2); done <- struct{}{} }()

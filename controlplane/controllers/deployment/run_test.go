@@ -5,13 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinns/kinns/controlplane/controllers/replicaset"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
+	"github.com/kinns/kinns/controlplane/controllers/replicaset"
 )
 
 // TestRunWithReplicaSetController drives both controllers through their
@@ -23,8 +25,11 @@ func TestRunWithReplicaSetController(t *testing.T) {
 	client := fake.NewClientset()
 	addAPIReactors(client, time.Now)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	dc := New(client, factory, nil, nil)
-	rc := replicaset.New(client, factory, nil, nil)
+	on := deps.Deps{Client: client, Factory: factory}
+	dc, err := New(on, Options{})
+	must(t, err, "new deployment controller")
+	rc, err := replicaset.New(on, replicaset.Options{})
+	must(t, err, "new replicaset controller")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{}, 3)
 	go func() { dc.Run(ctx, 2); done <- struct{}{} }()
@@ -40,7 +45,7 @@ func TestRunWithReplicaSetController(t *testing.T) {
 	}()
 
 	apps := client.AppsV1().Deployments("default")
-	_, err := apps.Create(ctx, newDeployment(3), metav1.CreateOptions{})
+	_, err = apps.Create(ctx, newDeployment(3), metav1.CreateOptions{})
 	must(t, err, "create deployment")
 	waitRolledOut(t, client, 3, "1")
 

@@ -16,6 +16,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // The Service and the slice this controller owns.
@@ -50,8 +52,10 @@ type Controller struct {
 	last   *discoveryv1.EndpointSlice // as last written or read
 }
 
-// New makes a controller; Run starts it.
-func New(client kubernetes.Interface, log *slog.Logger, opts Options) *Controller {
+// New makes a controller; Run starts it. Only d.Client and d.Log are used:
+// the one slice it owns is read once, then known from its own writes.
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	if opts.ReadyPort == 0 {
 		opts.ReadyPort = 8181
 	}
@@ -61,11 +65,11 @@ func New(client kubernetes.Interface, log *slog.Logger, opts Options) *Controlle
 	if opts.Timeout <= 0 {
 		opts.Timeout = 500 * time.Millisecond
 	}
-	c := &Controller{client: client, log: log, opts: opts}
+	c := &Controller{client: d.Client, log: d.Log, opts: opts}
 	if c.opts.Probe == nil {
 		c.opts.Probe = c.httpReady
 	}
-	return c
+	return c, nil
 }
 
 // Run probes and syncs every period until ctx ends, four times as often

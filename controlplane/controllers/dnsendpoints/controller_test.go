@@ -2,21 +2,25 @@ package dnsendpoints
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 func TestSliceFollowsTheInstancesThatAnswer(t *testing.T) {
 	client := fake.NewClientset()
 	up := map[string]bool{"10.89.0.12": true, "10.89.0.13": true}
-	c := New(client, slog.New(slog.DiscardHandler), Options{
+	c, err := New(deps.Deps{Client: client}, Options{
 		Servers: []string{"10.89.0.12", "10.89.0.13"},
 		Probe:   func(_ context.Context, ip string) bool { return up[ip] },
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ready := func() []string {
 		s, err := client.DiscoveryV1().EndpointSlices(Namespace).Get(context.Background(), SliceName, metav1.GetOptions{})
 		if err != nil {

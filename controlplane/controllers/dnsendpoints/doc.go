@@ -7,6 +7,8 @@
 // stopped, killed, paused, cut off — is no longer ready, so that the Service
 // proxies stop sending queries to it.
 //
-//	c := dnsendpoints.New(client, log, dnsendpoints.Options{Servers: []string{"10.89.0.12", "10.89.0.13"}})
+//	c, err := dnsendpoints.New(deps.Deps{Client: client, Log: log}, dnsendpoints.Options{
+//		Servers: []string{"10.89.0.12", "10.89.0.13"},
+//	})
 //	go c.Run(ctx, 1)
 package dnsendpoints

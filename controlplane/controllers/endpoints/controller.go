@@ -7,13 +7,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
@@ -53,17 +53,17 @@ type Controller struct {
 	queue    loop.Queue
 }
 
-// New registers the informers the controller needs in factory; start the
+// New registers the informers the controller needs in d.Factory; start the
 // factory after New and before or after Run.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	log = loop.OrDiscard(log)
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	c := &Controller{
-		client: client, rec: rec, log: log,
+		client: d.Client, rec: d.Recorder, log: d.Log,
 		slices: opts.Write != WriteEndpoints, legacy: opts.Write != WriteSlices,
 		queue: loop.NewQueue("endpoints"),
 	}
-	svcInf := factory.Core().V1().Services()
-	podInf := factory.Core().V1().Pods()
+	svcInf := d.Factory.Core().V1().Services()
+	podInf := d.Factory.Core().V1().Pods()
 	c.services, c.pods = svcInf.Lister(), podInf.Lister()
 	c.synced = append(c.synced, svcInf.Informer().HasSynced, podInf.Informer().HasSynced)
 	svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -77,18 +77,18 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		DeleteFunc: func(o any) { c.enqueuePod(o) },
 	})
 	if c.slices {
-		inf := factory.Discovery().V1().EndpointSlices()
+		inf := d.Factory.Discovery().V1().EndpointSlices()
 		c.sliceL = inf.Lister()
 		c.synced = append(c.synced, inf.Informer().HasSynced)
 		inf.Informer().AddEventHandler(ownedHandler(c.enqueueSlice))
 	}
 	if c.legacy {
-		inf := factory.Core().V1().Endpoints()
+		inf := d.Factory.Core().V1().Endpoints()
 		c.epL = inf.Lister()
 		c.synced = append(c.synced, inf.Informer().HasSynced)
 		inf.Informer().AddEventHandler(ownedHandler(c.enqueueEndpoints))
 	}
-	return c
+	return c, nil
 }
 
 // Run syncs Services with workers goroutines until ctx is done.

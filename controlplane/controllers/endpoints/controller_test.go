@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // harness drives a Controller on a fake clientset, copying the clientset's
@@ -27,7 +29,10 @@ type harness struct {
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	client := fake.NewClientset(objs...)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory, events.NewFakeRecorder(100), nil, Options{})
+	c, err := New(deps.Deps{Client: client, Factory: factory, Recorder: events.NewFakeRecorder(100)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &harness{t: t, client: client, factory: factory, c: c}
 }
 

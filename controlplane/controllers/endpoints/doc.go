@@ -28,7 +28,8 @@
 //
 // # Example
 //
-//	c := endpoints.New(client, factory, recorder, log, endpoints.Options{Write: endpoints.WriteSlices})
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	c, err := endpoints.New(d, endpoints.Options{Write: endpoints.WriteSlices})
 //	factory.Start(ctx.Done())
 //	c.Run(ctx, 3) // until ctx is done
 package endpoints

@@ -44,7 +44,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		errs = append(errs, c.syncEndpoints(ctx, ns, name, svc, pods))
 	}
 	if err := errors.Join(errs...); err != nil {
-		if svc != nil && c.rec != nil {
+		if svc != nil {
 			c.rec.Eventf(svc, nil, corev1.EventTypeWarning, "FailedToUpdateEndpoints", "Sync", "%v", err)
 		}
 		return fmt.Errorf("sync endpoints of service %q: %w", key, err)

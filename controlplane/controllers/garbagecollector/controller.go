@@ -14,12 +14,11 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/controller-manager/pkg/informerfactory"
 	"k8s.io/klog/v2"
 	upstream "k8s.io/kubernetes/pkg/controller/garbagecollector"
 
-	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // Options tune a Controller.
@@ -49,15 +48,15 @@ type Controller struct {
 
 // New prepares the collector; the dependency graph is built in Run, once
 // discovery has been read.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	log = loop.OrDiscard(log)
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	if opts.Discovery == nil {
-		opts.Discovery = client.Discovery()
+		opts.Discovery = d.Client.Discovery()
 	}
 	if opts.SyncPeriod <= 0 {
 		opts.SyncPeriod = 30 * time.Second
 	}
-	return &Controller{client: client, log: log, opts: opts, typed: factory}
+	return &Controller{client: d.Client, log: d.Log, opts: opts, typed: d.Factory}, nil
 }
 
 // Run collects garbage with workers goroutines until ctx is done.

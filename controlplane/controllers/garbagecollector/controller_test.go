@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	"k8s.io/client-go/metadata/metadatainformer"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // fakeDisc answers the preferred-resources question the fake leaves empty.
@@ -62,8 +64,11 @@ func TestDependentOfDeletedOwnerIsCollected(t *testing.T) {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	metaFactory := metadatainformer.NewSharedInformerFactory(meta, 0)
 	started := make(chan struct{})
-	c := New(client, factory, nil, nil, Options{Metadata: meta, MetadataInformers: metaFactory, InformersStarted: started,
-		Discovery: disc, SyncPeriod: 200 * time.Millisecond})
+	c, err := New(deps.Deps{Client: client, Factory: factory}, Options{Metadata: meta, MetadataInformers: metaFactory,
+		InformersStarted: started, Discovery: disc, SyncPeriod: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	factory.Start(ctx.Done())
 	metaFactory.Start(ctx.Done())
 	close(started)
@@ -71,7 +76,7 @@ func TestDependentOfDeletedOwnerIsCollected(t *testing.T) {
 	go func() { c.Run(ctx, 2); close(done) }()
 
 	pods := meta.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace("default")
-	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		_, err := pods.Get(ctx, "orphan", metav1.GetOptions{})
 		return err != nil, nil
 	})

@@ -23,7 +23,8 @@
 // # Example
 //
 //	started := make(chan struct{})
-//	c := garbagecollector.New(client, factory, recorder, log, garbagecollector.Options{
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	c, err := garbagecollector.New(d, garbagecollector.Options{
 //		Metadata: metadataClient, MetadataInformers: metadataFactory, InformersStarted: started,
 //	})
 //	factory.Start(ctx.Done())

@@ -11,15 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/informers"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	upstream "k8s.io/kubernetes/pkg/controller/namespace"
 
-	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // Options tune a Controller.
@@ -41,19 +39,19 @@ type Controller struct {
 	informer coreinformers.NamespaceInformer
 }
 
-// New registers a namespace informer in factory. rec is unused: upstream's
-// controller reports through the namespace's status conditions.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	log = loop.OrDiscard(log)
+// New registers a namespace informer in d.Factory. d.Recorder is unused:
+// upstream's controller reports through the namespace's status conditions.
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	if opts.Discovery == nil {
-		opts.Discovery = client.Discovery()
+		opts.Discovery = d.Client.Discovery()
 	}
 	if opts.ResyncPeriod <= 0 {
 		opts.ResyncPeriod = 5 * time.Minute
 	}
-	inf := factory.Core().V1().Namespaces()
+	inf := d.Factory.Core().V1().Namespaces()
 	inf.Informer() // registered now, so the factory starts it
-	return &Controller{client: client, log: log, opts: opts, informer: inf}
+	return &Controller{client: d.Client, log: d.Log, opts: opts, informer: inf}, nil
 }
 
 // Run waits until discovery answers, then runs upstream's controller with

@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	metadatafake "k8s.io/client-go/metadata/fake"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // fakeDisc answers the preferred-resources questions the fake leaves empty.
@@ -53,12 +55,15 @@ func TestTerminatingNamespaceIsEmptiedAndFinalized(t *testing.T) {
 	meta := metadatafake.NewSimpleMetadataClient(scheme, cm)
 
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory, nil, nil, Options{Metadata: meta, Discovery: disc})
+	c, err := New(deps.Deps{Client: client, Factory: factory}, Options{Metadata: meta, Discovery: disc})
+	if err != nil {
+		t.Fatal(err)
+	}
 	factory.Start(ctx.Done())
 	go c.Run(ctx, 1)
 
 	cms := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		if _, err := meta.Resource(cms).Namespace("team").Get(ctx, "settings", metav1.GetOptions{}); err == nil {
 			return false, nil
 		}

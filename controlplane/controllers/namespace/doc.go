@@ -17,7 +17,8 @@
 //
 // # Example
 //
-//	c := namespace.New(client, factory, recorder, log, namespace.Options{Metadata: metadataClient})
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	c, err := namespace.New(d, namespace.Options{Metadata: metadataClient})
 //	factory.Start(ctx.Done())
 //	c.Run(ctx, 5)
 package namespace

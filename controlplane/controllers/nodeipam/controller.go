@@ -12,12 +12,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
@@ -44,10 +44,10 @@ type Controller struct {
 	held    map[string][]netip.Prefix
 }
 
-// New registers a node informer in factory. It panics on invalid Options,
-// which the controller manager validates beforehand.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	log = loop.OrDiscard(log)
+// New registers a node informer in d.Factory. Invalid Options are an error
+// (the controller manager validates them beforehand).
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	if !opts.ClusterCIDR.IsValid() {
 		opts.ClusterCIDR = netip.MustParsePrefix("10.244.0.0/16")
 	}
@@ -56,11 +56,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	}
 	set, err := NewCIDRSet(opts.ClusterCIDR, opts.NodeMaskSize)
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
-	inf := factory.Core().V1().Nodes()
+	inf := d.Factory.Core().V1().Nodes()
 	c := &Controller{
-		client: client, rec: rec, log: log, nodes: inf.Lister(), synced: inf.Informer().HasSynced,
+		client: d.Client, rec: d.Recorder, log: d.Log, nodes: inf.Lister(), synced: inf.Informer().HasSynced,
 		queue: loop.NewQueue("nodeipam"), set: set,
 		pending: map[string]netip.Prefix{}, held: map[string][]netip.Prefix{},
 	}
@@ -69,7 +69,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		UpdateFunc: func(_, o any) { loop.Enqueue(c.queue, o) },
 		DeleteFunc: func(o any) { loop.Enqueue(c.queue, o) },
 	})
-	return c
+	return c, nil
 }
 
 // Run assigns CIDRs with workers goroutines until ctx is done. Blocks already
@@ -177,9 +177,7 @@ func (c *Controller) patch(ctx context.Context, node *corev1.Node, block netip.P
 }
 
 func (c *Controller) event(node *corev1.Node, reason, note string) {
-	if c.rec != nil {
-		c.rec.Eventf(node, nil, corev1.EventTypeWarning, reason, "AssignPodCIDR", "%s", note)
-	}
+	c.rec.Eventf(node, nil, corev1.EventTypeWarning, reason, "AssignPodCIDR", "%s", note)
 }
 
 // nodeCIDRs parses the node's pod CIDRs, skipping malformed ones.

@@ -12,7 +12,8 @@
 //
 // # Example
 //
-//	c := nodeipam.New(client, factory, recorder, log, nodeipam.Options{
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	c, err := nodeipam.New(d, nodeipam.Options{
 //		ClusterCIDR: netip.MustParsePrefix("10.244.0.0/16"), NodeMaskSize: 24,
 //	})
 //	factory.Start(ctx.Done())

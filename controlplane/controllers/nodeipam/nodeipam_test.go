@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 func TestCIDRSetTopDownAndRelease(t *testing.T) {
@@ -73,7 +75,10 @@ type harness struct {
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	client := fake.NewClientset(objs...)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory, events.NewFakeRecorder(10), nil, Options{})
+	c, err := New(deps.Deps{Client: client, Factory: factory, Recorder: events.NewFakeRecorder(10)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &harness{t: t, client: client, store: factory.Core().V1().Nodes().Informer().GetStore(), c: c}
 }
 
@@ -147,7 +152,10 @@ func TestNeverGivesAKubeletBlockAway(t *testing.T) {
 	// The cluster range is tiny so that allocation reaches the kubelet blocks.
 	client := fake.NewClientset(node("node-1", "10.0.0.4/30"), node("a", ""), node("b", ""))
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory, nil, nil, Options{ClusterCIDR: netip.MustParsePrefix("10.0.0.0/29"), NodeMaskSize: 30})
+	c, err := New(deps.Deps{Client: client, Factory: factory}, Options{ClusterCIDR: netip.MustParsePrefix("10.0.0.0/29"), NodeMaskSize: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, _ := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	for i := range l.Items {
 		factory.Core().V1().Nodes().Informer().GetStore().Add(&l.Items[i])

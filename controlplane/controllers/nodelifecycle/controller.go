@@ -11,13 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	coordlisters "k8s.io/client-go/listers/coordination/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
@@ -34,6 +35,7 @@ type Controller struct {
 	client kubernetes.Interface
 	rec    events.EventRecorder
 	log    *slog.Logger
+	clock  clock.PassiveClock
 	opts   Options
 
 	nodes  corelisters.NodeLister
@@ -64,20 +66,20 @@ type health struct {
 
 type taintKey struct{ node, key, effect string }
 
-// New registers node, Lease and pod informers in factory.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	log = loop.OrDiscard(log)
+// New registers node, Lease and pod informers in d.Factory.
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	opts.defaults()
-	nodeInf := factory.Core().V1().Nodes()
-	leaseInf := factory.Coordination().V1().Leases()
-	podInf := factory.Core().V1().Pods()
+	nodeInf := d.Factory.Core().V1().Nodes()
+	leaseInf := d.Factory.Coordination().V1().Leases()
+	podInf := d.Factory.Core().V1().Pods()
 	c := &Controller{
-		client: client, rec: rec, log: log, opts: opts,
+		client: d.Client, rec: d.Recorder, log: d.Log, clock: d.Clock, opts: opts,
 		nodes: nodeInf.Lister(), leases: leaseInf.Lister(), pods: podInf.Lister(),
 		synced:    []cache.InformerSynced{nodeInf.Informer().HasSynced, leaseInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		health:    map[string]*health{},
 		firstSeen: map[taintKey]time.Time{},
-		lastAlive: opts.Clock.Now(),
+		lastAlive: d.Clock.Now(),
 		kick:      make(chan struct{}, 1),
 	}
 	// The index only speeds up pods-on-node lookups; if the pod informer has
@@ -94,7 +96,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 		AddFunc:    func(o any) { c.observeLease(o) },
 		UpdateFunc: func(_, o any) { c.observeLease(o) },
 	})
-	return c
+	return c, nil
 }
 
 func indexByNode(o any) ([]string, error) {
@@ -114,7 +116,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	// Nobody has been judged yet: every node gets a full grace period from
 	// now, since renewals made while we were away were never seen.
 	c.mu.Lock()
-	c.lastAlive = c.opts.Clock.Now()
+	c.lastAlive = c.clock.Now()
 	c.mu.Unlock()
 	tick := time.NewTicker(c.opts.MonitorPeriod)
 	defer tick.Stop()
@@ -170,7 +172,7 @@ func (c *Controller) nodeDeleted(o any) {
 // lastHeartbeatTime moved since last seen. The first value seen is no
 // heartbeat (it may be old): a node seen for the first time counts from now.
 func (c *Controller) observe(name string, node *corev1.Node, lease *coordinationv1.Lease) {
-	now := c.opts.Clock.Now()
+	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h, known := c.health[name]
@@ -241,7 +243,5 @@ func readyCondition(n *corev1.Node) *corev1.NodeCondition {
 }
 
 func (c *Controller) event(obj runtime.Object, typ, reason, note string) {
-	if c.rec != nil {
-		c.rec.Eventf(obj, nil, typ, reason, "NodeLifecycle", "%s", note)
-	}
+	c.rec.Eventf(obj, nil, typ, reason, "NodeLifecycle", "%s", note)
 }

@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 const grace = 10 * time.Second
@@ -44,10 +46,24 @@ func newLab(t *testing.T, nodes int) *lab {
 			Spec: coordinationv1.LeaseSpec{RenewTime: &metav1.MicroTime{Time: t0}}})
 		l.alive[name] = true
 	}
-	l.factory = informers.NewSharedInformerFactory(l.client, 0)
-	l.c = New(l.client, l.factory, nil, nil, Options{MonitorPeriod: time.Second, GracePeriod: grace, StartupGracePeriod: 2 * grace, Clock: l.clock})
+	l.start(Options{MonitorPeriod: time.Second, GracePeriod: grace, StartupGracePeriod: 2 * grace})
 	l.refresh()
 	return l
+}
+
+// start gives the lab a new controller with fresh informers, as a restart.
+func (l *lab) start(opts Options) {
+	l.factory = informers.NewSharedInformerFactory(l.client, 0)
+	l.c = newController(l.t, deps.Deps{Client: l.client, Factory: l.factory, Clock: l.clock}, opts)
+}
+
+func newController(t *testing.T, d deps.Deps, opts Options) *Controller {
+	t.Helper()
+	c, err := New(d, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func (l *lab) create(o any) {
@@ -317,8 +333,7 @@ func TestStartupGivesEveryNodeAGracePeriod(t *testing.T) {
 	// The controller starts long after the last renewals it can see (it was
 	// down); nodes are judged only a grace period after it first saw them.
 	l.clock.Step(time.Hour)
-	l.factory = informers.NewSharedInformerFactory(l.client, 0)
-	l.c = New(l.client, l.factory, nil, nil, Options{MonitorPeriod: time.Second, GracePeriod: grace, Clock: l.clock})
+	l.start(Options{MonitorPeriod: time.Second, GracePeriod: grace})
 	l.alive["node-3"] = false
 	l.run(grace - time.Second)
 	if l.ready("node-3").Status != corev1.ConditionTrue {
@@ -349,7 +364,7 @@ func TestUserNoExecuteTaintEvictsEvenWhenDisrupted(t *testing.T) {
 }
 
 func TestModeThresholds(t *testing.T) {
-	c := New(fake.NewClientset(), informers.NewSharedInformerFactory(fake.NewClientset(), 0), nil, nil, Options{Clock: clocktesting.NewFakeClock(t0)})
+	c := newController(t, deps.Deps{Client: fake.NewClientset(), Factory: informers.NewSharedInformerFactory(fake.NewClientset(), 0), Clock: clocktesting.NewFakeClock(t0)}, Options{})
 	now := t0.Add(time.Second)
 	cases := []struct {
 		judged, unhealthy int
@@ -392,7 +407,7 @@ func TestStaggeredOutageEvictsNothing(t *testing.T) {
 }
 
 func TestReadyNodeWithOurTaintAsksForAPassAtOnce(t *testing.T) {
-	c := New(fake.NewClientset(), informers.NewSharedInformerFactory(fake.NewClientset(), 0), nil, nil, Options{Clock: clocktesting.NewFakeClock(t0)})
+	c := newController(t, deps.Deps{Client: fake.NewClientset(), Factory: informers.NewSharedInformerFactory(fake.NewClientset(), 0), Clock: clocktesting.NewFakeClock(t0)}, Options{})
 	node := func(ready corev1.ConditionStatus, taints ...corev1.Taint) *corev1.Node {
 		return &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: "n"},

@@ -46,7 +46,8 @@
 //
 // # Example
 //
-//	c := nodelifecycle.New(client, factory, recorder, log, nodelifecycle.Options{
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	c, err := nodelifecycle.New(d, nodelifecycle.Options{
 //		MonitorPeriod: time.Second, GracePeriod: 10 * time.Second,
 //	})
 //	factory.Start(ctx.Done())

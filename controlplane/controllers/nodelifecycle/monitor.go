@@ -21,7 +21,7 @@ type verdict struct {
 // disruption mode, then write statuses, taints and evictions as the mode
 // allows. Errors are logged and retried on the next pass.
 func (c *Controller) Monitor(ctx context.Context) {
-	now := c.opts.Clock.Now()
+	now := c.clock.Now()
 	nodes := c.refresh()
 	verdicts, mode := c.assess(nodes, now)
 	for _, v := range verdicts {

@@ -2,8 +2,6 @@ package nodelifecycle
 
 import (
 	"time"
-
-	"k8s.io/utils/clock"
 )
 
 // Upstream kube-controller-manager 1.37 defaults.
@@ -34,8 +32,6 @@ type Options struct {
 	BlindAfter time.Duration
 	// UnhealthyFraction sets partial disruption (default 0.55).
 	UnhealthyFraction float64
-	// Clock is injected by tests (default: the real clock).
-	Clock clock.PassiveClock
 }
 
 func (o *Options) defaults() {
@@ -53,8 +49,5 @@ func (o *Options) defaults() {
 	}
 	if o.UnhealthyFraction <= 0 {
 		o.UnhealthyFraction = DefaultUnhealthyFraction
-	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
 	}
 }

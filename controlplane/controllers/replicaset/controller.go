@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -14,6 +13,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
@@ -34,30 +34,25 @@ type Controller struct {
 	clock     clock.Clock
 }
 
-// New builds the controller and registers its handlers on the factory's
-// ReplicaSet and Pod informers; call it before factory.Start. rec and log
-// may be nil.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger) *Controller {
-	return newController(client, factory, rec, log, clock.RealClock{})
-}
+// Options tune a Controller; there is nothing to tune yet.
+type Options struct{}
 
-func newController(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, clk clock.Clock) *Controller {
-	log = loop.OrDiscard(log)
-	if rec == nil {
-		rec = &events.FakeRecorder{} // nil channel: discards
-	}
-	rsInformer := factory.Apps().V1().ReplicaSets()
-	podInformer := factory.Core().V1().Pods()
+// New builds the controller and registers its handlers on the factory's
+// ReplicaSet and Pod informers; call it before d.Factory.Start.
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
+	rsInformer := d.Factory.Apps().V1().ReplicaSets()
+	podInformer := d.Factory.Core().V1().Pods()
 	c := &Controller{
-		client:    client,
+		client:    d.Client,
 		rsLister:  rsInformer.Lister(),
 		podLister: podInformer.Lister(),
 		synced:    []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
 		queue:     loop.NewQueue("replicaset"),
-		exp:       newExpectations(clk),
-		rec:       rec,
-		log:       log.With("controller", "replicaset"),
-		clock:     clk,
+		exp:       newExpectations(d.Clock),
+		rec:       d.Recorder,
+		log:       d.Log.With("controller", "replicaset"),
+		clock:     d.Clock,
 	}
 	c.register(rsInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc: c.addRS, UpdateFunc: c.updateRS, DeleteFunc: c.deleteRS,
@@ -65,7 +60,7 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 	c.register(podInformer.Informer(), cache.ResourceEventHandlerFuncs{
 		AddFunc: c.addPod, UpdateFunc: c.updatePod, DeleteFunc: c.deletePod,
 	})
-	return c
+	return c, nil
 }
 
 func (c *Controller) register(inf cache.SharedIndexInformer, h cache.ResourceEventHandler) {

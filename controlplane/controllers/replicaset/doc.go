@@ -28,7 +28,8 @@
 // # Example
 //
 //	factory := informers.NewSharedInformerFactory(client, 0)
-//	rs := replicaset.New(client, factory, recorder, log)
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	rs, err := replicaset.New(d, replicaset.Options{})
 //	factory.Start(ctx.Done()) // after New: New registers the informers
 //	rs.Run(ctx, 5)            // blocks until ctx is done
 package replicaset

@@ -10,6 +10,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // TestRunRestoresDeletedPods drives the whole loop (informers, handlers,
@@ -20,7 +22,8 @@ func TestRunRestoresDeletedPods(t *testing.T) {
 	f := &fixture{t: t, ctx: t.Context(), client: client}
 	addNamingReactor(client, time.Now)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory, events.NewFakeRecorder(100), nil)
+	c, err := New(deps.Deps{Client: client, Factory: factory, Recorder: events.NewFakeRecorder(100)}, Options{})
+	must(t, err, "new controller")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx, 2) }()
@@ -28,7 +31,7 @@ func TestRunRestoresDeletedPods(t *testing.T) {
 	defer factory.Shutdown()
 	defer func() { cancel(); <-done }()
 
-	_, err := client.AppsV1().ReplicaSets("default").Create(ctx, newRS("web", 3), metav1.CreateOptions{})
+	_, err = client.AppsV1().ReplicaSets("default").Create(ctx, newRS("web", 3), metav1.CreateOptions{})
 	must(t, err, "create replicaset")
 	waitPods(t, f, 3)
 	victim := f.pods()[0].Name

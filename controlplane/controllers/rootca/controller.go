@@ -7,13 +7,10 @@ import (
 	"log/slog"
 
 	"github.com/go-logr/logr"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	upstream "k8s.io/kubernetes/pkg/controller/certificates/rootcacertpublisher"
 
-	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 // Options tune a Controller.
@@ -28,18 +25,18 @@ type Controller struct {
 	publisher *upstream.Publisher
 }
 
-// New registers ConfigMap and Namespace informers in factory. rec is unused:
-// upstream's publisher records no events.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) (*Controller, error) {
-	log = loop.OrDiscard(log)
+// New registers ConfigMap and Namespace informers in d.Factory. d.Recorder
+// is unused: upstream's publisher records no events.
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	if len(opts.CA) == 0 {
 		return nil, errors.New("rootca: no CA certificate to publish")
 	}
-	p, err := upstream.NewPublisher(factory.Core().V1().ConfigMaps(), factory.Core().V1().Namespaces(), client, opts.CA)
+	p, err := upstream.NewPublisher(d.Factory.Core().V1().ConfigMaps(), d.Factory.Core().V1().Namespaces(), d.Client, opts.CA)
 	if err != nil {
 		return nil, fmt.Errorf("rootca: %w", err)
 	}
-	return &Controller{log: log, publisher: p}, nil
+	return &Controller{log: d.Log, publisher: p}, nil
 }
 
 // Run publishes with workers goroutines until ctx is done.

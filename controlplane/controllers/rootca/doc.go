@@ -12,7 +12,8 @@
 //
 // # Example
 //
-//	c, err := rootca.New(client, factory, recorder, log, rootca.Options{CA: caPEM})
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	c, err := rootca.New(d, rootca.Options{CA: caPEM})
 //	factory.Start(ctx.Done())
 //	c.Run(ctx, 1)
 package rootca

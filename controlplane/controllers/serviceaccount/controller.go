@@ -8,12 +8,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 	"github.com/kinns/kinns/controlplane/controllers/internal/loop"
 )
 
@@ -35,16 +35,16 @@ type Controller struct {
 	queue      loop.Queue
 }
 
-// New registers namespace and ServiceAccount informers in factory.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, rec events.EventRecorder, log *slog.Logger, opts Options) *Controller {
-	log = loop.OrDiscard(log)
+// New registers namespace and ServiceAccount informers in d.Factory.
+func New(d deps.Deps, opts Options) (*Controller, error) {
+	d = d.Defaults()
 	if len(opts.Names) == 0 {
 		opts.Names = []string{"default"}
 	}
-	nsInf := factory.Core().V1().Namespaces()
-	saInf := factory.Core().V1().ServiceAccounts()
+	nsInf := d.Factory.Core().V1().Namespaces()
+	saInf := d.Factory.Core().V1().ServiceAccounts()
 	c := &Controller{
-		client: client, rec: rec, log: log, names: opts.Names,
+		client: d.Client, rec: d.Recorder, log: d.Log, names: opts.Names,
 		namespaces: nsInf.Lister(), accounts: saInf.Lister(),
 		synced: []cache.InformerSynced{nsInf.Informer().HasSynced, saInf.Informer().HasSynced},
 		queue:  loop.NewQueue("serviceaccount"),
@@ -56,7 +56,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 	saInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: c.accountDeleted,
 	})
-	return c
+	return c, nil
 }
 
 // Run syncs namespaces with workers goroutines until ctx is done.

@@ -7,7 +7,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
 )
 
 func ns(name string, phase corev1.NamespacePhase) *corev1.Namespace {
@@ -20,7 +23,7 @@ func TestCreatesDefaultAccountInActiveNamespacesOnly(t *testing.T) {
 	existing := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "kube-system", UID: "keep"}}
 	client := fake.NewClientset(active, leaving, ns("kube-system", corev1.NamespaceActive), existing)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory, nil, nil, Options{})
+	c := newController(t, client, factory)
 	for _, o := range []*corev1.Namespace{active, leaving, ns("kube-system", corev1.NamespaceActive)} {
 		factory.Core().V1().Namespaces().Informer().GetStore().Add(o)
 	}
@@ -50,9 +53,18 @@ func TestCreatesDefaultAccountInActiveNamespacesOnly(t *testing.T) {
 
 func TestDeletedAccountQueuesNamespace(t *testing.T) {
 	client := fake.NewClientset()
-	c := New(client, informers.NewSharedInformerFactory(client, 0), nil, nil, Options{})
+	c := newController(t, client, informers.NewSharedInformerFactory(client, 0))
 	c.accountDeleted(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "team"}})
 	if k, _ := c.queue.Get(); k != "team" {
 		t.Fatalf("queued %q", k)
 	}
+}
+
+func newController(t *testing.T, client kubernetes.Interface, factory informers.SharedInformerFactory) *Controller {
+	t.Helper()
+	c, err := New(deps.Deps{Client: client, Factory: factory}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -8,7 +8,8 @@
 //
 // # Example
 //
-//	c := serviceaccount.New(client, factory, recorder, log, serviceaccount.Options{})
+//	d := deps.Deps{Client: client, Factory: factory, Recorder: recorder, Log: log}
+//	c, err := serviceaccount.New(d, serviceaccount.Options{})
 //	factory.Start(ctx.Done())
 //	c.Run(ctx, 2)
 package serviceaccount

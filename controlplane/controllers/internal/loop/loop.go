@@ -94,12 +94,3 @@ func Unwrap(obj any) any {
 	}
 	return obj
 }
-
-// OrDiscard is log, or a logger that drops everything when log is nil (a
-// controller made without one, in a test).
-func OrDiscard(log *slog.Logger) *slog.Logger {
-	if log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return log
-}
