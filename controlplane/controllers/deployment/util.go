@@ -25,57 +25,38 @@ func rsReplicas(rs *appsv1.ReplicaSet) int32 {
 	return *rs.Spec.Replicas
 }
 
-// sumSpec adds spec.replicas: the pods the ReplicaSets are asked for.
-func sumSpec(rss []*appsv1.ReplicaSet) int32 {
+// sum adds f over the ReplicaSets, counting a nil one as zero.
+func sum(rss []*appsv1.ReplicaSet, f func(*appsv1.ReplicaSet) int32) int32 {
 	var n int32
 	for _, rs := range rss {
-		n += rsReplicas(rs)
+		if rs != nil {
+			n += f(rs)
+		}
 	}
 	return n
 }
+
+// sumSpec adds spec.replicas: the pods the ReplicaSets are asked for.
+func sumSpec(rss []*appsv1.ReplicaSet) int32 { return sum(rss, rsReplicas) }
 
 // sumStatus adds status.replicas: the active pods that exist.
 func sumStatus(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.Replicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.Replicas })
 }
 
 func sumReady(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.ReadyReplicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.ReadyReplicas })
 }
 
 func sumAvailable(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.AvailableReplicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return rs.Status.AvailableReplicas })
 }
 
 // sumStayingAvailable counts the available pods that will survive the
 // current spec.replicas of each set: a ReplicaSet scaled below its
 // available count will delete some of them.
 func sumStayingAvailable(rss []*appsv1.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += min(rs.Status.AvailableReplicas, rsReplicas(rs))
-		}
-	}
-	return n
+	return sum(rss, func(rs *appsv1.ReplicaSet) int32 { return min(rs.Status.AvailableReplicas, rsReplicas(rs)) })
 }
 
 // active keeps the ReplicaSets asked for at least one pod.
