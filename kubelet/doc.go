@@ -25,28 +25,46 @@
 //     final delete with grace period 0 and the pod's UID as precondition.
 //     Whatever belongs to pods the API no longer has is removed, at start
 //     and every SyncInterval. Each pod's namespace is recorded in the
-//     kubelet's StateDir before it is made; PodNetns and PodNetnsOf read
-//     those records (the harness's teardown and `lab exec pod/…` use them).
+//     kubelet's StateDir (package records) before it is made; PodNetns and
+//     PodNetnsOf read those records (the harness's teardown and
+//     `lab exec pod/…` use them).
 //   - Adopts, after a restart, the containers a previous kubelet left
 //     running: containerd labels tell which pod, container and restart count
 //     each is; their output is reattached to their log files.
 //   - Serves the kubelet API (package server) for logs, exec and
-//     port-forward; *Kubelet is its Provider.
+//     port-forward; the pods' Manager is its Provider.
 //
-// The pod logic is pure and tested on its own: decide says what to start
-// and kill, podStatus computes the status, restartBackoff spaces restarts. Side
-// effects sit behind Runtime (package runtime's Containerd) and Network
-// (package cni's Plugin).
+// Where things live (each folder has a doc.go):
+//
+//   - config: Config, Timings, TimingsFor, Version, the profiles; a leaf the
+//     harness imports without linking the kubelet. This package aliases them.
+//   - records: the records of the pod network namespaces the kubelet made
+//     (PodNetns and PodNetnsOf here read them); a leaf too.
+//   - internal/node: the node agent (registration, Lease, conditions).
+//   - internal/pods: the pod worker: a worker per pod, sync, sandboxes,
+//     decide and podStatus as pure functions, backoff, probes, the server's
+//     Provider. A pod's network namespace is made there, in ensureSandbox.
+//   - internal/podinputs: what containers are given: environment, volumes
+//     and their sources, pod files (hosts, resolv.conf, hostname), the
+//     runtime Spec of a run.
+//   - runtime: the Runtime interface and its neutral types;
+//     runtime/containerd the implementation on containerd.
+//   - logs, probe, server: CRI log files, probe runs, the kubelet API.
+//   - This package: Run, which wires them on the real containerd and cni.
 //
 // Pods get their resolv.conf by dnsPolicy (ClusterDNS, ClusterDomain), an
 // /etc/hosts, service environment variables, and emptyDir, hostPath,
 // configMap, secret, downwardAPI and projected volumes (the bound
-// service-account token included).
+// service-account token included). Volume files are written when a
+// container starts and not refreshed while it runs.
 //
 // Known differences from the upstream kubelet: an image already present is
-// never pulled again, whatever the pull policy (a lab has no registry);
-// projected tokens are not refreshed; no preStop/postStart hooks, no static
-// pods, no evictions.
+// never pulled again, whatever the pull policy (a lab has no registry); the
+// projected service-account token is requested once per container start
+// and not rotated (the API server stretches a kubelet's one-hour token to a
+// year by default); a missing resource limit in the downward API is the
+// request (or 1), not the node's allocatable; no preStop/postStart hooks,
+// no static pods, no evictions.
 //
 // Example, as `lab component kubelet` runs it inside node-1's namespace:
 //

@@ -3,16 +3,19 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
+	"sync"
 
 	clog "github.com/containerd/log"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kinns/kinns/cni"
+	"github.com/kinns/kinns/kubelet/internal/node"
+	"github.com/kinns/kinns/kubelet/internal/pods"
 	"github.com/kinns/kinns/kubelet/logs"
 	"github.com/kinns/kinns/kubelet/runtime"
 	"github.com/kinns/kinns/kubelet/runtime/containerd"
@@ -47,8 +50,22 @@ func Run(ctx context.Context, cfg Config) error {
 	return run(ctx, cfg, deps{client: client})
 }
 
-// run is Run with the API client (and optionally a dialer) given.
+// deps are what Run makes before the kubelet: the API client and
+// optionally a dialer to reach pods.
+type deps struct {
+	client kubernetes.Interface
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// kubelet is the node agent and the pods' manager of one node.
+type kubelet struct {
+	agent *node.Agent
+	pods  *pods.Manager
+}
+
+// run is Run with the API client given.
 func run(ctx context.Context, cfg Config, d deps) error {
+	cfg.Default()
 	k, closeRuntime, err := assemble(ctx, cfg, d)
 	if err != nil {
 		return err
@@ -58,30 +75,46 @@ func run(ctx context.Context, cfg Config, d deps) error {
 	if cfg.ServerCertFile != "" {
 		g.Go(func() error {
 			return server.Run(ctx, server.Config{
-				Address: k.cfg.ServerAddress, CertFile: cfg.ServerCertFile, KeyFile: cfg.ServerKeyFile,
-				ClientCAFile: cfg.ClientCAFile, Log: k.log,
-			}, k)
+				Address: cfg.ServerAddress, CertFile: cfg.ServerCertFile, KeyFile: cfg.ServerKeyFile,
+				ClientCAFile: cfg.ClientCAFile, Log: cfg.Log,
+			}, k.pods)
 		})
 	}
 	g.Go(func() error { return k.run(ctx) })
 	return g.Wait()
 }
 
+// run registers the node, keeps it alive, and runs its pods until ctx
+// ends. It leaves every container running when it returns.
+func (k *kubelet) run(ctx context.Context) error {
+	if err := k.agent.Register(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	var agent sync.WaitGroup
+	agent.Go(func() { k.agent.Run(ctx) })
+	defer agent.Wait()
+	return k.pods.Run(ctx)
+}
+
 // assemble makes a kubelet on the real runtime and network, and adopts the
 // containers a previous kubelet left. The returned func closes the runtime
 // (containers keep running).
-func assemble(ctx context.Context, cfg Config, d deps) (*Kubelet, func(), error) {
+func assemble(ctx context.Context, cfg Config, d deps) (*kubelet, func(), error) {
 	cfg.Default()
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	k := newKubelet(cfg, d)
+	k := &kubelet{}
 	rt, err := containerd.New(containerd.Config{
 		Address: cfg.ContainerdAddress, Namespace: cfg.ContainerdNamespace, RuncRoot: cfg.RuncRoot,
 		FIFODir: filepath.Join(cfg.StateDir, "fifo"),
 		OpenLog: func(path string) (containerd.LogSink, error) { return logs.Create(path) },
-		OnExit:  k.containerExited,
-		Log:     cfg.Log,
+		// Exits are watched only from Recover on, when k.pods is set.
+		OnExit: func(c runtime.Container) { k.pods.ContainerExited(c) },
+		Log:    cfg.Log,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -94,7 +127,8 @@ func assemble(ctx context.Context, cfg Config, d deps) (*Kubelet, func(), error)
 		rt.Close()
 		return nil, nil, err
 	}
-	k.rt, k.net = rt, net
+	k.agent = node.New(cfg, node.Deps{Client: d.client, Runtime: rt, Network: net})
+	k.pods = pods.New(cfg, pods.Deps{Client: d.client, Runtime: rt, Network: net, Dial: d.dial})
 	adopted, err := rt.Recover(ctx)
 	if err != nil {
 		rt.Close()
@@ -102,14 +136,4 @@ func assemble(ctx context.Context, cfg Config, d deps) (*Kubelet, func(), error)
 	}
 	cfg.Log.Info("kubelet starting", "node", cfg.NodeName, "containers", len(adopted))
 	return k, func() { rt.Close() }, nil
-}
-
-// containerExited has the pod of an ended run synced.
-func (k *Kubelet) containerExited(c runtime.Container) {
-	k.mu.Lock()
-	w := k.workers[types.UID(c.Pod.UID)]
-	k.mu.Unlock()
-	if w != nil {
-		w.kickNow()
-	}
 }

@@ -1,0 +1,170 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kinns/kinns/kubelet/config"
+)
+
+// testAgent is a node agent on a fake API, with a runtime and a network
+// that always answer.
+type testAgent struct {
+	client *fake.Clientset
+}
+
+type answering struct{}
+
+func (answering) Version(context.Context) (string, error) { return "1.6.20", nil }
+func (answering) Status(context.Context) error            { return nil }
+
+// startAgent registers the node and runs its agent until the test ends.
+func startAgent(t *testing.T, setup ...func(*testAgent)) *testAgent {
+	t.Helper()
+	cfg := config.Config{
+		NodeName: "node-1", NodeIP: "10.89.0.21", PodCIDR: "10.244.1.0/24", ContainerdNamespace: "t-node-1",
+		Capacity: v1.ResourceList{v1.ResourceCPU: resource.MustParse("2"), v1.ResourceMemory: resource.MustParse("2Gi"), v1.ResourcePods: resource.MustParse("20")},
+		Reserved: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m"), v1.ResourceMemory: resource.MustParse("128Mi")},
+		Timings:  config.TimingsFor(config.ProfileFast),
+		Log:      slog.New(slog.DiscardHandler),
+	}
+	cfg.StatusUpdateFrequency, cfg.LeaseRenewInterval = 100*time.Millisecond, 100*time.Millisecond
+	cfg.Default()
+	tk := &testAgent{client: fake.NewClientset()}
+	for _, f := range setup {
+		f(tk)
+	}
+	a := New(cfg, Deps{Client: tk.client, Runtime: answering{}, Network: answering{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Register(ctx); err != nil && ctx.Err() == nil {
+			t.Errorf("register: %v", err)
+			return
+		}
+		a.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return tk
+}
+
+// waitFor polls cond until it holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting until %s", what)
+}
+
+func TestNodeRegistrationAndHeartbeats(t *testing.T) {
+	tk := startAgent(t)
+	ctx := context.Background()
+	var node *v1.Node
+	waitFor(t, "node registered", func() bool {
+		var err error
+		node, err = tk.client.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+		return err == nil
+	})
+	if node.Labels[v1.LabelHostname] != "node-1" || node.Labels[v1.LabelOSStable] != "linux" || node.Labels[v1.LabelArchStable] == "" {
+		t.Errorf("labels %v", node.Labels)
+	}
+	if node.Spec.PodCIDR != "10.244.1.0/24" || len(node.Spec.PodCIDRs) != 1 {
+		t.Errorf("pod CIDR %q %v", node.Spec.PodCIDR, node.Spec.PodCIDRs)
+	}
+	st := node.Status
+	if c, a := st.Capacity[v1.ResourceCPU], st.Allocatable[v1.ResourceCPU]; c.String() != "2" || a.String() != "1900m" {
+		t.Errorf("cpu capacity %s allocatable %s", c.String(), a.String())
+	}
+	if c, a := st.Capacity[v1.ResourceMemory], st.Allocatable[v1.ResourceMemory]; c.String() != "2Gi" || a.String() != "1920Mi" {
+		t.Errorf("memory capacity %s allocatable %s", c.String(), a.String())
+	}
+	if p := st.Allocatable[v1.ResourcePods]; p.String() != "20" {
+		t.Errorf("pods allocatable %s", p.String())
+	}
+	if len(st.Addresses) != 2 || st.Addresses[0] != (v1.NodeAddress{Type: v1.NodeInternalIP, Address: "10.89.0.21"}) {
+		t.Errorf("addresses %v", st.Addresses)
+	}
+	if st.DaemonEndpoints.KubeletEndpoint.Port != 10250 || st.NodeInfo.KubeletVersion != "v1.37.2" ||
+		st.NodeInfo.ContainerRuntimeVersion != "containerd://1.6.20" || st.NodeInfo.MachineID == "" {
+		t.Errorf("endpoints %v, node info %+v", st.DaemonEndpoints, st.NodeInfo)
+	}
+	want := map[v1.NodeConditionType]v1.ConditionStatus{v1.NodeReady: v1.ConditionTrue, v1.NodeMemoryPressure: v1.ConditionFalse,
+		v1.NodeDiskPressure: v1.ConditionFalse, v1.NodePIDPressure: v1.ConditionFalse}
+	for _, c := range st.Conditions {
+		if want[c.Type] == c.Status {
+			delete(want, c.Type)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("conditions %v lack %v", st.Conditions, want)
+	}
+
+	// Heartbeats: the lease is renewed and the Ready condition re-posted.
+	lease0 := getLease(t, tk)
+	if *lease0.Spec.HolderIdentity != "node-1" || *lease0.Spec.LeaseDurationSeconds != 10 ||
+		len(lease0.OwnerReferences) != 1 || lease0.OwnerReferences[0].Name != "node-1" {
+		t.Errorf("lease %+v", lease0)
+	}
+	ready0 := readyCond(node)
+	time.Sleep(1100 * time.Millisecond) // the status goes through JSON: times in whole seconds
+	node, _ = tk.client.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+	if r := readyCond(node); !r.LastHeartbeatTime.After(ready0.LastHeartbeatTime.Time) || r.LastTransitionTime.Unix() != ready0.LastTransitionTime.Unix() {
+		t.Errorf("ready condition went from %+v to %+v", ready0, r)
+	}
+	if l := getLease(t, tk); !l.Spec.RenewTime.After(lease0.Spec.RenewTime.Time) {
+		t.Errorf("lease not renewed: %v then %v", lease0.Spec.RenewTime, l.Spec.RenewTime)
+	}
+}
+
+func TestNodeRegistrationKeepsExistingNode(t *testing.T) {
+	tk := startAgent(t, func(tk *testAgent) {
+		tk.client.CoreV1().Nodes().Create(context.Background(), &v1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{"keep": "me"}},
+			Spec:       v1.NodeSpec{PodCIDR: "10.244.9.0/24", Taints: []v1.Taint{{Key: "k", Effect: v1.TaintEffectNoSchedule}}},
+		}, metav1.CreateOptions{})
+	})
+	waitFor(t, "node updated", func() bool {
+		n, err := tk.client.CoreV1().Nodes().Get(context.Background(), "node-1", metav1.GetOptions{})
+		return err == nil && n.Labels[v1.LabelHostname] == "node-1" && readyCond(n).Status == v1.ConditionTrue &&
+			n.Labels["keep"] == "me" && n.Spec.PodCIDR == "10.244.9.0/24" && len(n.Spec.Taints) == 1
+	})
+}
+
+func getLease(t *testing.T, tk *testAgent) *coordinationLease {
+	t.Helper()
+	var l *coordinationLease
+	waitFor(t, "lease", func() bool {
+		var err error
+		l, err = tk.client.CoordinationV1().Leases("kube-node-lease").Get(context.Background(), "node-1", metav1.GetOptions{})
+		return err == nil && len(l.OwnerReferences) > 0
+	})
+	return l
+}
+
+func readyCond(n *v1.Node) v1.NodeCondition {
+	for _, c := range n.Status.Conditions {
+		if c.Type == v1.NodeReady {
+			return c
+		}
+	}
+	return v1.NodeCondition{}
+}
+
+type coordinationLease = coordinationv1.Lease

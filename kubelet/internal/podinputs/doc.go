@@ -1,0 +1,29 @@
+// Package podinputs is everything a pod's containers are given, in one
+// place: what the pod worker asks for when it starts a container
+// (ContainerSpec) and when it makes the pod's sandbox (WritePodFiles).
+//
+//   - Environment (env.go): envFrom, then env with $(VAR) expanded; values
+//     from ConfigMaps, Secrets, the downward API (pod fields, container
+//     resources); Docker-links service variables last, from a Service
+//     informer (WatchServices).
+//
+//   - Volumes (volumes.go): emptyDir, hostPath, configMap, secret,
+//     downwardAPI and projected ones (configMap, secret, downwardAPI and
+//     serviceAccountToken sources). Files are written from the API each time
+//     a container starts, never refreshed while it runs. The projected
+//     service-account token comes from the TokenRequest API, bound to the
+//     pod, for the projection's expirationSeconds; the API server stretches
+//     a kubelet's one-hour token to a year by default, so the kubelet does
+//     not refresh it. Other volume kinds are left out, with a log line.
+//
+//   - Pod files (podfiles.go): /etc/hosts, /etc/resolv.conf by dnsPolicy
+//     (the cluster DNS, the node's, or dnsConfig alone) and /etc/hostname,
+//     written into the sandbox's folder and mounted into every container.
+//
+//   - The layout of a pod's folders: PodDir, PodLogDir, LogPath, PodCgroup.
+//
+//     in := podinputs.New(cfg, client)
+//     stop, err := in.WatchServices(ctx)
+//     err = in.WritePodFiles(pod, sb)
+//     spec, err := in.ContainerSpec(ctx, pod, sb, podinputs.Run{Container: c, Attempt: 0, Image: img})
+package podinputs

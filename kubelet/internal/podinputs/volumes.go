@@ -1,0 +1,252 @@
+package podinputs
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kinns/kinns/kubelet/runtime"
+)
+
+// volumeMounts prepares the volumes a container mounts and returns the bind
+// mounts. Supported: emptyDir (a folder of the pod), hostPath, configMap,
+// secret, downwardAPI and projected (files written from the API when the
+// container starts; not refreshed). Mounts of other volume kinds are left
+// out, with a log line.
+func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container) ([]runtime.Mount, error) {
+	var out []runtime.Mount
+	for _, vm := range c.VolumeMounts {
+		vol := findVolume(pod, vm.Name)
+		if vol == nil {
+			return nil, fmt.Errorf("volume %q is not in the pod", vm.Name)
+		}
+		dir, err := in.prepareVolume(ctx, pod, vol)
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: %w", vm.Name, err)
+		}
+		if dir == "" {
+			in.log.Debug("volume kind not supported, not mounted", "pod", pod.Namespace+"/"+pod.Name, "volume", vm.Name)
+			continue
+		}
+		out = append(out, runtime.Mount{HostPath: filepath.Join(dir, vm.SubPath), ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+	}
+	return out, nil
+}
+
+// prepareVolume returns the host folder (or file) of a volume, made ready;
+// "" for a kind that is not supported.
+func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume) (string, error) {
+	base := filepath.Join(in.PodDir(pod.UID), "volumes")
+	src := apiEnvSource{in}
+	switch {
+	case vol.EmptyDir != nil:
+		dir := filepath.Join(base, "empty-dir", vol.Name)
+		return dir, os.MkdirAll(dir, 0o777)
+	case vol.HostPath != nil:
+		t := vol.HostPath.Type
+		if t != nil && *t == v1.HostPathDirectoryOrCreate {
+			return vol.HostPath.Path, os.MkdirAll(vol.HostPath.Path, 0o755)
+		}
+		return vol.HostPath.Path, nil
+	case vol.ConfigMap != nil:
+		data, err := src.configMap(ctx, pod.Namespace, vol.ConfigMap.Name)
+		data, err = sourceData(data, err, vol.ConfigMap.Optional, "configmap "+vol.ConfigMap.Name)
+		if err != nil {
+			return "", err
+		}
+		return writeKeys(filepath.Join(base, "configmap", vol.Name), data, vol.ConfigMap.Items)
+	case vol.Secret != nil:
+		data, err := src.secret(ctx, pod.Namespace, vol.Secret.SecretName)
+		data, err = sourceData(data, err, vol.Secret.Optional, "secret "+vol.Secret.SecretName)
+		if err != nil {
+			return "", err
+		}
+		return writeKeys(filepath.Join(base, "secret", vol.Name), data, vol.Secret.Items)
+	case vol.DownwardAPI != nil:
+		files, err := downwardFiles(pod, vol.DownwardAPI.Items)
+		if err != nil {
+			return "", err
+		}
+		return writeFiles(filepath.Join(base, "downward-api", vol.Name), files)
+	case vol.Projected != nil:
+		files, err := in.projectedFiles(ctx, pod, vol.Projected)
+		if err != nil {
+			return "", err
+		}
+		return writeFiles(filepath.Join(base, "projected", vol.Name), files)
+	}
+	return "", nil
+}
+
+// projectedFiles gathers the files of a projected volume from its sources,
+// the service account token among them (the API server's ServiceAccount
+// admission adds such a volume to every pod that mounts its token).
+func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource) (map[string]string, error) {
+	src := apiEnvSource{in}
+	files := map[string]string{}
+	add := func(more map[string]string) {
+		for name, v := range more {
+			files[name] = v
+		}
+	}
+	for _, s := range p.Sources {
+		switch {
+		case s.ServiceAccountToken != nil:
+			tok, err := in.serviceAccountToken(ctx, pod, s.ServiceAccountToken)
+			if err != nil {
+				return nil, err
+			}
+			files[s.ServiceAccountToken.Path] = tok
+		case s.ConfigMap != nil:
+			data, err := src.configMap(ctx, pod.Namespace, s.ConfigMap.Name)
+			data, err = sourceData(data, err, s.ConfigMap.Optional, "configmap "+s.ConfigMap.Name)
+			if err != nil {
+				return nil, err
+			}
+			add(pick(data, s.ConfigMap.Items))
+		case s.Secret != nil:
+			data, err := src.secret(ctx, pod.Namespace, s.Secret.Name)
+			data, err = sourceData(data, err, s.Secret.Optional, "secret "+s.Secret.Name)
+			if err != nil {
+				return nil, err
+			}
+			add(pick(data, s.Secret.Items))
+		case s.DownwardAPI != nil:
+			more, err := downwardFiles(pod, s.DownwardAPI.Items)
+			if err != nil {
+				return nil, err
+			}
+			add(more)
+		default:
+			in.log.Debug("projected volume source not supported, left out", "pod", pod.Namespace+"/"+pod.Name)
+		}
+	}
+	return files, nil
+}
+
+// serviceAccountToken asks the TokenRequest API for a token of the pod's
+// service account, bound to the pod, as the kubelet does; the Node
+// authorizer lets a kubelet do so only for pods bound to its node. The API
+// server stretches a kubelet's one-hour token to a year by default
+// (--service-account-extend-token-expiration), so it is not refreshed.
+func (in *Inputs) serviceAccountToken(ctx context.Context, pod *v1.Pod, s *v1.ServiceAccountTokenProjection) (string, error) {
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: s.ExpirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}
+	if s.Audience != "" {
+		req.Spec.Audiences = []string{s.Audience}
+	}
+	tr, err := in.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token of service account %s/%s: %w", pod.Namespace, sa, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// downwardFiles are the files of downward API items: pod fields and
+// container resources.
+func downwardFiles(pod *v1.Pod, items []v1.DownwardAPIVolumeFile) (map[string]string, error) {
+	files := map[string]string{}
+	for _, it := range items {
+		var v string
+		var err error
+		switch {
+		case it.FieldRef != nil && it.FieldRef.FieldPath == "metadata.labels":
+			v = formatMap(pod.Labels)
+		case it.FieldRef != nil && it.FieldRef.FieldPath == "metadata.annotations":
+			v = formatMap(pod.Annotations)
+		case it.FieldRef != nil:
+			v, err = podField(pod, it.FieldRef.FieldPath, "", "")
+		case it.ResourceFieldRef != nil && len(pod.Spec.Containers) > 0:
+			v, err = resourceField(pod, &pod.Spec.Containers[0], it.ResourceFieldRef)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("downward API file %s: %w", it.Path, err)
+		}
+		files[it.Path] = v
+	}
+	return files, nil
+}
+
+// formatMap writes key="value" lines, sorted, as the downward API does.
+func formatMap(m map[string]string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(&b, "%s=%q\n", k, m[k])
+	}
+	return b.String()
+}
+
+// sourceData is what reading the ConfigMap or Secret called what gave: an
+// optional one that cannot be read is empty; otherwise the error names it.
+func sourceData(data map[string]string, err error, optional *bool, what string) (map[string]string, error) {
+	if err == nil {
+		return data, nil
+	}
+	if optional != nil && *optional {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%s: %w", what, err)
+}
+
+// writeKeys writes one file per key (or per item, at the item's path).
+func writeKeys(dir string, data map[string]string, items []v1.KeyToPath) (string, error) {
+	return writeFiles(dir, pick(data, items))
+}
+
+// pick maps keys to file names: every key, or only the items', at their
+// paths.
+func pick(data map[string]string, items []v1.KeyToPath) map[string]string {
+	files := map[string]string{}
+	if len(items) == 0 {
+		for k, v := range data {
+			files[k] = v
+		}
+	}
+	for _, it := range items {
+		if v, ok := data[it.Key]; ok {
+			files[it.Path] = v
+		}
+	}
+	return files
+}
+
+// writeFiles writes files (relative path -> content) under dir, which it
+// returns.
+func writeFiles(dir string, files map[string]string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for name, v := range files {
+		p := filepath.Join(dir, filepath.Clean("/"+name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		if err := writeFileAtomic(p, []byte(v)); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func findVolume(pod *v1.Pod, name string) *v1.Volume {
+	for i := range pod.Spec.Volumes {
+		if pod.Spec.Volumes[i].Name == name {
+			return &pod.Spec.Volumes[i]
+		}
+	}
+	return nil
+}

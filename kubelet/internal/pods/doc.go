@@ -1,0 +1,32 @@
+// Package pods is the kubelet's pod worker: it runs the pods bound to one
+// node. The Manager watches them (spec.nodeName) and gives each a worker
+// that syncs it, level-based, on every event, container exit, probe
+// verdict, end of a backoff and every SyncInterval:
+//
+//   - sync.go: a live pod gets its sandbox (sandbox.go), then init
+//     containers one at a time, then every container (start.go: image,
+//     spec from package podinputs, runtime); a deleted pod is stopped with
+//     its grace period, its final status reported, its network freed and
+//     the final delete made (grace 0, UID precondition); a finished pod is
+//     stopped and freed; a pod the API no longer has is removed with its
+//     files and logs.
+//   - decide.go, status.go, conditions.go, backoff.go: the pod logic as
+//     pure functions: which containers to start and kill (decide), the
+//     status to report (podStatus), and the CrashLoopBackOff spacing of
+//     restarts (restartBackoff). report.go patches the status subresource.
+//   - probes.go: liveness, readiness and startup probes (package probe),
+//     one goroutine per running run.
+//   - provider.go: the kubelet server's Provider (logs, exec,
+//     port-forward).
+//
+// A pod's network namespace is made in ensureSandbox (sandbox.go): its name
+// is NetnsName(PodNetnsPrefix, uid), recorded with package records before
+// Network.Add (cni's Plugin) makes it; hostNetwork pods use the node's.
+//
+// After a kubelet restart the runtime's records say which runs belong to
+// which pod, and the records which namespaces were made, so housekeeping
+// adopts what still runs and removes what belongs to pods that are gone.
+//
+//	m := pods.New(cfg, pods.Deps{Client: client, Runtime: rt, Network: net})
+//	err := m.Run(ctx) // until ctx ends; containers keep running
+package pods

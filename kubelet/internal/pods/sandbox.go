@@ -1,0 +1,102 @@
+package pods
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kinns/kinns/cni"
+	"github.com/kinns/kinns/cni/netns"
+	"github.com/kinns/kinns/kubelet/internal/podinputs"
+	"github.com/kinns/kinns/kubelet/records"
+	"github.com/kinns/kinns/kubelet/runtime"
+)
+
+// sandbox is a pod's network namespace and its files.
+type sandbox struct {
+	podinputs.Sandbox
+	// Netns is the namespace's name under /run/netns ("" for hostNetwork
+	// pods, which use the node's).
+	Netns string
+}
+
+// ensureSandbox makes (or finds again: cni.Add is idempotent) the pod's
+// network namespace and writes its files. hostNetwork pods use the node's.
+func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) (*sandbox, error) {
+	k := w.k
+	dir := k.inputs.PodDir(pod.UID)
+	if w.sandbox != nil && (pod.Spec.HostNetwork || netns.Exists(w.sandbox.Netns)) {
+		return w.sandbox, nil
+	}
+	if pod.Spec.HostNetwork {
+		sb := &sandbox{Sandbox: podinputs.Sandbox{NetnsPath: k.nodeNetnsPath(), IP: k.cfg.NodeIP, Dir: dir}}
+		if err := k.inputs.WritePodFiles(pod, sb.Sandbox); err != nil {
+			return nil, err
+		}
+		w.setSandbox(sb)
+		return sb, nil
+	}
+	name := k.netnsName(pod.UID)
+	if err := records.Write(k.cfg.StateDir, records.Record{Pod: records.PodRef(podRefOf(pod)), Netns: name}); err != nil {
+		return nil, err
+	}
+	res, err := k.net.Add(ctx, cniRef(podRefOf(pod)), name)
+	if err != nil {
+		return nil, err
+	}
+	sb := &sandbox{Netns: name, Sandbox: podinputs.Sandbox{NetnsPath: res.NetnsPath, IP: res.IP.String(), Dir: dir}}
+	if err := k.inputs.WritePodFiles(pod, sb.Sandbox); err != nil {
+		return nil, err
+	}
+	w.setSandbox(sb)
+	return sb, nil
+}
+
+func (w *podWorker) setSandbox(sb *sandbox) {
+	w.sandbox = sb
+	w.mu.Lock()
+	w.ip = sb.IP
+	w.mu.Unlock()
+}
+
+// deleteSandbox frees the pod's network; its record goes with its files.
+func (k *Manager) deleteSandbox(ctx context.Context, ref runtime.PodRef) error {
+	return k.net.Del(ctx, cniRef(ref), k.netnsName(types.UID(ref.UID)))
+}
+
+// netnsName is the name of the pod's network namespace.
+func (k *Manager) netnsName(uid types.UID) string { return NetnsName(k.cfg.PodNetnsPrefix, uid) }
+
+// NetnsName is the name under /run/netns of the network namespace of the
+// pod with uid on a kubelet with Config.PodNetnsPrefix prefix:
+// "<prefix>-<10 hex digits of the UID's hash>", unique and named after the
+// lab and node.
+func NetnsName(prefix string, uid types.UID) string {
+	h := sha256.Sum256([]byte(uid))
+	return prefix + "-" + hex.EncodeToString(h[:5])
+}
+
+func (k *Manager) nodeNetnsPath() string {
+	if filepath.IsAbs(k.cfg.NodeNetns) {
+		return k.cfg.NodeNetns
+	}
+	return netns.Path(k.cfg.NodeNetns)
+}
+
+// removePodFiles removes the pod's state folder and its logs.
+func (k *Manager) removePodFiles(ref runtime.PodRef) error {
+	return errors.Join(
+		os.RemoveAll(k.inputs.PodDir(types.UID(ref.UID))),
+		os.RemoveAll(k.inputs.PodLogDir(ref)),
+	)
+}
+
+func cniRef(r runtime.PodRef) cni.PodRef {
+	return cni.PodRef{Namespace: r.Namespace, Name: r.Name, UID: r.UID}
+}

@@ -1,0 +1,104 @@
+package pods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/kinns/kinns/kubelet/internal/podinputs"
+	"github.com/kinns/kinns/kubelet/runtime"
+)
+
+// Bounds on one start's calls, so that a hung API server or containerd
+// turns into a start error that is retried, not a pod stuck without status.
+const (
+	apiTimeout     = 30 * time.Second
+	runtimeTimeout = 2 * time.Minute
+)
+
+// start runs one attempt of a container: image, spec, start. A failure is
+// shown as the container's waiting reason and retried with backoff; start
+// returns how long until that retry.
+func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs, a action) time.Duration {
+	c := containerByName(pod, a.name, a.init)
+	if c == nil {
+		return 0
+	}
+	now := w.k.clock.Now()
+	pullKey := "pull/" + backoffKey(pod, c.Name)
+	if failed, ok := w.pullFailed[c.Name]; ok {
+		if wait := w.k.backoff.Remaining(pullKey, failed, now); wait > 0 {
+			if r := w.waiting[c.Name].Reason; r == "ErrImagePull" || r == "ImagePullBackOff" {
+				w.waiting[c.Name] = waiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q", c.Image)}
+			}
+			return wait
+		}
+	}
+	w.at("start " + c.Name + ": image")
+	img, err := w.k.rt.EnsureImage(ctx, c.Image, string(c.ImagePullPolicy))
+	if err != nil {
+		return w.failStart(pod, c, pullKey, imageReason(err), err)
+	}
+	delete(w.pullFailed, c.Name)
+	w.at("start " + c.Name + ": environment and volumes")
+	specCtx, cancel := context.WithTimeout(ctx, apiTimeout)
+	spec, err := w.k.inputs.ContainerSpec(specCtx, pod, sb.Sandbox, podinputs.Run{Container: c, Init: a.init, Attempt: a.attempt, Image: img})
+	cancel()
+	if err != nil {
+		return w.failStart(pod, c, pullKey, "CreateContainerConfigError", err)
+	}
+	if last := rs.latest(c.Name); last != nil && last.State == runtime.StateExited {
+		w.k.backoff.Next(backoffKey(pod, c.Name), now)
+	}
+	w.at("start " + c.Name + ": containerd")
+	startCtx, cancel := context.WithTimeout(ctx, runtimeTimeout)
+	run, err := w.k.rt.Start(startCtx, spec)
+	cancel()
+	if err != nil {
+		return w.failStart(pod, c, pullKey, "CreateContainerError", err)
+	}
+	delete(w.waiting, c.Name)
+	if run.State == runtime.StateExited {
+		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s", run.Message)
+		return 0
+	}
+	w.k.event(pod, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	w.k.log.Info("container started", "pod", w.name(), "container", c.Name, "restartCount", a.attempt, "id", run.ID)
+	return 0
+}
+
+// failStart records why a start failed and backs off its retry (image
+// pulls and other start failures share the key: one retry clock per container).
+func (w *podWorker) failStart(pod *v1.Pod, c *v1.Container, key, reason string, err error) time.Duration {
+	now := w.k.clock.Now()
+	w.waiting[c.Name] = waiting{Reason: reason, Message: err.Error()}
+	w.pullFailed[c.Name] = now
+	w.k.backoff.Next(key, now)
+	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s: %v", reason, err)
+	w.k.log.Warn("container not started", "pod", w.name(), "container", c.Name, "reason", reason, "err", err)
+	return max(w.k.backoff.Remaining(key, now, now), time.Millisecond)
+}
+
+func imageReason(err error) string {
+	var ie *runtime.ImageError
+	if errors.As(err, &ie) {
+		return ie.Reason
+	}
+	return "ErrImagePull"
+}
+
+func containerByName(pod *v1.Pod, name string, init bool) *v1.Container {
+	list := pod.Spec.Containers
+	if init {
+		list = pod.Spec.InitContainers
+	}
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
