@@ -4,60 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/kinns/kinns/harness/network"
 )
-
-// Fault is one thing to break or mend, as `lab fault TARGET ACTION [ARG]` says it.
-type Fault struct {
-	Target string `json:"target"` // etcd, quorum, apiserver
-	Action string `json:"action"` // stop, start, partition, heal, lose, restore
-	Arg    string `json:"arg,omitempty"`
-}
-
-func (f Fault) String() string {
-	return strings.TrimSpace(fmt.Sprintf("%s %s %s", f.Target, f.Action, f.Arg))
-}
-
-// Inject carries out a fault. It is what `lab fault` asks the lab's supervisor to do.
-func (l *Lab) Inject(ctx context.Context, f Fault) error {
-	switch f.Target {
-	case "etcd":
-		n, err := l.etcdMember(f.Arg)
-		if err != nil {
-			return err
-		}
-		switch f.Action {
-		case "stop":
-			return l.StopEtcd(ctx, n)
-		case "kill":
-			return l.KillEtcd(ctx, n)
-		case "start":
-			return l.StartEtcd(ctx, n)
-		case "partition":
-			return l.PartitionEtcd(n)
-		case "heal":
-			return l.HealEtcd(n)
-		}
-	case "quorum":
-		switch f.Action {
-		case "lose":
-			return l.LoseQuorum(ctx)
-		case "restore":
-			return l.RestoreQuorum(ctx)
-		}
-	case "apiserver":
-		switch f.Action {
-		case "stop":
-			return l.StopAPIServer(ctx)
-		case "start":
-			return l.StartAPIServer(ctx)
-		}
-	}
-	return fmt.Errorf("unknown fault %q: see `lab fault --help`", f.String())
-}
 
 func (l *Lab) etcdMember(arg string) (int, error) {
 	n, err := strconv.Atoi(arg)

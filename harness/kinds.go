@@ -34,6 +34,9 @@ type kind struct {
 	ready func(l *Lab) func(ctx context.Context) error
 	// timeout bounds an instance's start, up to ready.
 	timeout time.Duration
+	// onDemand kinds are not started at bring-up but by a fault (the link
+	// delayer); they have no hosts and no config of their own here.
+	onDemand bool
 }
 
 // kinds is the component table: every kind of process a lab runs. Adding a
@@ -57,6 +60,7 @@ var kinds = []kind{
 		config:   (*Lab).kubeletConfig, timeout: 30 * time.Second},
 	{name: "proxy", hosts: topology.Plan.Nodes, instance: func(h topology.Host) string { return ProxyComponent(h.Name) }, identity: as(pki.Proxy),
 		config: (*Lab).proxyConfig, timeout: 30 * time.Second},
+	{name: "delayer", onDemand: true, timeout: 10 * time.Second},
 }
 
 // ComponentKinds lists the kinds of the component table, which `lab

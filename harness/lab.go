@@ -32,7 +32,9 @@ type Lab struct {
 	containerdAddress string
 	// procs are the component processes this Lab value started and supervises.
 	procs components
-	pki   *pki.Bundle
+	// faultMu makes faults one at a time.
+	faultMu sync.Mutex
+	pki     *pki.Bundle
 	// apiPort is the host's way in: 127.0.0.1:apiPort (0: pick a free port).
 	apiPort int
 }
@@ -271,6 +273,11 @@ func Down(ctx context.Context, root, name string, log *slog.Logger) error {
 // teardown removes every recorded resource, in teardown order, carrying on past
 // failures; the state folder goes only once everything else is gone.
 func (l *Lab) teardown(ctx context.Context) error {
+	for _, n := range l.plan.Nodes() { // a frozen process dies only once thawed
+		if err := thawCgroup(ctx, l.nodeCgroup(n.Name)); err != nil {
+			l.log.Warn("could not thaw node", "node", n.Name, "err", err)
+		}
+	}
 	self, _ := proc.Self()
 	remove := func(ctx context.Context, r state.Resource) error {
 		if r.Kind == state.KindProcess && r.Process == self {

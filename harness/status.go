@@ -10,6 +10,7 @@ import (
 	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness/containerd"
 	"github.com/kinns/kinns/harness/network"
+	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 )
 
@@ -24,6 +25,8 @@ type Status struct {
 	APIServer  string            `json:"apiServer,omitempty"`
 	Components []ComponentStatus `json:"components"`
 	Hosts      []HostStatus      `json:"hosts"`
+	// Broken lists the faults in force, oldest first.
+	Broken []state.Broken `json:"broken,omitempty"`
 }
 
 // ProcessStatus is a process of the lab.
@@ -66,6 +69,7 @@ func (l *Lab) Status(ctx context.Context) Status {
 		Name: l.Name(), Ready: m.Ready, Timing: m.Timing, StateDir: l.store.Dir(),
 		Supervisor: ProcessStatus{PID: m.Supervisor.PID, Alive: m.Supervisor.Alive()},
 		Containerd: ContainerdStatus{Address: l.containerdAddress},
+		Broken:     m.Broken,
 	}
 	if l.cfg.ContainerdAddress == "" || l.containerdAddress == l.daemon().Address() {
 		s.Containerd.Log = l.daemon().LogPath()

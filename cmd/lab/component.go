@@ -19,6 +19,7 @@ import (
 	"github.com/kinns/kinns/controlplane/scheduler"
 	"github.com/kinns/kinns/harness"
 	"github.com/kinns/kinns/harness/forward"
+	"github.com/kinns/kinns/harness/linkfault"
 	"github.com/kinns/kinns/kubelet"
 	"github.com/kinns/kinns/proxy"
 )
@@ -44,6 +45,7 @@ var runners = map[string]runner{
 	"kubelet":     runKubelet,
 	"proxy":       runProxy,
 	"dns":         runDNS,
+	"delayer":     runDelayer,
 }
 
 // newComponentCmd is what the harness runs, inside a lab host's namespace, for
@@ -189,4 +191,13 @@ func runForward(ctx context.Context, f componentFlags, log *slog.Logger) error {
 	}
 	f.ready()
 	return forward.Serve(ctx, ln, cfg.Target, log)
+}
+
+func runDelayer(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg linkfault.DelayerConfig
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	return linkfault.RunDelayer(ctx, cfg, f.ready)
 }

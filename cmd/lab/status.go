@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -104,4 +105,21 @@ func printStatus(out io.Writer, st harness.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, h.Netns, h.IP, h.PodCIDR, health, node)
 	}
 	tw.Flush()
+	printBroken(out, st)
+}
+
+// printBroken lists the faults in force and how to mend each.
+func printBroken(out io.Writer, st harness.Status) {
+	fmt.Fprintln(out)
+	if len(st.Broken) == 0 {
+		fmt.Fprintln(out, "faults: none")
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FAULT	SINCE	MEND WITH")
+	for _, b := range st.Broken {
+		fmt.Fprintf(tw, "%s\t%s\tlab fault %s\n", b.Fault, b.Since.Local().Format(time.TimeOnly), b.Heal)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "(lab fault heal-all --name %s mends them all)\n", st.Name)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 )
 
 // DefaultQueue is the NFQUEUE number the delay rules and the delayer use.
@@ -32,7 +33,10 @@ type Injector struct {
 	Netlink  Netlink  // nil: NetlinkOps
 	Queue    uint16   // 0: DefaultQueue
 	Delay    DelayMethod
-	Log      *slog.Logger
+	// Conntrack deletes a namespace's connection tracking entries with
+	// peers when a partition starts; nil: FlushConntrack.
+	Conntrack func(netns string, peers []netip.Prefix) error
+	Log       *slog.Logger
 }
 
 // Applied says how a fault was applied.

@@ -57,6 +57,12 @@ func queueRule(q uint16) string {
 // renderApply writes the restore input that puts rule in both chains of c and
 // jumps to them from the hooks, replacing whatever of c was there before.
 func renderApply(saved []byte, c chains, link, rule string) []byte {
+	return renderRules(saved, c, link, []string{rule}, []string{rule})
+}
+
+// renderRules is renderApply with rules of their own for each chain: in for
+// packets that come in over the link, out for those that leave over it.
+func renderRules(saved []byte, c chains, link string, in, out []string) []byte {
 	var b bytes.Buffer
 	b.WriteString("*" + table + "\n")
 	s := parseSaved(saved)
@@ -64,8 +70,10 @@ func renderApply(saved []byte, c chains, link, rule string) []byte {
 		fmt.Fprintf(&b, ":%s - [0:0]\n", ch) // declared means flushed
 	}
 	writeJumpDeletes(&b, s, c)
-	for _, h := range c.hooks(link) {
-		fmt.Fprintf(&b, "-A %s %s\n", h[2], rule)
+	for i, h := range c.hooks(link) {
+		for _, rule := range [][]string{in, out}[i] {
+			fmt.Fprintf(&b, "-A %s %s\n", h[2], rule)
+		}
 		fmt.Fprintf(&b, "-I %s 1 %s -j %s\n", h[0], h[1], h[2])
 	}
 	b.WriteString("COMMIT\n")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,27 @@ type Meta struct {
 	APIPort int `json:"apiPort,omitempty"`
 	// Ready is set once bring-up finished.
 	Ready bool `json:"ready"`
+	// Broken lists the faults in force, oldest first (`lab status`).
+	Broken []Broken `json:"broken,omitempty"`
+}
+
+// Fault is one thing to break or mend, as `lab fault TARGET ACTION ARGS…`
+// says it.
+type Fault struct {
+	Target string   `json:"target"`
+	Action string   `json:"action"`
+	Args   []string `json:"args,omitempty"`
+}
+
+func (f Fault) String() string {
+	return strings.Join(append([]string{f.Target, f.Action}, f.Args...), " ")
+}
+
+// Broken is a fault in force and the fault that mends it.
+type Broken struct {
+	Fault Fault     `json:"fault"`
+	Heal  Fault     `json:"heal"`
+	Since time.Time `json:"since"`
 }
 
 // ErrExists means a state folder for that lab name is already there.
