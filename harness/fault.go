@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -59,15 +60,16 @@ func (l *Lab) HealEtcd(n int) error {
 	return network.SetLinkUp(l.plan, h, true)
 }
 
-// LoseQuorum stops members 2 and 3: a majority is gone, the store cannot commit.
-// Member 1 stays, beside the API server, which keeps serving reads.
+// LoseQuorum stops members 2 and 3 at once: a majority is gone, the store
+// cannot commit. Member 1 stays, beside the API server, which keeps serving
+// reads. At once, because a member stopped after the other would wait out
+// its grace period: without quorum it cannot hand over its leadership.
 func (l *Lab) LoseQuorum(ctx context.Context) error {
+	errs := make(chan error, 2)
 	for _, n := range []int{2, 3} {
-		if err := l.StopEtcd(ctx, n); err != nil {
-			return err
-		}
+		go func() { errs <- l.StopEtcd(ctx, n) }()
 	}
-	return nil
+	return errors.Join(<-errs, <-errs)
 }
 
 // RestoreQuorum starts every stopped member again.

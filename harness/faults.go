@@ -132,8 +132,29 @@ func FaultTable() []FaultRow {
 // CheckFault says whether f names a fault of the table with the right
 // number of arguments (the lab checks the rest: host names, values).
 func CheckFault(f Fault) error {
-	_, err := findFault(f)
+	_, err := findFault(normalize(f))
 	return err
+}
+
+// normalize spells f with its action: `partition node-2 …` is the
+// target's default action, `partition cut node-2 …`.
+func normalize(f Fault) Fault {
+	var def string
+	for _, r := range faultTable {
+		if r.Target != f.Target {
+			continue
+		}
+		if r.Action == f.Action {
+			return f
+		}
+		if r.Default {
+			def = r.Action
+		}
+	}
+	if def == "" || f.Action == "" {
+		return f
+	}
+	return Fault{Target: f.Target, Action: def, Args: append([]string{f.Action}, f.Args...)}
 }
 
 // findFault finds f's row, or says what exists.
@@ -163,6 +184,7 @@ func findFault(f Fault) (faultRow, error) {
 // Inject carries out a fault, or a mend, and keeps the list of faults in
 // force up to date (`lab status` shows it; HealAll undoes it).
 func (l *Lab) Inject(ctx context.Context, f Fault) error {
+	f = normalize(f)
 	r, err := findFault(f)
 	if err != nil {
 		return err
@@ -219,6 +241,7 @@ func (l *Lab) HealAll(ctx context.Context) error {
 // Break injects f and registers its mend with cleanup (a spec's
 // DeferCleanup), so that the fault never outlives the spec.
 func (l *Lab) Break(ctx context.Context, f Fault, cleanup func(args ...any)) error {
+	f = normalize(f)
 	r, err := findFault(f)
 	if err != nil {
 		return err

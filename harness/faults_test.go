@@ -95,3 +95,13 @@ func brokenNames(b []state.Broken) string {
 	}
 	return strings.Join(out, "|")
 }
+
+func TestDefaultActionMayGoUnsaid(t *testing.T) {
+	got := normalize(Fault{Target: "partition", Action: "node-2", Args: []string{"--from", "control-plane"}})
+	if got.String() != "partition cut node-2 --from control-plane" {
+		t.Errorf("normalize = %s", got)
+	}
+	if got := normalize(Fault{Target: "node", Action: "kill", Args: []string{"node-1"}}); got.String() != "node kill node-1" {
+		t.Errorf("normalize changed a fault with its action: %s", got)
+	}
+}

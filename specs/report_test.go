@@ -2,8 +2,10 @@ package specs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -65,4 +67,22 @@ func reportOnFailure(ctx context.Context, lab *harness.Lab) {
 		}
 		fmt.Fprintf(w, "----- last lines of %s -----\n%s\n", c, harness.LastLines(b, 40))
 	}
+	keepLogs(lab)
+}
+
+// keepLogs copies a failed spec's lab logs (every component's, the audit
+// log, the supervisor's) to $KINNS_ARTIFACTS/failed-labs/<lab>/, which CI
+// keeps: the lab's own folder goes with the lab.
+func keepLogs(lab *harness.Lab) {
+	root := os.Getenv("KINNS_ARTIFACTS")
+	if root == "" {
+		return
+	}
+	dst := filepath.Join(root, "failed-labs", lab.Name())
+	src := filepath.Join(lab.StateDir(), "logs")
+	err := os.CopyFS(dst, os.DirFS(src))
+	if b, rerr := os.ReadFile(filepath.Join(lab.StateDir(), "lab.log")); rerr == nil {
+		err = errors.Join(err, os.WriteFile(filepath.Join(dst, "lab.log"), b, 0o644))
+	}
+	fmt.Fprintf(GinkgoWriter, "logs of lab %s kept in %s (%v)\n", lab.Name(), dst, err)
 }

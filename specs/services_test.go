@@ -74,15 +74,19 @@ func readyEndpoints(ctx context.Context, cs kubernetes.Interface, svc string) []
 }
 
 // clientPods runs one test pod on each node, to send requests from, and
-// returns their names by node.
+// returns their names by node. A node that has its client already keeps
+// it; one whose client went (with its node) gets a new one.
 func clientPods(ctx context.Context, cs kubernetes.Interface, lab *harness.Lab) map[string]string {
 	GinkgoHelper()
 	names := map[string]string{}
 	for _, n := range lab.Plan().Nodes() {
 		p := testPod("client-" + n.Name)
 		p.Spec.NodeName = n.Name
-		create(ctx, cs, p)
 		names[n.Name] = p.Name
+		if _, err := cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{}); err == nil {
+			continue
+		}
+		create(ctx, cs, p)
 	}
 	for _, name := range names {
 		waitFor(ctx, cs, name, time.Minute, beReady)
