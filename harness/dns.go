@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kinns/kinns/controlplane/controllers/dnsendpoints"
 	dnsconfig "github.com/kinns/kinns/controlplane/dns/config"
 	"github.com/kinns/kinns/harness/topology"
 )
@@ -61,7 +60,7 @@ func ensureDNSObjects(ctx context.Context, cs kubernetes.Interface) error {
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "system:coredns"}},
 	}
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: dnsendpoints.Service, Namespace: dnsendpoints.Namespace, Labels: map[string]string{
+		ObjectMeta: metav1.ObjectMeta{Name: dnsconfig.Service, Namespace: dnsconfig.Namespace, Labels: map[string]string{
 			"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS",
 		}},
 		Spec: corev1.ServiceSpec{
@@ -97,7 +96,7 @@ func ignoreExists(err error) error {
 
 // dnsReady says whether kube-dns has a ready endpoint.
 func dnsReady(ctx context.Context, cs kubernetes.Interface) bool {
-	s, err := cs.DiscoveryV1().EndpointSlices(dnsendpoints.Namespace).Get(ctx, dnsendpoints.SliceName, metav1.GetOptions{})
+	s, err := cs.DiscoveryV1().EndpointSlices(dnsconfig.Namespace).Get(ctx, dnsconfig.SliceName, metav1.GetOptions{})
 	if err != nil {
 		return false
 	}

@@ -17,6 +17,15 @@ const (
 	MetricsPort = 9153
 )
 
+// The cluster DNS's Service, as in a kubeadm cluster, and the EndpointSlice
+// that kinns keeps for it (its instances run on the control-plane hosts,
+// not in pods, so no selector can find them).
+const (
+	Namespace = "kube-system"
+	Service   = "kube-dns"
+	SliceName = "kube-dns-kinns"
+)
+
 // Config is what one DNS instance needs.
 type Config struct {
 	// Kubeconfig is the system:coredns identity.
