@@ -12,8 +12,10 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
 LABELS ?=
 FOCUS ?=
 NODES ?= 3
+# make soak SOAK_CYCLES=200: the soak's cycles (5 to 20 a minute).
+SOAK_CYCLES ?= 1000
 
-.PHONY: all deps build test unit e2e bench lab down fmt vet clean
+.PHONY: all deps build test unit e2e soak bench lab down fmt vet clean
 
 all: build
 
@@ -39,6 +41,11 @@ unit:
 
 e2e: deps build
 	LABELS='$(LABELS)' FOCUS='$(FOCUS)' ci/e2e.sh
+
+# The soak under load, which make e2e leaves out; progress lines with -v.
+soak: deps build
+	KINNS_SOAK_CYCLES=$(SOAK_CYCLES) LABELS=soak VERBOSE=1 POLL_PROGRESS_AFTER=0 \
+		TIMEOUT=$$(( $(SOAK_CYCLES) + 10 ))m ci/e2e.sh
 
 bench: deps build
 	@mkdir -p _output

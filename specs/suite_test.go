@@ -91,7 +91,13 @@ var _ = AfterSuite(func() {
 // bootLab brings a lab up in this process and takes it down after the spec.
 func bootLab(ctx context.Context, nodes int) *harness.Lab {
 	GinkgoHelper()
-	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("t"), Nodes: nodes, LabBinary: labBinary})
+	return bootLabNamed(ctx, "t", nodes)
+}
+
+// bootLabNamed is bootLab for a lab whose name starts with prefix.
+func bootLabNamed(ctx context.Context, prefix string, nodes int) *harness.Lab {
+	GinkgoHelper()
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName(prefix), Nodes: nodes, LabBinary: labBinary})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
 	DeferCleanup(reportOnFailure, lab) // runs before Down
