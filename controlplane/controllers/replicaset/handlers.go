@@ -59,7 +59,7 @@ func (c *Controller) addPod(obj any) {
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if rs := c.resolve(pod.Namespace, ref); rs != nil {
-			c.exp.creationObserved(rsKey(rs))
+			c.exp.creationObserved(rsKey(rs), rs.UID)
 			c.enqueue(rs)
 		}
 		return
@@ -126,7 +126,7 @@ func (c *Controller) deletePod(obj any) {
 	if rs == nil {
 		return
 	}
-	c.exp.deletionObserved(rsKey(rs), podKey(pod))
+	c.exp.deletionObserved(rsKey(rs), rs.UID, podKey(pod))
 	c.enqueue(rs)
 }
 

@@ -38,7 +38,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	// Decide before listing: a pod seen by the lister after this point is
 	// at least as new as what the expectations account for.
-	trustLister := c.exp.satisfied(key) && cached.DeletionTimestamp == nil
+	trustLister := c.exp.satisfied(key, cached.UID) && cached.DeletionTimestamp == nil
 
 	all, err := c.podLister.Pods(ns).List(labels.Everything())
 	if err != nil {
@@ -92,11 +92,11 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, rs *appsv1.
 	switch {
 	case diff < 0:
 		n := min(-diff, burstReplicas)
-		c.exp.expectCreations(key, n)
+		c.exp.expectCreations(key, rs.UID, n)
 		created, err := slowStart(n, func() error { return c.createPod(ctx, rs) })
 		for range n - created {
 			// Never created, so never observed.
-			c.exp.creationObserved(key)
+			c.exp.creationObserved(key, rs.UID)
 		}
 		if errors.Is(err, errNamespaceTerminating) {
 			return nil
@@ -108,7 +108,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, rs *appsv1.
 		for i, p := range victims {
 			keys[i] = podKey(p)
 		}
-		c.exp.expectDeletions(key, keys)
+		c.exp.expectDeletions(key, rs.UID, keys)
 		return c.deletePods(ctx, key, rs, victims)
 	}
 	return nil
@@ -148,7 +148,7 @@ func (c *Controller) deletePods(ctx context.Context, key string, rs *appsv1.Repl
 			case apierrors.IsNotFound(err):
 				// Already gone; the informer reports it.
 			default:
-				c.exp.deletionObserved(key, podKey(p))
+				c.exp.deletionObserved(key, rs.UID, podKey(p))
 				c.rec.Eventf(rs, p, corev1.EventTypeWarning, "FailedDelete", "Delete", "Error deleting: %v", err)
 				errs[i] = fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
 			}

@@ -390,7 +390,39 @@ func TestCreateFailureSetsConditionAndEvent(t *testing.T) {
 	}
 	// The failed creations settled their expectations: the next sync
 	// tries again at once.
-	if !f.c.exp.satisfied("default/web") {
+	if !f.c.exp.satisfied("default/web", "rs-web") {
 		t.Error("expectations still pending after failed creations")
+	}
+}
+
+// A Deployment deleted and created again with the same template gets a
+// ReplicaSet of the same name. If the old ReplicaSet's last sync created pods
+// that were never observed for it (they resolve to no ReplicaSet once it is
+// gone; and a relist shows the new one as an update of the old, with no
+// delete event to forget the old record), the new ReplicaSet must still
+// create its pods at once, not after the expectations' TTL.
+func TestReplicaSetRecreatedUnderSameNameIsNotFrozen(t *testing.T) {
+	old := newRS("web", 2)
+	f := newFixture(t, old.DeepCopy())
+	f.addPods(newPodFor(old, "a", terminating), newPodFor(old, "b", terminating))
+	must(t, f.sync("web"), "sync of the old ReplicaSet")
+
+	cur := newRS("web", 2)
+	cur.UID = "rs-web-2"
+	must(t, f.client.AppsV1().ReplicaSets("default").Delete(f.ctx, "web", metav1.DeleteOptions{}), "delete old")
+	_, err := f.client.AppsV1().ReplicaSets("default").Create(f.ctx, cur, metav1.CreateOptions{})
+	must(t, err, "create new")
+	must(t, f.rsStore.Update(cur), "relist: the new one in the old one's place")
+	f.observe() // the old one's new pods resolve to no ReplicaSet now
+	must(t, f.sync("web"), "sync of the new ReplicaSet")
+
+	var mine int
+	for _, p := range f.pods() {
+		if ref := metav1.GetControllerOf(&p); ref != nil && ref.UID == cur.UID {
+			mine++
+		}
+	}
+	if mine != 2 {
+		t.Fatalf("the new ReplicaSet has %d pods after its first sync, want 2 (pods: %v)", mine, f.podNames())
 	}
 }
