@@ -6,7 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export KINNS_LAB_BINARY=${KINNS_LAB_BINARY:-$PWD/_output/bin/lab}
 export KINNS_TESTAPP=${KINNS_TESTAPP:-$PWD/_output/bin/testapp}
-args=(-r --procs=1 --timeout="${TIMEOUT:-30m}" --poll-progress-after="${POLL_PROGRESS_AFTER:-120s}")
+# Reports for CI and people: JUnit and JSON (with each spec's report
+# entries: timelines, flows) in _output/, and the logs of every lab whose
+# spec failed in _output/failed-labs/<lab>/.
+mkdir -p _output
+export KINNS_ARTIFACTS=${KINNS_ARTIFACTS:-$PWD/_output}
+args=(-r --procs=1 --timeout="${TIMEOUT:-30m}" --poll-progress-after="${POLL_PROGRESS_AFTER:-120s}"
+	--output-dir=_output --junit-report=e2e-junit.xml --json-report=e2e.json)
 labels='!soak'
 if [[ ${LABELS:-} == *soak* ]]; then labels=$LABELS
 elif [[ -n ${LABELS:-} ]]; then labels="($LABELS) && !soak"; fi

@@ -28,7 +28,9 @@ func (l *Lab) steps() []steps.Step {
 		steps.Step{Name: "pki", Run: l.makePKI},
 		steps.Step{Name: "etcd", After: []string{"network", "pki"}, Run: l.kindStep("etcd", "etcd: 3 members on cp-1..cp-3")},
 		steps.Step{Name: "forward", After: []string{"network"}, Run: l.kindStep("forward", "")},
-		steps.Step{Name: "apiserver", After: []string{"etcd", "forward"}, Run: l.startAPIServer},
+		steps.Step{Name: "vip", After: []string{"network"}, Run: l.whenHA(l.addVIP)},
+		steps.Step{Name: "apilb", After: []string{"vip", "pki"}, Run: l.kindStep("apilb", "")},
+		steps.Step{Name: "apiserver", After: []string{"etcd", "forward", "apilb"}, Run: l.startAPIServer},
 		steps.Step{Name: "scheduler", After: []string{"apiserver"}, Run: l.kindStep("scheduler", "")},
 		steps.Step{Name: "controllers", After: []string{"apiserver"}, Run: l.kindStep("controllers", "scheduler and controller manager on cp-1")},
 		steps.Step{Name: "dns-addon", After: []string{"apiserver"}, Run: l.ensureDNSAddon},
@@ -93,7 +95,11 @@ func (l *Lab) makePKI(ctx context.Context) error {
 
 // startAPIServer starts the API server and writes the admin kubeconfig.
 func (l *Lab) startAPIServer(ctx context.Context) error {
-	l.cfg.Progress("api server on cp-1, reachable at " + l.APIServerURL())
+	if l.HA() {
+		l.cfg.Progress(fmt.Sprintf("api servers on cp-1..cp-%d behind %s, reachable at %s", len(l.apiServerHosts()), topology.APIVIP, l.APIServerURL()))
+	} else {
+		l.cfg.Progress("api server on cp-1, reachable at " + l.APIServerURL())
+	}
 	if err := l.startKind(ctx, "apiserver"); err != nil {
 		return err
 	}
@@ -110,4 +116,14 @@ func (l *Lab) recordNodeCgroup(context.Context) error {
 func (l *Lab) waitUsable(ctx context.Context) error {
 	l.cfg.Progress(fmt.Sprintf("waiting for %d nodes to be Ready", len(l.plan.Nodes())))
 	return l.waitNodesReady(ctx, 60*time.Second)
+}
+
+// whenHA runs step only in a lab with three API servers.
+func (l *Lab) whenHA(step func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if !l.HA() {
+			return nil
+		}
+		return step(ctx)
+	}
 }

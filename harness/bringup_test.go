@@ -13,7 +13,7 @@ func TestBringUpIsAWellFormedList(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, networkOnly := range []bool{false, true} {
-		l := &Lab{cfg: Config{NetworkOnly: networkOnly, Progress: func(string) {}}, plan: plan}
+		l := &Lab{cfg: Config{NetworkOnly: networkOnly, APIServers: 3, Progress: func(string) {}}, plan: plan}
 		if err := steps.Check(l.steps()); err != nil {
 			t.Errorf("NetworkOnly=%v: %v", networkOnly, err)
 		}
@@ -27,13 +27,14 @@ func TestComponentTableRowsHaveHostsAndNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l := &Lab{cfg: Config{APIServers: 3}, plan: plan}
 	seen := map[string]string{}
 	for _, k := range kinds {
 		if k.onDemand {
 			continue
 		}
-		hosts := k.hosts(plan)
-		if len(hosts) == 0 || k.config == nil || k.timeout <= 0 {
+		hosts := k.hosts(l)
+		if (len(hosts) == 0 && k.name != "apilb") || k.config == nil || k.timeout <= 0 {
 			t.Errorf("kind %s: %d hosts, config %v, timeout %s", k.name, len(hosts), k.config != nil, k.timeout)
 		}
 		for _, h := range hosts {
@@ -44,7 +45,8 @@ func TestComponentTableRowsHaveHostsAndNames(t *testing.T) {
 			seen[name] = k.name
 		}
 	}
-	if seen["kubelet/node-2"] != "kubelet" || seen["etcd-3"] != "etcd" || seen["dns/cp-3"] != "dns" {
+	if seen["kubelet/node-2"] != "kubelet" || seen["etcd-3"] != "etcd" || seen["dns/cp-3"] != "dns" ||
+		seen["apiserver"] != "apiserver" || seen["apiserver/cp-3"] != "apiserver" || seen["apilb"] != "apilb" {
 		t.Errorf("instances: %v", seen)
 	}
 }

@@ -1,9 +1,7 @@
 package harness
 
 import (
-	"net"
 	"path/filepath"
-	"strconv"
 
 	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 	"github.com/kinns/kinns/controlplane/pki"
@@ -18,10 +16,7 @@ const (
 )
 
 // inClusterURL is how components inside the lab reach the API server.
-func (l *Lab) inClusterURL() string {
-	cp1, _ := l.plan.Host("cp-1")
-	return "https://" + net.JoinHostPort(cp1.IP.String(), strconv.Itoa(APIPort))
-}
+func (l *Lab) inClusterURL() string { return "https://" + l.apiAddress() }
 
 // kubeconfigFor writes the kubeconfig of identity id, pointing inside the lab.
 func (l *Lab) kubeconfigFor(id pki.Identity) (string, error) {

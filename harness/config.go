@@ -21,9 +21,14 @@ const DefaultName = "kinns"
 
 // Config says what lab to bring up.
 type Config struct {
-	Name   string
-	Nodes  int
-	Timing string
+	Name  string
+	Nodes int
+	// APIServers is how many control-plane hosts run an API server (and a
+	// scheduler and a controller manager, one of each leading): 3 puts
+	// them behind the virtual IP 10.89.0.10, 1 keeps one on cp-1, for the
+	// fastest labs. Default 3.
+	APIServers int
+	Timing     string
 	// ContainerdAddress is the socket of an existing containerd to use. Empty: the
 	// lab starts, or joins, the containerd that kinns shares between labs.
 	ContainerdAddress string
@@ -64,6 +69,13 @@ func (c *Config) defaults() error {
 	}
 	if c.Nodes == 0 {
 		c.Nodes = 3
+	}
+	if c.APIServers == 0 {
+		c.APIServers = topology.ControlPlaneHosts
+	}
+	if c.APIServers != 1 && c.APIServers != topology.ControlPlaneHosts {
+		return fmt.Errorf("invalid number of API servers %d: use 1 (one on cp-1) or %d (one on each control-plane host, behind %s)",
+			c.APIServers, topology.ControlPlaneHosts, topology.APIVIP)
 	}
 	if c.Timing == "" {
 		c.Timing = TimingFast

@@ -111,21 +111,20 @@ func (l *Lab) apiListener() ([]*os.File, error) {
 
 // forwardConfig is the forwarder's: relay to the API server on cp-1.
 func (l *Lab) forwardConfig(topology.Host, string) (any, error) {
-	cp1, _ := l.plan.Host("cp-1")
-	return forward.Config{ListenFD: 3, Target: net.JoinHostPort(cp1.IP.String(), strconv.Itoa(APIPort))}, nil
+	return forward.Config{ListenFD: 3, Target: l.apiAddress()}, nil
 }
 
-func (l *Lab) apiServerConfig(cp1 topology.Host, _ string) (any, error) {
+func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 	p := l.pki.Paths
 	prof := TimingProfile(l.cfg.Timing)
 	cfg := apiserverconfig.Config{
-		AdvertiseIP: cp1.IP.String(), Port: APIPort, EtcdServers: l.EtcdEndpoints(),
+		AdvertiseIP: h.IP.String(), Port: APIPort, EtcdServers: l.EtcdEndpoints(),
 		ServiceCIDR: topology.ServiceSubnet.String(),
 		CertFile:    p.APIServerCert(), KeyFile: p.APIServerKey(), ClientCAFile: p.CACert(),
 		SAPublicKeyFile: p.ServiceAccountPub(), SASigningKeyFile: p.ServiceAccountKey(),
 		KubeletClientCertFile: p.ClientCert(pki.APIServerKubeletClient), KubeletClientKeyFile: p.ClientKey(pki.APIServerKubeletClient),
 		NotReadyToleration: prof.NotReadyToleration, UnreachableToleration: prof.UnreachableToleration,
-		AuditLogPath: l.AuditLogPath(), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),
+		AuditLogPath: l.LogPath(onHost("audit", h.Index)), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditPolicyFile), 0o755); err != nil {
 		return nil, err
@@ -136,8 +135,18 @@ func (l *Lab) apiServerConfig(cp1 topology.Host, _ string) (any, error) {
 	return cfg, nil
 }
 
-// AuditLogPath is the API server's audit log (`lab logs audit`).
+// AuditLogPath is the audit log of the API server on cp-1 (`lab logs audit`).
 func (l *Lab) AuditLogPath() string { return l.LogPath("audit") }
+
+// AuditLogPaths are the audit logs of every API server (`lab logs audit`,
+// `lab logs audit/cp-2`…): each logs the requests it served.
+func (l *Lab) AuditLogPaths() []string {
+	var out []string
+	for _, h := range l.apiServerHosts() {
+		out = append(out, l.LogPath(onHost("audit", h.Index)))
+	}
+	return out
+}
 
 // APIServerURL is how the host reaches the API server.
 func (l *Lab) APIServerURL() string { return "https://127.0.0.1:" + strconv.Itoa(l.apiPort) }

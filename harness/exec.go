@@ -69,6 +69,9 @@ func (l *Lab) NetnsPath(ctx context.Context, host string) (string, error) {
 		return l.podNetns(ctx, ns, name)
 	}
 	h, err := l.Host(host)
+	if host == l.fabricHost().Name {
+		h, err = l.fabricHost(), nil // the lab's network itself: the API balancer runs there
+	}
 	if err != nil {
 		return "", err
 	}

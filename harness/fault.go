@@ -87,15 +87,35 @@ func (l *Lab) RestoreQuorum(ctx context.Context) error {
 	return first
 }
 
-// StopAPIServer stops the API server gracefully.
-func (l *Lab) StopAPIServer(ctx context.Context) error {
-	return l.stop(ctx, ComponentAPIServer, 10*time.Second)
+// StopAPIServer stops the API server on cp-1 gracefully.
+func (l *Lab) StopAPIServer(ctx context.Context) error { return l.StopAPIServerOn(ctx, 1) }
+
+// StartAPIServer starts the stopped API server of cp-1 again and waits until
+// it is ready.
+func (l *Lab) StartAPIServer(ctx context.Context) error { return l.StartAPIServerOn(ctx, 1) }
+
+// StopAPIServerOn stops the API server of control-plane host n gracefully.
+func (l *Lab) StopAPIServerOn(ctx context.Context, n int) error {
+	return l.stop(ctx, APIServerComponent(n), 10*time.Second)
 }
 
-// StartAPIServer starts a stopped API server again and waits until it is ready.
-func (l *Lab) StartAPIServer(ctx context.Context) error {
-	if l.alive(ComponentAPIServer) {
+// StartAPIServerOn starts the stopped API server of control-plane host n
+// again and waits until it is ready.
+func (l *Lab) StartAPIServerOn(ctx context.Context, n int) error {
+	if l.alive(APIServerComponent(n)) {
 		return nil
 	}
-	return l.restart(ctx, ComponentAPIServer, 60*time.Second)
+	return l.restart(ctx, APIServerComponent(n), 60*time.Second)
+}
+
+// apiServerArg reads the optional number of an API server (default 1).
+func (l *Lab) apiServerArg(args []string) (int, error) {
+	if len(args) == 0 {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 || n > l.cfg.APIServers {
+		return 0, fmt.Errorf("%w: API server must be 1..%d (this lab runs %d), not %q", ErrBadFault, l.cfg.APIServers, l.cfg.APIServers, args[0])
+	}
+	return n, nil
 }

@@ -114,10 +114,13 @@ var faultTable = []faultRow{
 	{FaultRow: FaultRow{Target: "quorum", Action: "restore", Help: "every stopped member starts again"},
 		settles: []string{"etcd start"}, run: noArgs((*Lab).RestoreQuorum)},
 
-	{FaultRow: FaultRow{Target: "apiserver", Action: "stop", Heal: "start", Help: "the API server stops"},
-		heal: healWith("apiserver", "start", 0), run: noArgs((*Lab).StopAPIServer)},
-	{FaultRow: FaultRow{Target: "apiserver", Action: "start", Help: "the API server starts again"},
-		run: noArgs((*Lab).StartAPIServer)},
+	{FaultRow: FaultRow{Target: "apiserver", Action: "stop", Args: "[N]", Heal: "start", Help: "the API server of cp-N (default 1) stops"},
+		maxArgs: 1, heal: func(args []string) Fault {
+			return Fault{Target: "apiserver", Action: "start", Args: append(args, "1")[:1]}
+		},
+		run: apiServerArg((*Lab).StopAPIServerOn)},
+	{FaultRow: FaultRow{Target: "apiserver", Action: "start", Args: "[N]", Help: "the API server of cp-N starts again"},
+		maxArgs: 1, run: apiServerArg((*Lab).StartAPIServerOn)},
 }
 
 // FaultTable lists the faults a lab knows, in the order `lab fault` shows.
@@ -260,6 +263,16 @@ func (l *Lab) Break(ctx context.Context, f Fault, cleanup func(args ...any)) err
 		return l.Inject(ctx, heal)
 	})
 	return nil
+}
+
+func apiServerArg(do func(*Lab, context.Context, int) error) func(context.Context, *Lab, []string) error {
+	return func(ctx context.Context, l *Lab, args []string) error {
+		n, err := l.apiServerArg(args)
+		if err != nil {
+			return err
+		}
+		return do(l, ctx, n)
+	}
 }
 
 func noArgs(do func(*Lab, context.Context) error) func(context.Context, *Lab, []string) error {

@@ -18,7 +18,7 @@ type kind struct {
 	// name is the kind, and the `lab component` subcommand that runs it.
 	name string
 	// hosts are where it runs, one instance on each.
-	hosts func(topology.Plan) []topology.Host
+	hosts func(*Lab) []topology.Host
 	// instance names the instance on host h ("etcd-1", "kubelet/node-1").
 	instance func(h topology.Host) string
 	// identity is the certificate the instance on h talks to the API with;
@@ -29,9 +29,9 @@ type kind struct {
 	config func(l *Lab, h topology.Host, kubeconfig string) (any, error)
 	// files, if set, are handed to the instance as fd 3, 4…
 	files func(l *Lab) ([]*os.File, error)
-	// ready, if set, waits until the instance serves; otherwise it says so
-	// on its ready pipe.
-	ready func(l *Lab) func(ctx context.Context) error
+	// ready, if set, waits until the instance on h serves; otherwise it
+	// says so on its ready pipe.
+	ready func(l *Lab, h topology.Host) func(ctx context.Context) error
 	// timeout bounds an instance's start, up to ready.
 	timeout time.Duration
 	// onDemand kinds are not started at bring-up but by a fault (the link
@@ -43,24 +43,40 @@ type kind struct {
 // component is a row here (and its runner in cmd/lab) and a step in
 // (*Lab).steps.
 var kinds = []kind{
-	{name: "etcd", hosts: topology.Plan.ControlPlane, instance: func(h topology.Host) string { return EtcdComponent(h.Index) },
+	{name: "etcd", hosts: plan(topology.Plan.ControlPlane), instance: func(h topology.Host) string { return EtcdComponent(h.Index) },
 		config: (*Lab).etcdConfig, timeout: 30 * time.Second},
-	{name: "forward", hosts: clientHost, instance: named(ComponentForward),
+	{name: "forward", hosts: plan(clientHost), instance: named(ComponentForward),
 		config: (*Lab).forwardConfig, files: (*Lab).apiListener, timeout: 10 * time.Second},
-	{name: "apiserver", hosts: firstControlPlane, instance: named(ComponentAPIServer),
-		config: (*Lab).apiServerConfig, ready: func(l *Lab) func(context.Context) error { return l.waitAPIReady }, timeout: 60 * time.Second},
-	{name: "scheduler", hosts: firstControlPlane, instance: named(ComponentScheduler), identity: as(pki.Scheduler),
-		config: (*Lab).schedulerConfig, timeout: 30 * time.Second},
-	{name: "controllers", hosts: firstControlPlane, instance: named(ComponentControllers), identity: as(pki.ControllerManager),
-		config: (*Lab).controllersConfig, timeout: 30 * time.Second},
-	{name: "dns", hosts: topology.Plan.DNSHosts, instance: func(h topology.Host) string { return DNSComponent(h.Name) }, identity: as(pki.DNS),
+	{name: "apilb", hosts: (*Lab).balancerHosts, instance: named(ComponentBalancer),
+		config: (*Lab).balancerConfig, timeout: 10 * time.Second},
+	{name: "apiserver", hosts: (*Lab).apiServerHosts, instance: func(h topology.Host) string { return APIServerComponent(h.Index) },
+		config: (*Lab).apiServerConfig, ready: (*Lab).apiServerReady, timeout: 60 * time.Second},
+	{name: "scheduler", hosts: (*Lab).controllerHosts, instance: func(h topology.Host) string { return SchedulerComponent(h.Index) },
+		identity: as(pki.Scheduler), config: (*Lab).schedulerConfig, timeout: 30 * time.Second},
+	{name: "controllers", hosts: (*Lab).controllerHosts, instance: func(h topology.Host) string { return ControllersComponent(h.Index) },
+		identity: as(pki.ControllerManager), config: (*Lab).controllersConfig, timeout: 30 * time.Second},
+	{name: "dns", hosts: plan(topology.Plan.DNSHosts), instance: func(h topology.Host) string { return DNSComponent(h.Name) }, identity: as(pki.DNS),
 		config: (*Lab).dnsConfig, timeout: 60 * time.Second},
-	{name: "kubelet", hosts: topology.Plan.Nodes, instance: func(h topology.Host) string { return KubeletComponent(h.Name) },
+	{name: "kubelet", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return KubeletComponent(h.Name) },
 		identity: func(h topology.Host) pki.Identity { return pki.NodeIdentity(h.Name) },
 		config:   (*Lab).kubeletConfig, timeout: 30 * time.Second},
-	{name: "proxy", hosts: topology.Plan.Nodes, instance: func(h topology.Host) string { return ProxyComponent(h.Name) }, identity: as(pki.Proxy),
+	{name: "proxy", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return ProxyComponent(h.Name) }, identity: as(pki.Proxy),
 		config: (*Lab).proxyConfig, timeout: 30 * time.Second},
 	{name: "delayer", onDemand: true, timeout: 10 * time.Second},
+}
+
+// plan adapts a function of the lab's topology to a row's hosts.
+func plan(f func(topology.Plan) []topology.Host) func(*Lab) []topology.Host {
+	return func(l *Lab) []topology.Host { return f(l.plan) }
+}
+
+// balancerHosts is the fabric, where the API balancer runs in a lab with
+// three API servers; none with one.
+func (l *Lab) balancerHosts() []topology.Host {
+	if !l.HA() {
+		return nil
+	}
+	return []topology.Host{l.fabricHost()}
 }
 
 // ComponentKinds lists the kinds of the component table, which `lab
@@ -88,8 +104,6 @@ func as(id pki.Identity) func(topology.Host) pki.Identity {
 	return func(topology.Host) pki.Identity { return id }
 }
 
-func firstControlPlane(p topology.Plan) []topology.Host { return p.ControlPlane()[:1] }
-
 func clientHost(p topology.Plan) []topology.Host {
 	h, _ := p.Host("client")
 	return []topology.Host{h}
@@ -100,7 +114,7 @@ func clientHost(p topology.Plan) []topology.Host {
 func (l *Lab) startKind(ctx context.Context, name string) error {
 	k := kindNamed(name)
 	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range k.hosts(l.plan) {
+	for _, h := range k.hosts(l) {
 		c, err := l.instance(k, h)
 		if err != nil {
 			return fmt.Errorf("%s on %s: %w", k.name, h.Name, err)
@@ -137,7 +151,7 @@ func (l *Lab) instance(k kind, h topology.Host) (component, error) {
 		}
 	}
 	if k.ready != nil {
-		c.ready, c.readyPipe = k.ready(l), false
+		c.ready, c.readyPipe = k.ready(l, h), false
 	}
 	return c, nil
 }

@@ -78,7 +78,7 @@ func Reserve(cfg Config) (*state.Store, error) {
 		return nil, err
 	}
 	store, err := state.Create(cfg.StateRoot, cfg.Name, state.Meta{
-		Nodes: cfg.Nodes, Timing: cfg.Timing, ContainerdAddress: cfg.ContainerdAddress,
+		Nodes: cfg.Nodes, APIServers: cfg.APIServers, Timing: cfg.Timing, ContainerdAddress: cfg.ContainerdAddress,
 		Created: time.Now().UTC(), Supervisor: cfg.Owner,
 	})
 	if errors.Is(err, state.ErrExists) {
@@ -222,7 +222,7 @@ func Attach(root, name string) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := Config{Name: name, Nodes: m.Nodes, Timing: m.Timing, StateRoot: root,
+	cfg := Config{Name: name, Nodes: m.Nodes, APIServers: max(m.APIServers, 1), Timing: m.Timing, StateRoot: root,
 		ContainerdAddress: m.ContainerdAddress, Owner: m.Supervisor, Log: slog.New(slog.DiscardHandler)}
 	return &Lab{cfg: cfg, plan: plan, store: store, log: cfg.Log, containerdAddress: m.ContainerdAddress, apiPort: m.APIPort}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness/containerd"
+	"github.com/kinns/kinns/harness/forward"
 	"github.com/kinns/kinns/harness/network"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
@@ -27,6 +28,10 @@ type Status struct {
 	Hosts      []HostStatus      `json:"hosts"`
 	// Broken lists the faults in force, oldest first.
 	Broken []state.Broken `json:"broken,omitempty"`
+	// VIP and APIServers: with three API servers, the virtual IP and the
+	// balancer's view of each (in rotation or not, and why).
+	VIP        string            `json:"vip,omitempty"`
+	APIServers []forward.Backend `json:"apiServers,omitempty"`
 }
 
 // ProcessStatus is a process of the lab.
@@ -70,6 +75,10 @@ func (l *Lab) Status(ctx context.Context) Status {
 		Supervisor: ProcessStatus{PID: m.Supervisor.PID, Alive: m.Supervisor.Alive()},
 		Containerd: ContainerdStatus{Address: l.containerdAddress},
 		Broken:     m.Broken,
+		APIServers: l.APIServers(),
+	}
+	if l.HA() {
+		s.VIP = topology.APIVIP.String()
 	}
 	if l.cfg.ContainerdAddress == "" || l.containerdAddress == l.daemon().Address() {
 		s.Containerd.Log = l.daemon().LogPath()

@@ -97,7 +97,9 @@ func bootLab(ctx context.Context, nodes int) *harness.Lab {
 // bootLabNamed is bootLab for a lab whose name starts with prefix.
 func bootLabNamed(ctx context.Context, prefix string, nodes int) *harness.Lab {
 	GinkgoHelper()
-	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName(prefix), Nodes: nodes, LabBinary: labBinary})
+	// One API server: the specs of everything but high availability run
+	// on the fastest labs (ha_test.go boots three).
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName(prefix), Nodes: nodes, APIServers: 1, LabBinary: labBinary})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
 	DeferCleanup(reportOnFailure, lab) // runs before Down

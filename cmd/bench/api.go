@@ -24,7 +24,7 @@ func controlPlane(ctx context.Context, labBinary string, runs int) ([]Result, er
 	var lab *harness.Lab
 	for i := 0; i < runs; i++ {
 		t := time.Now()
-		l, err := harness.Up(ctx, harness.Config{Name: fmt.Sprintf("bench-cp-%d", i), Nodes: 3, LabBinary: abs})
+		l, err := harness.Up(ctx, harness.Config{Name: fmt.Sprintf("bench-cp-%d", i), Nodes: 3, APIServers: 1, LabBinary: abs})
 		if err != nil {
 			return nil, err
 		}

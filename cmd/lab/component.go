@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -39,6 +42,7 @@ type runner func(ctx context.Context, f componentFlags, log *slog.Logger) error
 var runners = map[string]runner{
 	"etcd":        runEtcd,
 	"forward":     runForward,
+	"apilb":       runBalancer,
 	"apiserver":   runAPIServer,
 	"scheduler":   runScheduler,
 	"controllers": runControllers,
@@ -200,4 +204,55 @@ func runDelayer(ctx context.Context, f componentFlags, log *slog.Logger) error {
 	}
 	cfg.Log = log
 	return linkfault.RunDelayer(ctx, cfg, f.ready)
+}
+
+// runBalancer serves the API's virtual IP inside the fabric namespace.
+func runBalancer(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg forward.BalancerConfig
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	client, err := readyzClient(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	b := &forward.Balancer{Targets: cfg.Targets, StatusFile: cfg.StatusFile, Log: log,
+		Check: func(ctx context.Context, target string) error {
+			return getReady(ctx, client, "https://"+target+"/readyz")
+		}}
+	f.ready()
+	return b.Serve(ctx, ln)
+}
+
+// readyzClient asks API servers with the balancer's certificate.
+func readyzClient(cfg forward.BalancerConfig) (*http.Client, error) {
+	ca, err := os.ReadFile(cfg.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("read CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	cert, err := tls.LoadX509KeyPair(cfg.ClientCert, cfg.ClientKey)
+	if err != nil {
+		return nil, fmt.Errorf("load client certificate: %w", err)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, DisableKeepAlives: true}
+	return &http.Client{Transport: tr}, nil
+}
+
+func getReady(ctx context.Context, client *http.Client, url string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/readyz: %s", resp.Status)
+	}
+	return nil
 }

@@ -105,7 +105,24 @@ func printStatus(out io.Writer, st harness.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, h.Netns, h.IP, h.PodCIDR, health, node)
 	}
 	tw.Flush()
+	printAPIServers(out, st)
 	printBroken(out, st)
+}
+
+// printAPIServers shows, with three API servers, which ones the balancer
+// at the virtual IP sends connections to.
+func printAPIServers(out io.Writer, st harness.Status) {
+	if st.VIP == "" {
+		return
+	}
+	fmt.Fprintf(out, "\napi servers behind %s (the balancer in the fabric namespace):\n", st.VIP)
+	for _, b := range st.APIServers {
+		state := "in rotation"
+		if !b.Ready {
+			state = "out: " + b.Error
+		}
+		fmt.Fprintf(out, "  %-18s %s (since %s)\n", b.Target, state, b.Since.Local().Format(time.TimeOnly))
+	}
 }
 
 // printBroken lists the faults in force and how to mend each.

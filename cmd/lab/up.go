@@ -24,6 +24,7 @@ import (
 
 type upOptions struct {
 	nodes             int
+	controlPlanes     int
 	timing            string
 	containerdAddress string
 	dnsUpstream       []string
@@ -31,12 +32,13 @@ type upOptions struct {
 }
 
 func (o upOptions) config(g *globals) harness.Config {
-	return harness.Config{Name: g.name, Nodes: o.nodes, Timing: o.timing,
+	return harness.Config{Name: g.name, Nodes: o.nodes, APIServers: o.controlPlanes, Timing: o.timing,
 		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream, Retain: o.retain}
 }
 
 func (o *upOptions) flags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "number of worker nodes")
+	cmd.Flags().IntVar(&o.controlPlanes, "control-planes", 3, "API servers (with a scheduler and a controller manager each, one leading): 3, one per control-plane host behind the virtual IP 10.89.0.10, or 1 on cp-1 for the fastest labs")
 	cmd.Flags().StringVar(&o.timing, "timing", harness.TimingFast, "timing profile: fast or kubernetes")
 	cmd.Flags().StringVar(&o.containerdAddress, "containerd-address", "", "use the containerd listening on this socket instead of kinns' own")
 	cmd.Flags().BoolVar(&o.retain, "retain", false, "keep a lab whose bring-up failed, for inspection (lab down removes it)")
@@ -69,6 +71,10 @@ func runUp(out io.Writer, g *globals, o upOptions) error {
 	// The Go API reads 0 nodes as "the default"; on the command line it is an error.
 	if _, err := topology.New(g.name, o.nodes); err != nil {
 		return err
+	}
+	if o.controlPlanes != 1 && o.controlPlanes != topology.ControlPlaneHosts {
+		return fmt.Errorf("--control-planes %d: use 1 (one API server on cp-1) or %d (one per control-plane host, behind %s)",
+			o.controlPlanes, topology.ControlPlaneHosts, topology.APIVIP)
 	}
 	for _, u := range o.dnsUpstream {
 		if _, err := netip.ParseAddrPort(u); err != nil {
@@ -119,7 +125,7 @@ func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.
 	}
 	defer pw.Close()
 	args := []string{"supervise", "--name", g.name, "--state-root", g.stateRoot,
-		"--nodes", fmt.Sprint(o.nodes), "--timing", o.timing, "--containerd-address", o.containerdAddress, "--progress-fd", "3"}
+		"--nodes", fmt.Sprint(o.nodes), "--control-planes", fmt.Sprint(o.controlPlanes), "--timing", o.timing, "--containerd-address", o.containerdAddress, "--progress-fd", "3"}
 	for _, u := range o.dnsUpstream {
 		args = append(args, "--dns-upstream", u)
 	}

@@ -12,6 +12,12 @@ import (
 
 // Serve accepts on ln until ctx is done and relays each connection to target.
 func Serve(ctx context.Context, ln net.Listener, target string, log *slog.Logger) error {
+	return serve(ctx, ln, func() []string { return []string{target} }, log)
+}
+
+// serve relays each connection to the first of pick()'s targets that
+// answers.
+func serve(ctx context.Context, ln net.Listener, pick func() []string, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	go func() {
@@ -33,17 +39,16 @@ func Serve(ctx context.Context, ln net.Listener, target string, log *slog.Logger
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			relay(ctx, c, target, log)
+			relay(ctx, c, pick(), log)
 		}()
 	}
 }
 
-func relay(ctx context.Context, c net.Conn, target string, log *slog.Logger) {
+func relay(ctx context.Context, c net.Conn, targets []string, log *slog.Logger) {
 	defer c.Close()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	t, err := d.DialContext(ctx, "tcp", target)
+	t, err := dialFirst(ctx, targets)
 	if err != nil {
-		log.Warn("cannot reach target", "target", target, "err", err)
+		log.Warn("cannot reach a target", "targets", targets, "err", err)
 		return
 	}
 	defer t.Close()
@@ -62,4 +67,21 @@ func relay(ctx context.Context, c net.Conn, target string, log *slog.Logger) {
 		<-done
 	case <-ctx.Done():
 	}
+}
+
+// dialFirst connects to the first target that takes the connection.
+func dialFirst(ctx context.Context, targets []string) (net.Conn, error) {
+	var errs []error
+	for _, target := range targets {
+		d := net.Dialer{Timeout: 5 * time.Second / time.Duration(len(targets))}
+		t, err := d.DialContext(ctx, "tcp", target)
+		if err == nil {
+			return t, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil, errors.New("no target")
+	}
+	return nil, errors.Join(errs...)
 }

@@ -75,6 +75,7 @@ func (r Resource) String() string {
 type Meta struct {
 	Name              string    `json:"name"`
 	Nodes             int       `json:"nodes"`
+	APIServers        int       `json:"apiServers,omitempty"`
 	Timing            string    `json:"timing"`
 	ContainerdAddress string    `json:"containerdAddress"`
 	Created           time.Time `json:"created"`

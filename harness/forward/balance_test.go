@@ -1,0 +1,106 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// namedServer answers each connection with its name.
+func namedServer(t *testing.T, name string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(name))
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func ask(t *testing.T, addr string) string {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func TestBalancerSendsOnlyToReadyTargetsAndFallsBackWhenNoneIs(t *testing.T) {
+	a, b := namedServer(t, "a"), namedServer(t, "b")
+	var bReady, aReady atomic.Bool
+	aReady.Store(true)
+	check := func(_ context.Context, target string) error {
+		if (target == a && aReady.Load()) || (target == b && bReady.Load()) {
+			return nil
+		}
+		return errors.New("not ready")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal := &Balancer{Targets: []string{a, b}, Check: check, Interval: 10 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
+		StatusFile: t.TempDir() + "/status.json"}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- bal.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("never: %s", what)
+			}
+		}
+	}
+	readyCount := func() (n int) {
+		for _, be := range bal.Backends() {
+			if be.Ready {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor("a ready", func() bool { return readyCount() == 1 })
+	for range 6 {
+		if got := ask(t, ln.Addr().String()); got != "a" {
+			t.Fatalf("a connection went to %q while only a is ready", got)
+		}
+	}
+	bReady.Store(true)
+	waitFor("both ready", func() bool { return readyCount() == 2 })
+	seen := map[string]int{}
+	for range 10 {
+		seen[ask(t, ln.Addr().String())]++
+	}
+	if seen["a"] == 0 || seen["b"] == 0 {
+		t.Errorf("connections with both ready: %v, want both used", seen)
+	}
+	aReady.Store(false)
+	bReady.Store(false)
+	waitFor("none ready", func() bool { return readyCount() == 0 })
+	if got := ask(t, ln.Addr().String()); got == "" {
+		t.Error("with no target ready, a connection got nowhere: the balancer should still try them")
+	}
+	st, err := ReadStatus(bal.StatusFile)
+	if err != nil || len(st) != 2 || st[0].Ready || st[0].Error == "" {
+		t.Errorf("status file: %+v, %v", st, err)
+	}
+}
