@@ -30,11 +30,28 @@
 // node-controller, …), whose RBAC roles the API server bootstraps. Events
 // carry reportingController "kinns-controller-manager/<controller>".
 //
+// # High availability
+//
+// With Config.LeaderElect, one manager runs on every control-plane host and
+// only the holder of the Lease kube-system/kube-controller-manager acts
+// (package leader, on client-go's tools/leaderelection): a standby starts no
+// informer and writes nothing; each term builds the controllers and their
+// informers afresh; a term ends, and every controller has returned, before
+// the Lease is released or can expire, so no controller acts twice. Losing
+// the Lease sends the manager back to standing by; it never exits for it.
+// The holder is "<Config.Identity>_<uuid>"; the timing of each profile is
+// LeaderElectionTiming. The bootstrap RBAC role of
+// system:kube-controller-manager allows create, and get and update of the
+// Lease named kube-controller-manager.
+//
 // # Example
 //
+//	le := controllers.LeaderElectionTiming(controllers.ProfileFast) // 4s / 3s / 500ms
+//	le.LeaderElect, le.Identity = true, "cp-2"
 //	err := controllers.Run(ctx, controllers.Config{
-//		Kubeconfig: "/var/lib/kinns/L/controller-manager.kubeconfig",
-//		NodeTiming: controllers.Timing(controllers.ProfileFast),
-//		Log:        log,
+//		Kubeconfig:     "/var/lib/kinns/L/controller-manager.kubeconfig",
+//		NodeTiming:     controllers.Timing(controllers.ProfileFast),
+//		LeaderElection: le, // leave it out to act at once
+//		Log:            log,
 //	}) // returns when ctx is done
 package controllers

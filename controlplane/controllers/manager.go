@@ -20,11 +20,16 @@ import (
 	"k8s.io/controller-manager/pkg/clientbuilder"
 
 	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
+	"github.com/kinns/kinns/controlplane/controllers/leader"
 )
 
 // ReportingController prefixes the reportingController of every event the
 // manager records: "kinns-controller-manager/<controller>".
 const ReportingController = "kinns-controller-manager"
+
+// LeaseName is the Lease, in kube-system, on which controller managers
+// elect the one that acts, as upstream's kube-controller-manager does.
+const LeaseName = "kube-controller-manager"
 
 // Run is the controller manager: it builds every enabled controller, starts
 // the shared informers and runs the controllers until ctx is done. It waits
@@ -35,37 +40,57 @@ const ReportingController = "kinns-controller-manager"
 // ServiceAccount, with short-lived tokens from the TokenRequest API, as
 // kube-controller-manager does with --use-service-account-credentials.
 //
-// There is no leader election: one manager runs per lab. For HA, wrap the
-// body in k8s.io/client-go/tools/leaderelection on a Lease named
-// kube-controller-manager in kube-system (the RBAC role already allows it)
-// and run it in OnStartedLeading, cancelling on OnStoppedLeading.
+// With cfg.LeaderElect, Run acts only while it holds the Lease
+// kube-system/kube-controller-manager (as system:kube-controller-manager,
+// whose bootstrap RBAC role allows it): standing by, it starts no informer
+// and writes nothing but its attempts to acquire the Lease; on each term it
+// builds the controllers and informers afresh, and when the term ends it
+// stops them and waits for every worker before anyone else may act.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.Defaults()
 	if err := cfg.Validate(Names()); err != nil {
 		return err
 	}
-	log := cfg.Log
-	root, rootClient, rootMeta, err := rootClients(cfg)
+	c, err := newClients(cfg)
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactory(rootClient, cfg.Resync)
-	metaInf := metadatainformer.NewSharedInformerFactory(rootMeta, cfg.Resync)
+	return runElected(ctx, cfg, c)
+}
+
+// runElected runs the controllers at once or, with cfg.LeaderElect, during
+// each term this instance holds the Lease.
+func runElected(ctx context.Context, cfg Config, c clients) error {
+	term := func(ctx context.Context) error { return runControllers(ctx, cfg, c) }
+	if !cfg.LeaderElect {
+		return term(ctx)
+	}
+	id, err := leader.HolderIdentity(cfg.Identity)
+	if err != nil {
+		return err
+	}
+	return leader.Run(ctx, leader.Options{
+		Client: c.lease, Namespace: metav1.NamespaceSystem, Name: LeaseName, Identity: id,
+		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
+		Log: cfg.Log,
+	}, term)
+}
+
+// runControllers is one term: it builds the enabled controllers on fresh
+// informer factories, starts the informers and runs the controllers until
+// ctx is done, and returns once all of them have stopped.
+func runControllers(ctx context.Context, cfg Config, c clients) error {
+	factory := informers.NewSharedInformerFactory(c.root, cfg.Resync)
+	metaInf := metadatainformer.NewSharedInformerFactory(c.rootMeta, cfg.Resync)
 	defer factory.Shutdown()
 	defer metaInf.Shutdown()
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: rootClient.EventsV1()})
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: c.root.EventsV1()})
+	defer broadcaster.Shutdown()
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
 		return fmt.Errorf("start recording events: %w", err)
 	}
-	defer broadcaster.Shutdown()
-
-	accounts := clientbuilder.NewDynamicClientBuilder(rest.AnonymousClientConfig(root), rootClient.CoreV1(), metav1.NamespaceSystem)
 	started := make(chan struct{})
-	rootCA, err := caOf(root)
-	if err != nil {
-		return err
-	}
-	base := env{Deps: deps.Deps{Factory: factory}, cfg: cfg, metaInf: metaInf, started: started, rootCA: rootCA}
+	base := env{Deps: deps.Deps{Factory: factory}, cfg: cfg, metaInf: metaInf, started: started, rootCA: c.rootCA}
 	// Every controller is built before the informers start, so each one's
 	// informers (and indexers) are registered in time.
 	runners := map[string]runner{}
@@ -73,7 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if !cfg.Enabled(s.name) {
 			continue
 		}
-		r, err := build(ctx, s, base, accounts, broadcaster)
+		r, err := build(ctx, s, base, c.account, broadcaster)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -85,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 	factory.Start(ctx.Done())
 	metaInf.Start(ctx.Done())
 	close(started)
-	log.Info("controller manager running", "controllers", len(runners), "workers", cfg.Workers,
+	cfg.Log.Info("controller manager running", "controllers", len(runners), "workers", cfg.Workers,
 		"nodeGrace", cfg.NodeMonitorGracePeriod, "nodeMonitorPeriod", cfg.NodeMonitorPeriod)
 
 	var wg sync.WaitGroup
@@ -96,13 +121,53 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// rootClients are the manager's own clients, as system:kube-controller-manager.
-func rootClients(cfg Config) (*rest.Config, kubernetes.Interface, metadata.Interface, error) {
-	root, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+// clients are the manager's connections to the API server.
+type clients struct {
+	// root and rootMeta act as system:kube-controller-manager: informers
+	// and events.
+	root     kubernetes.Interface
+	rootMeta metadata.Interface
+	// lease, also as system:kube-controller-manager, has its own rate
+	// limiter, so that nothing delays the Lease's renewals.
+	lease kubernetes.Interface
+	// account returns the clients of a controller acting as the named
+	// kube-system ServiceAccount.
+	account func(ctx context.Context, name string) (kubernetes.Interface, metadata.Interface, error)
+	rootCA  []byte // the CA that signs the API server's certificate, PEM
+}
+
+// newClients connects as cfg.Kubeconfig says; nothing is sent to the API
+// server yet.
+func newClients(cfg Config) (clients, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("load kubeconfig %q: %w", cfg.Kubeconfig, err)
+		return clients{}, fmt.Errorf("load kubeconfig %q: %w", cfg.Kubeconfig, err)
 	}
+	rootCA, err := caOf(rc)
+	if err != nil {
+		return clients{}, err
+	}
+	lease, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(rc), ReportingController+"/leader-election"))
+	if err != nil {
+		return clients{}, fmt.Errorf("lease client for the controller manager: %w", err)
+	}
+	rc, client, meta, err := rootClients(rc, cfg)
+	if err != nil {
+		return clients{}, err
+	}
+	accounts := clientbuilder.NewDynamicClientBuilder(rest.AnonymousClientConfig(rc), client.CoreV1(), metav1.NamespaceSystem)
+	account := func(ctx context.Context, name string) (kubernetes.Interface, metadata.Interface, error) {
+		return accountClients(ctx, accounts, name, cfg)
+	}
+	return clients{root: client, rootMeta: meta, lease: lease, account: account, rootCA: rootCA}, nil
+}
+
+// rootClients are the manager's own clients, as system:kube-controller-manager:
+// root with the manager's rate limits, fence and user agent, and the clients
+// made from it.
+func rootClients(root *rest.Config, cfg Config) (*rest.Config, kubernetes.Interface, metadata.Interface, error) {
 	root.QPS, root.Burst = cfg.QPS, cfg.Burst
+	root.Wrap(leader.Fence)                        // no request of a term past its deadline is sent
 	root.WarningHandler = newOnceWarnings(cfg.Log) // inherited by every account's config
 	root = rest.AddUserAgent(root, ReportingController)
 	client, err := kubernetes.NewForConfig(root)
@@ -132,17 +197,11 @@ func caOf(rc *rest.Config) ([]byte, error) {
 	return nil, nil // no CA: the root CA publisher refuses to start
 }
 
-// build makes one controller with a client acting as its ServiceAccount.
-func build(ctx context.Context, s spec, e env, accounts clientbuilder.ControllerClientBuilder, b events.EventBroadcaster) (runner, error) {
-	rc, err := accountConfig(ctx, accounts, s.account, e.cfg)
-	if err != nil {
-		return nil, err
-	}
-	if e.Client, err = kubernetes.NewForConfig(rc); err != nil {
-		return nil, fmt.Errorf("client for controller %s: %w", s.name, err)
-	}
-	if e.meta, err = metadata.NewForConfig(rc); err != nil {
-		return nil, fmt.Errorf("metadata client for controller %s: %w", s.name, err)
+// build makes one controller with clients acting as its ServiceAccount.
+func build(ctx context.Context, s spec, e env, account func(context.Context, string) (kubernetes.Interface, metadata.Interface, error), b events.EventBroadcaster) (runner, error) {
+	var err error
+	if e.Client, e.meta, err = account(ctx, s.account); err != nil {
+		return nil, fmt.Errorf("clients for controller %s: %w", s.name, err)
 	}
 	e.Log = e.cfg.Log.With("controller", s.name)
 	e.Recorder = b.NewRecorder(scheme.Scheme, ReportingController+"/"+s.name)
@@ -151,6 +210,25 @@ func build(ctx context.Context, s spec, e env, accounts clientbuilder.Controller
 		return nil, fmt.Errorf("build controller %s: %w", s.name, err)
 	}
 	return r, nil
+}
+
+// accountClients returns the clients of a kube-system ServiceAccount,
+// creating the account if needed; it retries until the API server answers
+// or ctx is done.
+func accountClients(ctx context.Context, accounts clientbuilder.ControllerClientBuilder, name string, cfg Config) (kubernetes.Interface, metadata.Interface, error) {
+	rc, err := accountConfig(ctx, accounts, name, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client as %s: %w", name, err)
+	}
+	meta, err := metadata.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("metadata client as %s: %w", name, err)
+	}
+	return client, meta, nil
 }
 
 // accountConfig returns the client config of a kube-system ServiceAccount,
@@ -172,5 +250,6 @@ func accountConfig(ctx context.Context, accounts clientbuilder.ControllerClientB
 		return nil, fmt.Errorf("service account %s/%s: %w", metav1.NamespaceSystem, name, err)
 	}
 	rc.QPS, rc.Burst = cfg.QPS, cfg.Burst
+	rc.Wrap(leader.Fence) // not inherited from the root config
 	return rc, nil
 }

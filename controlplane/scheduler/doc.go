@@ -26,6 +26,16 @@
 //	})
 //	// Run returns nil once ctx is done; an error means it could not start.
 //
+// With Config.LeaderElect (see controllers/config.LeaderElection, the same
+// fields for both components), one scheduler runs on every control-plane
+// host and only the holder of the Lease kube-system/kube-scheduler
+// schedules: a standby starts no informer and writes nothing; each term
+// builds a fresh scheduler, and a term's workers have all returned before
+// the Lease is released or can expire, so no pod is bound by two
+// schedulers. A scheduler that loses the Lease stands by again; it never
+// exits for it. The system:kube-scheduler bootstrap role allows create, and
+// get and update of the Lease named kube-scheduler.
+//
 // # Filters
 //
 // A node is rejected by the first check that fails, in this order (the

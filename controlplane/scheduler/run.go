@@ -20,11 +20,24 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
+
+	"github.com/kinns/kinns/controlplane/controllers/leader"
 )
+
+// LeaseName is the Lease, in kube-system, on which schedulers elect the one
+// that schedules, as upstream's kube-scheduler does.
+const LeaseName = "kube-scheduler"
 
 // Run schedules pending pods until ctx is done, then returns nil once every
 // goroutine it started has stopped. It returns an error only when it cannot
-// start (no or bad kubeconfig). Until the API server answers, it waits.
+// start (no or bad kubeconfig, invalid leader-election timing). Until the
+// API server answers, it waits.
+//
+// With cfg.LeaderElect, Run schedules only while it holds the Lease
+// kube-system/kube-scheduler: standing by, it starts no informer and writes
+// nothing but its attempts to acquire the Lease; on each term it builds a
+// fresh scheduler (informers, cache, queue), and stops it as soon as the
+// term ends, waiting for its workers before anyone else may schedule.
 //
 // Pending pods are those with no spec.nodeName, spec.schedulerName equal to
 // cfg.SchedulerName, no deletionTimestamp and no scheduling gates. Each is
@@ -37,41 +50,67 @@ import (
 // spec changes, or after cfg.UnschedulableFlush.
 func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.WithDefaults()
-	client, eventClient, err := newClients(cfg)
+	if err := cfg.LeaderElection.Validate(); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	c, err := newClients(cfg)
 	if err != nil {
 		return err
 	}
-	// Leader election goes here when the control plane runs several
-	// schedulers for HA: only the holder of the kube-system/kube-scheduler
-	// Lease (client-go tools/leaderelection; the system:kube-scheduler role
-	// already grants it) may run what follows, and it must stop scheduling
-	// as soon as it loses the lease.
-	return newScheduler(cfg, client, eventClient).run(ctx)
+	return runElected(ctx, cfg, c)
 }
 
-// newClients returns the client for pods and bindings and a second one, with
-// its own rate limiter, for events.
-func newClients(cfg Config) (kubernetes.Interface, kubernetes.Interface, error) {
+// clients are the scheduler's API clients, each with its own rate limiter:
+// events never delay bindings, and nothing delays the Lease's renewals.
+type clients struct {
+	api    kubernetes.Interface // pods, nodes, namespaces, bindings, status
+	events kubernetes.Interface
+	lease  kubernetes.Interface
+}
+
+// runElected runs the scheduler at once or, with cfg.LeaderElect, during
+// each term this instance holds the Lease.
+func runElected(ctx context.Context, cfg Config, c clients) error {
+	term := func(ctx context.Context) error { return newScheduler(cfg, c.api, c.events).run(ctx) }
+	if !cfg.LeaderElect {
+		return term(ctx)
+	}
+	id, err := leader.HolderIdentity(cfg.Identity)
+	if err != nil {
+		return err
+	}
+	return leader.Run(ctx, leader.Options{
+		Client: c.lease, Namespace: metav1.NamespaceSystem, Name: LeaseName, Identity: id,
+		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
+		Log: cfg.Log,
+	}, term)
+}
+
+// newClients returns the scheduler's clients, as system:kube-scheduler.
+func newClients(cfg Config) (clients, error) {
 	if cfg.Kubeconfig == "" {
-		return nil, nil, errors.New("scheduler: no kubeconfig in config")
+		return clients{}, errors.New("scheduler: no kubeconfig in config")
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load kubeconfig %q: %w", cfg.Kubeconfig, err)
+		return clients{}, fmt.Errorf("load kubeconfig %q: %w", cfg.Kubeconfig, err)
 	}
 	rc.QPS, rc.Burst = cfg.QPS, cfg.Burst
 	rc.UserAgent = "kinns-scheduler"
 	rc.ContentType = "application/vnd.kubernetes.protobuf"
 	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("client for %q: %w", rc.Host, err)
+	var c clients
+	if c.lease, err = kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(rc), "leader-election")); err != nil {
+		return clients{}, fmt.Errorf("lease client for %q: %w", rc.Host, err)
 	}
-	eventClient, err := kubernetes.NewForConfig(rest.CopyConfig(rc))
-	if err != nil {
-		return nil, nil, fmt.Errorf("event client for %q: %w", rc.Host, err)
+	rc.Wrap(leader.Fence) // no request of a term past its deadline is sent
+	if c.api, err = kubernetes.NewForConfig(rc); err != nil {
+		return clients{}, fmt.Errorf("client for %q: %w", rc.Host, err)
 	}
-	return client, eventClient, nil
+	if c.events, err = kubernetes.NewForConfig(rest.CopyConfig(rc)); err != nil {
+		return clients{}, fmt.Errorf("event client for %q: %w", rc.Host, err)
+	}
+	return c, nil
 }
 
 // scheduler is one running scheduler: informers feeding the cache and the
@@ -151,6 +190,7 @@ func (s *scheduler) run(ctx context.Context) error {
 func (s *scheduler) start(ctx context.Context) (stop func(), err error) {
 	stop = func() {}
 	if err := s.broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
+		s.broadcaster.Shutdown()
 		return stop, fmt.Errorf("start event recording: %w", err)
 	}
 	regs, err := s.watch()

@@ -1,6 +1,7 @@
-// Package config is the controller manager's configuration and the node
-// timing of each profile: plain data, so that the harness writes it
-// without linking the controllers.
+// Package config is the controller manager's configuration, the node
+// timing and the leader-election timing of each profile: plain data, so
+// that the harness writes it without linking the controllers. The
+// scheduler's config embeds LeaderElection as well.
 package config
 
 import (
@@ -68,7 +69,10 @@ type Config struct {
 	// Resync is how often informers replay their whole cache to the
 	// controllers, a safety net for a missed event (default 10 min).
 	Resync time.Duration
-	Log    *slog.Logger `json:"-"`
+	// LeaderElection makes the manager act only while it holds the Lease
+	// kube-system/kube-controller-manager (off by default).
+	LeaderElection
+	Log *slog.Logger `json:"-"`
 }
 
 // Defaults fills in what is unset.
@@ -101,6 +105,7 @@ func (c *Config) Defaults() {
 	if c.Resync <= 0 {
 		c.Resync = 10 * time.Minute
 	}
+	c.LeaderElection = c.LeaderElection.WithDefaults()
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +123,9 @@ func (c Config) Validate(known []string) error {
 	}
 	if c.NodeMonitorPeriod >= c.NodeMonitorGracePeriod {
 		errs = append(errs, fmt.Errorf("node monitor period %s must be shorter than the grace period %s", c.NodeMonitorPeriod, c.NodeMonitorGracePeriod))
+	}
+	if err := c.LeaderElection.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, n := range c.Controllers {
 		if !slices.Contains(known, n) {

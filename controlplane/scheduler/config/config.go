@@ -5,6 +5,8 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+
+	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 )
 
 // Defaults applied by Run to zero fields of Config.
@@ -48,6 +50,14 @@ type Config struct {
 	// much sooner; see Run.
 	UnschedulableFlush time.Duration
 
+	// LeaderElection makes the scheduler schedule only while it holds the
+	// Lease kube-system/kube-scheduler (off by default). The type is the
+	// controller manager's, so that the harness gives both components the
+	// same fields, flat in the JSON (LeaderElect, Identity, LeaseDuration,
+	// RenewDeadline, RetryPeriod); see controllersconfig.LeaderElectionTiming
+	// for the timing of each profile.
+	controllersconfig.LeaderElection
+
 	// Log receives the scheduler's own messages; nil discards them.
 	Log *slog.Logger `json:"-"`
 }
@@ -75,6 +85,7 @@ func (c Config) WithDefaults() Config {
 	if c.UnschedulableFlush <= 0 {
 		c.UnschedulableFlush = DefaultUnschedulableFlush
 	}
+	c.LeaderElection = c.LeaderElection.WithDefaults()
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
