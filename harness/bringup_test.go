@@ -46,7 +46,7 @@ func TestComponentTableRowsHaveHostsAndNames(t *testing.T) {
 		}
 	}
 	if seen["kubelet/node-2"] != "kubelet" || seen["etcd-3"] != "etcd" || seen["dns/cp-3"] != "dns" ||
-		seen["apiserver"] != "apiserver" || seen["apiserver/cp-3"] != "apiserver" || seen["apilb"] != "apilb" {
+		seen["apiserver"] != "apiserver" || seen["apiserver/cp-3"] != "apiserver" || seen["scheduler/cp-2"] != "scheduler" || seen["apilb"] != "apilb" {
 		t.Errorf("instances: %v", seen)
 	}
 }

@@ -24,10 +24,11 @@ func (l *Lab) kubeconfigFor(id pki.Identity) (string, error) {
 	return path, pki.WriteKubeconfig(path, l.pki, id, l.inClusterURL())
 }
 
-func (l *Lab) schedulerConfig(_ topology.Host, kubeconfig string) (any, error) {
-	return schedulerconfig.Config{Kubeconfig: kubeconfig, QPS: 200, Burst: 400}, nil
+func (l *Lab) schedulerConfig(h topology.Host, kubeconfig string) (any, error) {
+	return schedulerconfig.Config{Kubeconfig: kubeconfig, QPS: 200, Burst: 400, LeaderElection: l.leaderElection(h)}, nil
 }
 
-func (l *Lab) controllersConfig(_ topology.Host, kubeconfig string) (any, error) {
-	return controllersconfig.Config{Kubeconfig: kubeconfig, NodeTiming: controllersconfig.Timing(l.cfg.Timing), DNSServers: l.DNSServers()}, nil
+func (l *Lab) controllersConfig(h topology.Host, kubeconfig string) (any, error) {
+	return controllersconfig.Config{Kubeconfig: kubeconfig, NodeTiming: controllersconfig.Timing(l.cfg.Timing), DNSServers: l.DNSServers(),
+		LeaderElection: l.leaderElection(h)}, nil
 }

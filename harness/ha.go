@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kinns/kinns/cni/netns"
+	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 	"github.com/kinns/kinns/harness/forward"
 	"github.com/kinns/kinns/harness/topology"
 )
@@ -58,9 +59,20 @@ func (l *Lab) apiServerHosts() []topology.Host {
 	return l.plan.ControlPlane()[:l.cfg.APIServers]
 }
 
-// controllerHosts run the scheduler and the controller manager: cp-1 for
-// now; one on each API server's host once they elect a leader.
-func (l *Lab) controllerHosts() []topology.Host { return l.plan.ControlPlane()[:1] }
+// controllerHosts run the scheduler and the controller manager: one of
+// each beside every API server, electing a leader when there are three.
+func (l *Lab) controllerHosts() []topology.Host { return l.apiServerHosts() }
+
+// leaderElection is what an instance on h is told: with three, it competes
+// for its Lease under its host's name, with the timing profile's periods.
+func (l *Lab) leaderElection(h topology.Host) controllersconfig.LeaderElection {
+	if !l.HA() {
+		return controllersconfig.LeaderElection{}
+	}
+	le := controllersconfig.LeaderElectionTiming(l.cfg.Timing)
+	le.LeaderElect, le.Identity = true, h.Name
+	return le
+}
 
 // apiAddress is where everything inside the lab reaches the API: the
 // virtual IP, or cp-1 with a single API server.

@@ -25,8 +25,10 @@ type Backend struct {
 
 // Balancer spreads connections over the targets that pass their check, as
 // an L4 load balancer in front of API servers does: each target is checked
-// every Interval; a failed check takes it out of the rotation, a passed
-// one puts it back. When none passes, every target is tried, in turn.
+// every Interval; two failed checks in a row take it out of the rotation
+// and cut its connections (one may be a hiccup of a busy machine), a
+// passed one puts it back. When none passes, every target is tried, in
+// turn.
 type Balancer struct {
 	Targets  []string
 	Check    Check
@@ -38,8 +40,13 @@ type Balancer struct {
 
 	mu       sync.Mutex
 	backends []Backend
+	failures []int // consecutive failed checks, by target
 	next     int
+	conns    tracker
 }
+
+// fall is how many failed checks in a row take a target out.
+const fall = 2
 
 // Serve accepts on ln until ctx is done; the checks run meanwhile.
 func (b *Balancer) Serve(ctx context.Context, ln net.Listener) error {
@@ -47,6 +54,7 @@ func (b *Balancer) Serve(ctx context.Context, ln net.Listener) error {
 	for _, t := range b.Targets {
 		b.backends = append(b.backends, Backend{Target: t, Since: time.Now()})
 	}
+	b.failures = make([]int, len(b.Targets))
 	b.mu.Unlock()
 	b.writeStatus()
 	ctx, cancel := context.WithCancel(ctx)
@@ -56,7 +64,7 @@ func (b *Balancer) Serve(ctx context.Context, ln net.Listener) error {
 	for i := range b.Targets {
 		wg.Go(func() { b.watch(ctx, i) })
 	}
-	return serve(ctx, ln, b.pick, b.Log)
+	return serve(ctx, ln, b.pick, &b.conns, b.Log)
 }
 
 // watch checks backend i until ctx ends.
@@ -84,9 +92,17 @@ func (b *Balancer) watch(ctx context.Context, i int) {
 func (b *Balancer) set(i int, err error) {
 	b.mu.Lock()
 	be := &b.backends[i]
+	wasReady := be.Ready
 	ready, why := err == nil, ""
 	if err != nil {
 		why = err.Error()
+		b.failures[i]++
+		if wasReady && b.failures[i] < fall {
+			b.mu.Unlock()
+			return
+		}
+	} else {
+		b.failures[i] = 0
 	}
 	changed := be.Ready != ready || be.Error != why
 	if be.Ready != ready {
@@ -97,6 +113,14 @@ func (b *Balancer) set(i int, err error) {
 	if changed {
 		b.Log.Info("backend changed", "target", b.Targets[i], "ready", ready, "err", err)
 		b.writeStatus()
+	}
+	if wasReady && !ready {
+		// As an L4 balancer that shuts a down server's sessions: its
+		// clients reconnect to a ready one now, instead of waiting on a
+		// server that is going or cut off.
+		if n := b.conns.cut(b.Targets[i]); n > 0 {
+			b.Log.Info("cut the connections of a target out of rotation", "target", b.Targets[i], "connections", n)
+		}
 	}
 }
 

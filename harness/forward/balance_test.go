@@ -104,3 +104,53 @@ func TestBalancerSendsOnlyToReadyTargetsAndFallsBackWhenNoneIs(t *testing.T) {
 		t.Errorf("status file: %+v, %v", st, err)
 	}
 }
+
+// A connection relayed to a target that goes out of rotation is cut, so
+// its client reconnects elsewhere instead of waiting on it.
+func TestBalancerCutsTheConnectionsOfATargetTakenOut(t *testing.T) {
+	ln0, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln0.Close()
+	go func() { // holds every connection open, says nothing
+		for {
+			c, err := ln0.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	var ready atomic.Bool
+	ready.Store(true)
+	check := func(context.Context, string) error {
+		if ready.Load() {
+			return nil
+		}
+		return errors.New("down")
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	bal := &Balancer{Targets: []string{ln0.Addr().String()}, Check: check, Interval: 10 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- bal.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	isReady := func() bool { b := bal.Backends(); return len(b) == 1 && b[0].Ready }
+	for deadline := time.Now().Add(5 * time.Second); !isReady(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("target never ready")
+		}
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // relayed by now
+	ready.Store(false)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read on a connection to a target taken out: %v, want EOF (cut)", err)
+	}
+}

@@ -12,12 +12,12 @@ import (
 
 // Serve accepts on ln until ctx is done and relays each connection to target.
 func Serve(ctx context.Context, ln net.Listener, target string, log *slog.Logger) error {
-	return serve(ctx, ln, func() []string { return []string{target} }, log)
+	return serve(ctx, ln, func() []string { return []string{target} }, nil, log)
 }
 
 // serve relays each connection to the first of pick()'s targets that
 // answers.
-func serve(ctx context.Context, ln net.Listener, pick func() []string, log *slog.Logger) error {
+func serve(ctx context.Context, ln net.Listener, pick func() []string, conns *tracker, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	go func() {
@@ -39,12 +39,12 @@ func serve(ctx context.Context, ln net.Listener, pick func() []string, log *slog
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			relay(ctx, c, pick(), log)
+			relay(ctx, c, pick(), conns, log)
 		}()
 	}
 }
 
-func relay(ctx context.Context, c net.Conn, targets []string, log *slog.Logger) {
+func relay(ctx context.Context, c net.Conn, targets []string, conns *tracker, log *slog.Logger) {
 	defer c.Close()
 	t, err := dialFirst(ctx, targets)
 	if err != nil {
@@ -52,6 +52,7 @@ func relay(ctx context.Context, c net.Conn, targets []string, log *slog.Logger) 
 		return
 	}
 	defer t.Close()
+	defer conns.add(t.RemoteAddr().String(), c, t)()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
 		io.Copy(dst, src)
@@ -84,4 +85,48 @@ func dialFirst(ctx context.Context, targets []string) (net.Conn, error) {
 		return nil, errors.New("no target")
 	}
 	return nil, errors.Join(errs...)
+}
+
+// tracker knows the relayed connections by target, so that a balancer
+// can cut those of a target it takes out of rotation. A nil tracker
+// tracks nothing.
+type tracker struct {
+	mu    sync.Mutex
+	conns map[string]map[net.Conn]net.Conn // target -> client side -> target side
+}
+
+// add records a relayed connection and returns what forgets it.
+func (t *tracker) add(target string, client, server net.Conn) func() {
+	if t == nil {
+		return func() {}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conns == nil {
+		t.conns = map[string]map[net.Conn]net.Conn{}
+	}
+	if t.conns[target] == nil {
+		t.conns[target] = map[net.Conn]net.Conn{}
+	}
+	t.conns[target][client] = server
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		delete(t.conns[target], client)
+	}
+}
+
+// cut closes every connection relayed to target: their clients see them
+// end at once and connect again, through the balancer, to another target,
+// instead of waiting on a target that no longer answers.
+func (t *tracker) cut(target string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for client, server := range t.conns[target] {
+		client.Close()
+		server.Close()
+		n++
+	}
+	return n
 }

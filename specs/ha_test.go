@@ -1,0 +1,121 @@
+package specs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness"
+)
+
+var HA = Label("ha")
+
+// bootHALab is bootLab with three API servers behind the virtual IP, and a
+// scheduler and a controller manager on each control-plane host.
+func bootHALab(ctx context.Context, nodes int) *harness.Lab {
+	GinkgoHelper()
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("ha"), Nodes: nodes, APIServers: 3, LabBinary: labBinary})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
+	DeferCleanup(reportOnFailure, lab)
+	return lab
+}
+
+// leaderHost is the control-plane host whose instance holds a Lease of
+// kube-system (kube-scheduler, kube-controller-manager).
+func leaderHost(ctx context.Context, cs kubernetes.Interface, lease string) string {
+	GinkgoHelper()
+	var host string
+	Eventually(func(g Gomega) {
+		l, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(l.Spec.HolderIdentity).NotTo(BeNil())
+		host = *l.Spec.HolderIdentity
+	}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+	for _, h := range []string{"cp-1", "cp-2", "cp-3"} {
+		if len(host) >= len(h) && host[:len(h)] == h {
+			return h
+		}
+	}
+	Fail("lease " + lease + " is held by " + host + ", no control-plane host")
+	return ""
+}
+
+var _ = Describe("High availability", HA, func() {
+	It("[claim 5] keeps the API answering when an API server stops, and hands the scheduler and the controllers over when their leader's host goes, acting once", func(ctx SpecContext) {
+		lab := bootHALab(ctx, 2)
+		cs := clientAs(lab, pki.Admin)
+
+		By("an API server stops: writes through the virtual IP go on")
+		stopped := time.Now()
+		breakLab(ctx, lab, "apiserver stop 1")
+		var failover time.Duration
+		Eventually(func() error {
+			_, err := write(ctx, cs, fmt.Sprintf("ha-%d", time.Now().UnixNano()), 0)
+			failover = time.Since(stopped)
+			return err
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
+		AddReportEntry("API server stopped -> a write succeeds", failover.String())
+		for i := range 10 {
+			_, err := write(ctx, cs, fmt.Sprintf("ha-after-%d", i), i)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		mend(ctx, lab, "apiserver start 1")
+
+		By("the scheduler leader's host loses its link (and the controller manager leader goes): others take over and act once")
+		sched, ctrl := leaderHost(ctx, cs, "kube-scheduler"), leaderHost(ctx, cs, "kube-controller-manager")
+		breakLab(ctx, lab, "link down "+sched)
+		if ctrl != sched { // a second host cut would take etcd's quorum with it
+			breakLab(ctx, lab, "component kill "+harness.ControllersComponent(int(ctrl[len(ctrl)-1]-'0')))
+		}
+		cut := time.Now()
+		d := deployment("after", 4)
+		// A request in flight on a connection to the cut host fails, as
+		// it would in any cluster; a client tries again.
+		Eventually(func() error {
+			_, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return nil
+			}
+			return err
+		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
+		waitEndpointsOf(ctx, cs, "after", 4)
+		AddReportEntry("leaders' host cut -> a new Deployment's pods all Running", time.Since(cut).String())
+		Expect(leaderHost(ctx, cs, "kube-scheduler")).NotTo(Equal(sched))
+		Expect(leaderHost(ctx, cs, "kube-controller-manager")).NotTo(Equal(ctrl))
+
+		By("the old leaders come back as standbys: nothing is made twice")
+		Expect(lab.HealAll(ctx)).To(Succeed())
+		Consistently(func(g Gomega) {
+			all, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=after"})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(all.Items).To(HaveLen(4))
+			rss, err := cs.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{LabelSelector: "app=after"})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(rss.Items).To(HaveLen(1))
+		}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
+	}, SpecTimeout(4*time.Minute))
+})
+
+// waitEndpointsOf waits until the Deployment name has n Running pods.
+func waitEndpointsOf(ctx context.Context, cs kubernetes.Interface, name string, n int) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		_, pods := podsOf(ctx, cs, name)
+		running := 0
+		for _, p := range pods {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		g.Expect(running).To(Equal(n))
+	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(250 * time.Millisecond).Should(Succeed())
+}
