@@ -66,10 +66,13 @@ var _ = Describe("High availability", HA, func() {
 		Expect(len(failed)).To(BeNumerically("<=", 1), "writes failed while an API server stopped: %v", failed)
 		mend(ctx, lab, "apiserver start 1")
 
-		By("the scheduler leader's host loses its link (and the controller manager leader goes): others take over and act once")
+		By("the scheduler leader's host dies (its etcd member, API server, scheduler and controller manager killed), and the controller manager's leader if it ran elsewhere: others take over and act once")
 		sched, ctrl := leaderHost(ctx, cs, "kube-scheduler"), leaderHost(ctx, cs, "kube-controller-manager")
-		breakLab(ctx, lab, "link down "+sched)
-		if ctrl != sched { // a second host cut would take etcd's quorum with it
+		n := int(sched[len(sched)-1] - '0')
+		for _, c := range []string{harness.EtcdComponent(n), harness.APIServerComponent(n), harness.SchedulerComponent(n), harness.ControllersComponent(n)} {
+			breakLab(ctx, lab, "component kill "+c)
+		}
+		if ctrl != sched { // a second host would take etcd's quorum with it
 			breakLab(ctx, lab, "component kill "+harness.ControllersComponent(int(ctrl[len(ctrl)-1]-'0')))
 		}
 		cut := time.Now()
@@ -84,7 +87,7 @@ var _ = Describe("High availability", HA, func() {
 			return err
 		}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
 		waitEndpointsOf(ctx, cs, "after", 4)
-		AddReportEntry("leaders' host cut -> a new Deployment's pods all Running", time.Since(cut).String())
+		AddReportEntry("leaders' host killed -> a new Deployment's pods all Running", time.Since(cut).String())
 		Expect(leaderHost(ctx, cs, "kube-scheduler")).NotTo(Equal(sched))
 		Expect(leaderHost(ctx, cs, "kube-controller-manager")).NotTo(Equal(ctrl))
 

@@ -147,7 +147,9 @@ func newClients(cfg Config) (clients, error) {
 	if err != nil {
 		return clients{}, err
 	}
-	lease, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(rc), ReportingController+"/leader-election"))
+	// A Lease request gives up after a third of RenewDeadline (see
+	// leader.LeaseClientConfig).
+	lease, err := kubernetes.NewForConfig(leader.LeaseClientConfig(rc, ReportingController+"/leader-election", max(cfg.RenewDeadline/3, 500*time.Millisecond)))
 	if err != nil {
 		return clients{}, fmt.Errorf("lease client for the controller manager: %w", err)
 	}

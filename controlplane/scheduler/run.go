@@ -100,7 +100,7 @@ func newClients(cfg Config) (clients, error) {
 	rc.ContentType = "application/vnd.kubernetes.protobuf"
 	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	var c clients
-	if c.lease, err = kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(rc), "leader-election")); err != nil {
+	if c.lease, err = kubernetes.NewForConfig(leader.LeaseClientConfig(rc, "leader-election", leaseRequestTimeout(cfg))); err != nil {
 		return clients{}, fmt.Errorf("lease client for %q: %w", rc.Host, err)
 	}
 	rc.Wrap(leader.Fence) // no request of a term past its deadline is sent
@@ -275,4 +275,10 @@ func (s *scheduler) async(ctx context.Context, f func(context.Context)) {
 		defer func() { <-s.workers }()
 		f(ctx)
 	})
+}
+
+// leaseRequestTimeout bounds one Lease request: a third of RenewDeadline,
+// so that two stuck requests still leave time for one that answers.
+func leaseRequestTimeout(cfg Config) time.Duration {
+	return max(cfg.RenewDeadline/3, 500*time.Millisecond)
 }
