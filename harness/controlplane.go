@@ -216,17 +216,7 @@ func (l *Lab) apiReady(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Transport: tr, Timeout: 2 * time.Second}
-	req, _ := http.NewRequestWithContext(ctx, "GET", l.APIServerURL()+"/readyz", nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/readyz: %s", resp.Status)
-	}
-	return nil
+	return forward.GetOK(ctx, &http.Client{Transport: tr, Timeout: 2 * time.Second}, l.APIServerURL()+"/readyz")
 }
 
 // readReady waits for a component's "ready" line on its pipe.

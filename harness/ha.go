@@ -157,7 +157,7 @@ func (l *Lab) apiServerReady(h topology.Host) func(ctx context.Context) error {
 			DialContext: netns.DialContext(netns.Path(h.Netns)), TLSClientConfig: tlsCfg.Clone(),
 		}}
 		url := "https://" + net.JoinHostPort(h.IP.String(), strconv.Itoa(APIPort)) + "/readyz"
-		return pollReady(ctx, func(ctx context.Context) error { return getOK(ctx, client, url) })
+		return pollReady(ctx, func(ctx context.Context) error { return forward.GetOK(ctx, client, url) })
 	}
 }
 
@@ -176,17 +176,4 @@ func pollReady(ctx context.Context, check func(context.Context) error) error {
 		}
 		pause = min(pause*2, 500*time.Millisecond)
 	}
-}
-
-func getOK(ctx context.Context, client *http.Client, url string) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return nil
 }

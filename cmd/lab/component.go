@@ -222,7 +222,7 @@ func runBalancer(ctx context.Context, f componentFlags, log *slog.Logger) error 
 	}
 	b := &forward.Balancer{Targets: cfg.Targets, StatusFile: cfg.StatusFile, Log: log,
 		Check: func(ctx context.Context, target string) error {
-			return getReady(ctx, client, "https://"+target+"/readyz")
+			return forward.GetOK(ctx, client, "https://"+target+"/readyz")
 		}}
 	f.ready()
 	return b.Serve(ctx, ln)
@@ -242,17 +242,4 @@ func readyzClient(cfg forward.BalancerConfig) (*http.Client, error) {
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, DisableKeepAlives: true}
 	return &http.Client{Transport: tr}, nil
-}
-
-func getReady(ctx context.Context, client *http.Client, url string) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/readyz: %s", resp.Status)
-	}
-	return nil
 }
