@@ -62,18 +62,7 @@ func Run(ctx context.Context, cfg Config) error {
 // each term this instance holds the Lease.
 func runElected(ctx context.Context, cfg Config, c clients) error {
 	term := func(ctx context.Context) error { return runControllers(ctx, cfg, c) }
-	if !cfg.LeaderElect {
-		return term(ctx)
-	}
-	id, err := leader.HolderIdentity(cfg.Identity)
-	if err != nil {
-		return err
-	}
-	return leader.Run(ctx, leader.Options{
-		Client: c.lease, Namespace: metav1.NamespaceSystem, Name: LeaseName, Identity: id,
-		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
-		Log: cfg.Log,
-	}, term)
+	return leader.RunConfigured(ctx, cfg.LeaderElection, c.lease, LeaseName, cfg.Log, term)
 }
 
 // runControllers is one term: it builds the enabled controllers on fresh

@@ -72,18 +72,7 @@ type clients struct {
 // each term this instance holds the Lease.
 func runElected(ctx context.Context, cfg Config, c clients) error {
 	term := func(ctx context.Context) error { return newScheduler(cfg, c.api, c.events).run(ctx) }
-	if !cfg.LeaderElect {
-		return term(ctx)
-	}
-	id, err := leader.HolderIdentity(cfg.Identity)
-	if err != nil {
-		return err
-	}
-	return leader.Run(ctx, leader.Options{
-		Client: c.lease, Namespace: metav1.NamespaceSystem, Name: LeaseName, Identity: id,
-		LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod,
-		Log: cfg.Log,
-	}, term)
+	return leader.RunConfigured(ctx, cfg.LeaderElection, c.lease, LeaseName, cfg.Log, term)
 }
 
 // newClients returns the scheduler's clients, as system:kube-scheduler.
