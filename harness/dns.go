@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -115,8 +114,5 @@ func (l *Lab) KillDNS(ctx context.Context, host string) error {
 
 // StartDNS starts a stopped DNS instance again.
 func (l *Lab) StartDNS(ctx context.Context, host string) error {
-	if l.alive(DNSComponent(host)) {
-		return nil
-	}
-	return l.restart(ctx, DNSComponent(host), 60*time.Second)
+	return l.StartComponent(ctx, DNSComponent(host))
 }

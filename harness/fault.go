@@ -36,10 +36,7 @@ func (l *Lab) KillEtcd(ctx context.Context, n int) error {
 // StartEtcd starts a stopped member again on its data; it rejoins the cluster.
 // It returns once the member serves, which needs a quorum of members up.
 func (l *Lab) StartEtcd(ctx context.Context, n int) error {
-	if l.alive(EtcdComponent(n)) {
-		return nil
-	}
-	return l.restart(ctx, EtcdComponent(n), 30*time.Second)
+	return l.StartComponent(ctx, EtcdComponent(n))
 }
 
 // PartitionEtcd cuts member n's host off the fabric: its cable is pulled.
@@ -102,10 +99,7 @@ func (l *Lab) StopAPIServerOn(ctx context.Context, n int) error {
 // StartAPIServerOn starts the stopped API server of control-plane host n
 // again and waits until it is ready.
 func (l *Lab) StartAPIServerOn(ctx context.Context, n int) error {
-	if l.alive(APIServerComponent(n)) {
-		return nil
-	}
-	return l.restart(ctx, APIServerComponent(n), 60*time.Second)
+	return l.StartComponent(ctx, APIServerComponent(n))
 }
 
 // apiServerArg reads the optional number of an API server (default 1).
