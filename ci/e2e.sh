@@ -19,4 +19,12 @@ elif [[ -n ${LABELS:-} ]]; then labels="($LABELS) && !soak"; fi
 args+=(--label-filter="$labels")
 [[ -n ${FOCUS:-} ]] && args+=(--focus="$FOCUS")
 [[ -n ${VERBOSE:-} ]] && args+=(-v)
-exec go tool ginkgo "${args[@]}" ./specs
+rm -f _output/e2e.json _output/e2e-junit.xml # a report is this run's or none
+rc=0
+go tool ginkgo "${args[@]}" ./specs || rc=$?
+# A CI log is often read from its tail: end with each failure's gist.
+if ((rc != 0)) && [[ -s _output/e2e.json ]]; then
+	echo; echo "===== digest of the failures (whole report: _output/e2e.json) ====="
+	go run ./ci/digest _output/e2e.json || true
+fi
+exit "$rc"

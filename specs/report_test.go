@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -15,6 +16,25 @@ import (
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness"
 )
+
+// reportWarnings adds the lab's Warning events to the spec's report (in
+// _output/e2e.json), passed or not: a readiness probe that failed once, a
+// back-off, a failed mount, which a spec may survive but a person reading
+// a later failure wants to know of.
+func reportWarnings(ctx context.Context, lab *harness.Lab) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	evs, err := clientAs(lab, pki.Admin).CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err != nil || len(evs.Items) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, e := range evs.Items {
+		fmt.Fprintf(&b, "%s x%d %s %s/%s: %s\n", e.LastTimestamp.Format(time.StampMilli), max(e.Count, 1),
+			e.Reason, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message)
+	}
+	AddReportEntry("warning events", b.String(), ReportEntryVisibilityFailureOrVerbose)
+}
 
 // reportOnFailure writes, when the spec failed, what a person debugging it
 // from CI output needs: every pod with its node, phase and owner, the recent

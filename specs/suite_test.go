@@ -103,5 +103,6 @@ func bootLabNamed(ctx context.Context, prefix string, nodes int) *harness.Lab {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
 	DeferCleanup(reportOnFailure, lab) // runs before Down
+	DeferCleanup(reportWarnings, lab)  // and this before that
 	return lab
 }
