@@ -107,7 +107,7 @@ func httpGet(ctx context.Context, g *v1.HTTPGetAction, t Target) (Result, string
 	}
 	resp, err := httpClient(t).Do(req)
 	if err != nil {
-		return Failure, fmt.Sprintf("Get %q: %v", full, err)
+		return Failure, err.Error() // a *url.Error: `Get "URL": why`, as upstream says it
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
