@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -75,7 +76,7 @@ func readyEndpoints(ctx context.Context, cs kubernetes.Interface, svc string) []
 
 // clientPods runs one test pod on each node, to send requests from, and
 // returns their names by node. A node that has its client already keeps
-// it; one whose client went (with its node) gets a new one.
+// it; one whose client went, or is going, with its node gets a new one.
 func clientPods(ctx context.Context, cs kubernetes.Interface, lab *harness.Lab) map[string]string {
 	GinkgoHelper()
 	names := map[string]string{}
@@ -83,8 +84,15 @@ func clientPods(ctx context.Context, cs kubernetes.Interface, lab *harness.Lab) 
 		p := testPod("client-" + n.Name)
 		p.Spec.NodeName = n.Name
 		names[n.Name] = p.Name
-		if _, err := cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{}); err == nil {
+		old, err := cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{})
+		if err == nil && old.DeletionTimestamp == nil {
 			continue
+		}
+		if err == nil { // going with its node: wait until it is gone, then make a new one
+			Eventually(func() bool {
+				_, err := cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{})
+				return apierrors.IsNotFound(err)
+			}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(250*time.Millisecond).Should(BeTrue(), "%s still terminating", p.Name)
 		}
 		create(ctx, cs, p)
 	}

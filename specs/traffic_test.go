@@ -6,11 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness"
@@ -23,7 +25,20 @@ type traffic struct {
 	answers []answer
 	stop    context.CancelFunc
 	done    chan struct{}
+	// stalls are the times this process did not run for a while (a
+	// sleeper woke late): a request in flight then may fail on its own
+	// deadline, not the lab's fault. Failures say which overlapped one.
+	stalls []stall
 }
+
+// stall is a time the test process itself did not run.
+type stall struct {
+	from time.Time
+	took time.Duration
+}
+
+// stallOver is how late a 20 ms sleep must wake to count as a stall.
+const stallOver = 250 * time.Millisecond
 
 // answer is one request: who answered, or why it failed.
 type answer struct {
@@ -45,6 +60,7 @@ func startTraffic(lab *harness.Lab, host, url string, period time.Duration) *tra
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &traffic{stop: cancel, done: make(chan struct{})}
 	go t.run(ctx, client, url, period)
+	go t.watchStalls(ctx)
 	DeferCleanup(t.halt)
 	return t
 }
@@ -54,13 +70,18 @@ func startTraffic(lab *harness.Lab, host, url string, period time.Duration) *tra
 func hostClient(ns string, timeout time.Duration) *http.Client {
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
+		var where string
 		err := netns.Do(netns.Path(ns), func() error {
 			var err error
+			before := threadNetns()
 			c, err = (&net.Dialer{Timeout: timeout / 2}).DialContext(ctx, network, addr)
+			if after, want := threadNetns(), nsInode(ns); before != want || after != want {
+				where = fmt.Sprintf(" [thread in %s before the dial and %s after, not %s's %s]", before, after, ns, want)
+			}
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("connect: %w", err)
+			return nil, fmt.Errorf("connect: %w%s", err, where)
 		}
 		return c, nil
 	}
@@ -80,6 +101,21 @@ func (t *traffic) run(ctx context.Context, client *http.Client, url string, peri
 		case <-tick.C:
 		}
 		wg.Go(func() { t.add(ask(ctx, client, url)) })
+	}
+}
+
+// watchStalls notes when this process stops running for longer than
+// stallOver: a sleeper that wakes that late was not scheduled.
+func (t *traffic) watchStalls(ctx context.Context) {
+	const nap = 20 * time.Millisecond
+	for ctx.Err() == nil {
+		before := time.Now()
+		time.Sleep(nap)
+		if late := time.Since(before) - nap; late > stallOver {
+			t.mu.Lock()
+			t.stalls = append(t.stalls, stall{from: before, took: late + nap})
+			t.mu.Unlock()
+		}
 	}
 }
 
@@ -140,10 +176,24 @@ func (t *traffic) failures(from time.Time) []string {
 	var out []string
 	for _, a := range t.since(from) {
 		if a.err != "" {
-			out = append(out, a.at.Format("15:04:05.000")+" "+a.err)
+			out = append(out, a.at.Format("15:04:05.000")+" "+a.err+t.stalledDuring(a.at))
 		}
 	}
 	return out
+}
+
+// stalledDuring says which stalls of the process overlapped the two
+// seconds a request starting at at could take.
+func (t *traffic) stalledDuring(at time.Time) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b strings.Builder
+	for _, s := range t.stalls {
+		if s.from.Before(at.Add(2*time.Second)) && s.from.Add(s.took).After(at) {
+			fmt.Fprintf(&b, " [the test process stalled %s from %s]", s.took.Round(time.Millisecond), s.from.Format("15:04:05.000"))
+		}
+	}
+	return b.String()
 }
 
 // summary is what the loop saw: requests, failures, answers by backend.
@@ -158,5 +208,26 @@ func (t *traffic) summary() string {
 			by[a.backend]++
 		}
 	}
-	return fmt.Sprintf("%d requests, %d failed, answered by %v", len(all), failed, by)
+	t.mu.Lock()
+	stalls := len(t.stalls)
+	t.mu.Unlock()
+	return fmt.Sprintf("%d requests, %d failed, answered by %v; %d stalls of the test process over %s", len(all), failed, by, stalls, stallOver)
+}
+
+// threadNetns names the network namespace of the calling thread.
+func threadNetns() string {
+	l, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		return err.Error()
+	}
+	return l
+}
+
+// nsInode names the namespace mounted for ns as threadNetns does.
+func nsInode(ns string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(netns.Path(ns), &st); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("net:[%d]", st.Ino)
 }
