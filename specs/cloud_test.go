@@ -133,6 +133,17 @@ var _ = Describe("Cloud controller manager", HA, func() {
 			WithContext(ctx).WithTimeout(15 * time.Second).Should(Equal([]string{"10.89.0.100", "10.89.0.100", "10.89.0.100", "10.89.0.100"}))
 		Expect(ingressIP(ctx, cs, "web-lb")).To(Equal(ip), "the Service keeps its address across syncs")
 
+		By("the fabric routes while the cloud controller manager is down; restarted, it keeps every address")
+		Expect(lab.KillComponent(ctx, harness.ComponentCloud)).To(Succeed())
+		exposeLB(ctx, cs, "web", "during")
+		Expect(getFromHost(ctx, lab, "client", "http://"+ip+"/echo?client=1", 4, "2s")).To(Equal([]string{"10.89.0.100", "10.89.0.100", "10.89.0.100", "10.89.0.100"}))
+		Expect(lab.StartComponent(ctx, harness.ComponentCloud)).To(Succeed())
+		Expect(waitIngress(ctx, cs, "during")).To(Equal("10.89.0.201"), "a Service made meanwhile gets another address")
+		Expect(ingressIP(ctx, cs, "web-lb")).To(Equal(ip))
+		Consistently(func() string { return fabricRoute(lab, ip) }).WithContext(ctx).WithTimeout(3*time.Second).
+			Should(Equal(fmt.Sprintf("%s via %s dev fabric0 proto 107 onlink", ip, n.IP)), "still only %s", n.Name)
+		Expect(cs.CoreV1().Services("default").Delete(ctx, "during", metav1.DeleteOptions{})).To(Succeed())
+
 		By("deleting the Service releases the address: the route goes, the next Service gets it")
 		Expect(cs.CoreV1().Services("default").Delete(ctx, "web-lb", metav1.DeleteOptions{})).To(Succeed())
 		Eventually(func() string { return fabricRoute(lab, ip) }).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeEmpty())

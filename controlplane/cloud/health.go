@@ -18,14 +18,18 @@ type checker struct {
 
 	mu       sync.Mutex
 	failures map[Check]int
+	made     map[Check]bool // checks made at least once
 }
 
 func newChecker(get func(context.Context, string) error, timeout time.Duration) *checker {
-	return &checker{get: get, timeout: timeout, failures: map[Check]int{}}
+	return &checker{get: get, timeout: timeout, failures: map[Check]int{}, made: map[Check]bool{}}
 }
 
 // run makes every check once, at the same time, and forgets the checks
-// that are no longer asked for.
+// that are no longer asked for. The first result of a check counts in
+// full: a node that fails its first check is out at once (a restarted
+// manager does not route a Local Service to nodes without its endpoints
+// for two rounds), one that passes is in.
 func (c *checker) run(ctx context.Context, checks []Check) {
 	results := make([]error, len(checks))
 	var wg sync.WaitGroup
@@ -42,13 +46,18 @@ func (c *checker) run(ctx context.Context, checks []Check) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	next := make(map[Check]int, len(checks))
+	next, made := make(map[Check]int, len(checks)), make(map[Check]bool, len(checks))
 	for i, ch := range checks {
-		if results[i] != nil {
+		made[ch] = true
+		switch {
+		case results[i] == nil:
+		case !c.made[ch]:
+			next[ch] = fall
+		default:
 			next[ch] = c.failures[ch] + 1
 		}
 	}
-	c.failures = next
+	c.failures, c.made = next, made
 }
 
 // failed says whether ch has failed fall times in a row; a check not made

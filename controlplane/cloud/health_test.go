@@ -31,6 +31,7 @@ func TestCheckerNeedsTwoFailuresInARow(t *testing.T) {
 	if c.failed(a) {
 		t.Fatal("a check never made has failed")
 	}
+	c.run(ctx, []Check{a})
 	down[a.URL()] = true
 	c.run(ctx, []Check{a, b})
 	if c.failed(a) {
@@ -44,6 +45,17 @@ func TestCheckerNeedsTwoFailuresInARow(t *testing.T) {
 	c.run(ctx, []Check{a})
 	if c.failed(a) {
 		t.Error("a passed check does not put a back")
+	}
+}
+
+// A node whose first check fails is out at once: a restarted manager
+// must not route a Local Service to nodes without its endpoints.
+func TestCheckerFirstFailureCountsInFull(t *testing.T) {
+	c := newChecker(func(context.Context, string) error { return errors.New("503") }, time.Second)
+	a := Check{IP: ip("10.89.0.21"), Port: 31000, Path: "/"}
+	c.run(context.Background(), []Check{a})
+	if !c.failed(a) {
+		t.Error("a failed its first check and is still in")
 	}
 }
 

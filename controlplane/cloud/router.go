@@ -43,21 +43,26 @@ func (r *router) nudgeSoon() {
 	}
 }
 
-// run checks the nodes and syncs every interval, and syncs at once when
-// nudged, until ctx ends.
+// run checks the nodes and syncs at once, then every interval, and syncs
+// at once when nudged, until ctx ends.
 func (r *router) run(ctx context.Context) {
 	tick := time.NewTicker(r.interval)
 	defer tick.Stop()
+	check := true
 	for {
+		if check {
+			r.checker.run(ctx, Checks(r.provider.Balancers(), r.nodeStates(), r.healthPort))
+		}
+		if err := r.sync(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("route load balancer addresses", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			r.checker.run(ctx, Checks(r.provider.Balancers(), r.nodeStates(), r.healthPort))
+			check = true
 		case <-r.wake:
-		}
-		if err := r.sync(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("route load balancer addresses", "err", err)
+			check = false
 		}
 	}
 }
