@@ -176,4 +176,33 @@ var _ = Describe("Cloud controller manager", HA, func() {
 		Eventually(fromClient(ctx, lab, "http://10.89.0.240/hostname", "2s")).WithContext(ctx).WithTimeout(30 * time.Second).
 			Should(Equal(backendNames(ctx, cs, "web")))
 	}, SpecTimeout(4*time.Minute))
+
+	It("[claim 5] hands the cloud controller manager over when its leader stalls: addresses and routes stay, a new Service gets a free address, and the old leader acts no more", func(ctx SpecContext) {
+		lab := bootHALab(ctx, 2)
+		cs := clientAs(lab, pki.Admin)
+		web(ctx, cs, "web", 2, corev1.ServiceTypeClusterIP)
+		exposeLB(ctx, cs, "web", "a")
+		a := waitIngress(ctx, cs, "a")
+		Expect(a).To(Equal("10.89.0.200"))
+		answersFromClient(ctx, lab, "http://"+a+"/hostname", backendNames(ctx, cs, "web"))
+
+		By("the leader is paused (SIGSTOP); another instance takes the Lease")
+		leader := leaderHost(ctx, cs, "cloud-controller-manager")
+		breakLab(ctx, lab, "component pause "+harness.CloudComponent(int(leader[len(leader)-1]-'0')))
+		exposeLB(ctx, cs, "web", "b")
+		b := waitIngress(ctx, cs, "b")
+		Expect(b).To(Equal("10.89.0.201"), "the new leader knew a's address before it allocated")
+		Expect(leaderHost(ctx, cs, "cloud-controller-manager")).NotTo(Equal(leader))
+		answersFromClient(ctx, lab, "http://"+b+"/hostname", backendNames(ctx, cs, "web"))
+
+		By("the old leader resumes as a standby: nothing changes")
+		Expect(lab.HealAll(ctx)).To(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(ingressIP(ctx, cs, "a")).To(Equal(a))
+			g.Expect(ingressIP(ctx, cs, "b")).To(Equal(b))
+			g.Expect(fabricRoute(lab, a)).To(ContainSubstring("nexthop via 10.89.0.21"))
+			g.Expect(fabricRoute(lab, b)).To(ContainSubstring("nexthop via 10.89.0.22"))
+		}).WithContext(ctx).WithTimeout(6 * time.Second).WithPolling(250 * time.Millisecond).Should(Succeed())
+		answersFromClient(ctx, lab, "http://"+a+"/hostname", backendNames(ctx, cs, "web"))
+	}, SpecTimeout(4*time.Minute))
 })
