@@ -47,21 +47,60 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("lease client: %w", err)
 	}
-	rc.Wrap(leader.Fence) // no request of a term past its deadline is sent
 	rc.QPS, rc.Burst = 50, 100
-	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rc, UserAgent))
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
+	rc = rest.AddUserAgent(rc, UserAgent)
 	return leader.RunConfigured(ctx, cfg.LeaderElection, lease, LeaseName, cfg.Log, func(ctx context.Context) error {
-		return term(ctx, cfg, client)
+		return term(ctx, cfg, rc)
 	})
 }
 
+// termClient is the term's client: no request is sent once the term is
+// over or past its deadline, whatever the context it is made with. The
+// upstream service controller writes a Service's status and finalizer
+// with context.TODO(), which leader.Fence (that reads the request's
+// context) cannot tell from a term's: an instance that stalled between
+// allocating an address and writing it must not write it after another
+// leader has given that address to someone else.
+func termClient(term context.Context, rc *rest.Config) (kubernetes.Interface, error) {
+	c := rest.CopyConfig(rc)
+	c.Wrap(leader.Fence)
+	c.Wrap(fencedTo(term))
+	client, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return client, nil
+}
+
+func fencedTo(term context.Context) func(http.RoundTripper) http.RoundTripper {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return termFence{term: term, next: next}
+	}
+}
+
+type termFence struct {
+	term context.Context
+	next http.RoundTripper
+}
+
+func (f termFence) RoundTrip(req *http.Request) (*http.Response, error) {
+	if f.term.Err() != nil || !leader.Acting(f.term) {
+		return nil, leader.ErrNotLeader
+	}
+	return f.next.RoundTrip(req)
+}
+
+// WrappedRoundTripper lets client-go see through the wrapper.
+func (f termFence) WrappedRoundTripper() http.RoundTripper { return f.next }
+
 // term is one term: fresh informers, a provider seeded from the Services'
 // status, the routing loop and the service controller, until ctx ends.
-func term(ctx context.Context, cfg config.Config, client kubernetes.Interface) error {
+func term(ctx context.Context, cfg config.Config, rc *rest.Config) error {
 	pool, err := NewPool(cfg.Pool)
+	if err != nil {
+		return err
+	}
+	client, err := termClient(ctx, rc)
 	if err != nil {
 		return err
 	}
