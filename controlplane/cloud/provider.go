@@ -30,9 +30,14 @@ type Provider struct {
 	sync func(ctx context.Context) error
 	// nudge asks the controller's loop for a sync soon.
 	nudge func()
+	// retry asks the service controller to sync these Services again now
+	// (see retryingInformer).
+	retry func(keys []string)
 
 	mu        sync.Mutex
 	balancers map[string]Balancer
+	// waiting are the Services the pool had no address for.
+	waiting map[string]bool
 }
 
 var (
@@ -43,8 +48,8 @@ var (
 
 // NewProvider is the cloud of lab with addresses from pool.
 func NewProvider(lab string, pool *Pool) *Provider {
-	return &Provider{lab: lab, pool: pool, balancers: map[string]Balancer{},
-		sync: func(context.Context) error { return nil }, nudge: func() {}}
+	return &Provider{lab: lab, pool: pool, balancers: map[string]Balancer{}, waiting: map[string]bool{},
+		sync: func(context.Context) error { return nil }, nudge: func() {}, retry: func([]string) {}}
 }
 
 // Balancers lists the load balancers now, sorted by key.
@@ -100,6 +105,7 @@ func (p *Provider) GetLoadBalancerName(_ context.Context, _ string, svc *corev1.
 func (p *Provider) EnsureLoadBalancer(_ context.Context, _ string, svc *corev1.Service, nodes []*corev1.Node) (*corev1.LoadBalancerStatus, error) {
 	prefer, _ := statusAddr(svc)
 	a, err := p.pool.Allocate(key(svc), prefer)
+	p.setWaiting(key(svc), err != nil)
 	if err != nil {
 		return nil, fmt.Errorf("no address for %s: %w", key(svc), err)
 	}
@@ -120,16 +126,41 @@ func (p *Provider) UpdateLoadBalancer(_ context.Context, _ string, svc *corev1.S
 }
 
 // EnsureLoadBalancerDeleted removes the Service's route, then frees its
-// address.
+// address and has the Services that wait for one tried again at once
+// (the service controller would only after its back-off, up to 5 min).
 func (p *Provider) EnsureLoadBalancerDeleted(ctx context.Context, _ string, svc *corev1.Service) error {
 	p.mu.Lock()
 	delete(p.balancers, key(svc))
+	delete(p.waiting, key(svc))
 	p.mu.Unlock()
 	if err := p.sync(ctx); err != nil {
 		return fmt.Errorf("remove the route of %s: %w", key(svc), err)
 	}
-	p.pool.Release(key(svc))
+	if _, freed := p.pool.Release(key(svc)); freed {
+		p.retry(p.waitingKeys())
+	}
 	return nil
+}
+
+func (p *Provider) setWaiting(key string, waiting bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if waiting {
+		p.waiting[key] = true
+	} else {
+		delete(p.waiting, key)
+	}
+}
+
+func (p *Provider) waitingKeys() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys := make([]string, 0, len(p.waiting))
+	for k := range p.waiting {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // ProviderID is node's providerID in lab: kinns://<lab>/<node>.

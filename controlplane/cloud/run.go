@@ -108,8 +108,9 @@ func term(ctx context.Context, cfg config.Config, rc *rest.Config) error {
 	// 100 s: nodes whose change it missed) works.
 	factory := informers.NewSharedInformerFactory(client, 30*time.Second)
 	defer factory.Shutdown()
-	services, nodes := factory.Core().V1().Services(), factory.Core().V1().Nodes()
+	services, nodes := newRetryingInformer(factory.Core().V1().Services()), factory.Core().V1().Nodes()
 	p := NewProvider(cfg.Lab, pool)
+	p.retry = services.Retry
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	r := newRouter(p, netlinkFabric{netns: cfg.FabricNetns, bridge: cfg.Bridge, router: cfg.RouterLink, pool: pool},
 		nodes.Lister(), newChecker(httpGetOK(hc), cfg.CheckInterval), cfg.HealthPort, cfg.CheckInterval, cfg.Log)
