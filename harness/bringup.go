@@ -32,14 +32,17 @@ func (l *Lab) steps() []steps.Step {
 		steps.Step{Name: "apilb", After: []string{"vip", "pki"}, Run: l.kindStep("apilb", "")},
 		steps.Step{Name: "apiserver", After: []string{"etcd", "forward", "apilb"}, Run: l.startAPIServer},
 		steps.Step{Name: "scheduler", After: []string{"apiserver"}, Run: l.kindStep("scheduler", "")},
-		steps.Step{Name: "controllers", After: []string{"apiserver"}, Run: l.kindStep("controllers", "scheduler and controller manager on cp-1")},
+		steps.Step{Name: "controllers", After: []string{"apiserver"}, Run: l.kindStep("controllers", "scheduler, controller manager and cloud controller manager on cp-1")},
+		steps.Step{Name: "lb-router", After: []string{"network"}, Run: l.addRouter},
+		steps.Step{Name: "cloud-addon", After: []string{"apiserver"}, Run: l.ensureCloudAddon},
+		steps.Step{Name: "cloud", After: []string{"cloud-addon", "lb-router"}, Run: l.kindStep("cloud", "")},
 		steps.Step{Name: "dns-addon", After: []string{"apiserver"}, Run: l.ensureDNSAddon},
 		steps.Step{Name: "dns", After: []string{"dns-addon"}, Run: l.kindStep("dns", "")},
 		steps.Step{Name: "node-cgroup", Run: l.recordNodeCgroup},
 		steps.Step{Name: "kubelets", After: []string{"apiserver", "containerd", "node-cgroup"},
 			Run: l.kindStep("kubelet", fmt.Sprintf("kubelets and proxies on node-1..node-%d, DNS on cp-2 and cp-3", len(l.plan.Nodes())))},
 		steps.Step{Name: "proxies", After: []string{"apiserver"}, Run: l.kindStep("proxy", "")},
-		steps.Step{Name: "usable", After: []string{"kubelets", "proxies", "dns", "scheduler", "controllers"}, Run: l.waitUsable},
+		steps.Step{Name: "usable", After: []string{"kubelets", "proxies", "dns", "scheduler", "controllers", "cloud"}, Run: l.waitUsable},
 	)
 }
 

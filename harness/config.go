@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 
+	cloudconfig "github.com/kinns/kinns/controlplane/cloud/config"
 	"github.com/kinns/kinns/harness/proc"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
@@ -50,6 +51,9 @@ type Config struct {
 	// hosts) that the cluster DNS forwards names outside the cluster to;
 	// with none, those names are refused.
 	DNSUpstream []string
+	// LoadBalancerPool is the range LoadBalancer Services get addresses
+	// from, "FIRST-LAST" on the fabric (default 10.89.0.200-10.89.0.250).
+	LoadBalancerPool string
 	// NodeCPU and NodeMemory are each node's capacity (default 2 and 4Gi).
 	NodeCPU, NodeMemory string
 	// NetworkOnly brings up the topology and containerd alone, without a control
@@ -95,6 +99,11 @@ func (c *Config) defaults() error {
 			return err
 		}
 		c.Owner = id
+	}
+	if c.LoadBalancerPool != "" {
+		if _, _, err := cloudconfig.ParseRange(c.LoadBalancerPool); err != nil {
+			return err
+		}
 	}
 	if c.Timing != TimingFast && c.Timing != TimingKubernetes {
 		return fmt.Errorf("invalid timing %q: use %q or %q", c.Timing, TimingFast, TimingKubernetes)

@@ -55,6 +55,8 @@ var kinds = []kind{
 		identity: as(pki.Scheduler), config: (*Lab).schedulerConfig, timeout: 30 * time.Second},
 	{name: "controllers", hosts: (*Lab).controllerHosts, instance: func(h topology.Host) string { return ControllersComponent(h.Index) },
 		identity: as(pki.ControllerManager), config: (*Lab).controllersConfig, timeout: 30 * time.Second},
+	{name: "cloud", hosts: (*Lab).controllerHosts, instance: func(h topology.Host) string { return CloudComponent(h.Index) }, identity: as(pki.CloudControllerManager),
+		config: (*Lab).cloudConfig, timeout: 30 * time.Second},
 	{name: "dns", hosts: plan(topology.Plan.DNSHosts), instance: func(h topology.Host) string { return DNSComponent(h.Name) }, identity: as(pki.DNS),
 		config: (*Lab).dnsConfig, timeout: 60 * time.Second},
 	{name: "kubelet", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return KubeletComponent(h.Name) },

@@ -73,7 +73,7 @@ func reportOnFailure(ctx context.Context, lab *harness.Lab) {
 			fmt.Fprintf(w, "event %s %s %s/%s: %s\n", e.Type, e.Reason, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Message)
 		}
 	}
-	logs := []string{"scheduler", "controller-manager", "apiserver", "etcd-1", "etcd-2", "etcd-3"}
+	logs := []string{"scheduler", "controller-manager", harness.ComponentCloud, "apiserver", "etcd-1", "etcd-2", "etcd-3"}
 	for _, n := range lab.Plan().Nodes() {
 		logs = append(logs, harness.KubeletComponent(n.Name), harness.ProxyComponent(n.Name))
 		if out, err := lab.Exec(ctx, n.Name, "iptables-save", "-t", "nat"); err == nil {

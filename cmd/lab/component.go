@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kinns/kinns/controlplane/apiserver"
+	"github.com/kinns/kinns/controlplane/cloud"
+	cloudconfig "github.com/kinns/kinns/controlplane/cloud/config"
 	"github.com/kinns/kinns/controlplane/controllers"
 	"github.com/kinns/kinns/controlplane/dns"
 	"github.com/kinns/kinns/controlplane/etcd"
@@ -49,6 +51,7 @@ var runners = map[string]runner{
 	"kubelet":     runKubelet,
 	"proxy":       runProxy,
 	"dns":         runDNS,
+	"cloud":       runCloud,
 	"delayer":     runDelayer,
 }
 
@@ -182,6 +185,16 @@ func runDNS(ctx context.Context, f componentFlags, log *slog.Logger) error {
 	}
 	cfg.Log = log
 	return dns.Run(ctx, cfg, f.ready)
+}
+
+func runCloud(ctx context.Context, f componentFlags, log *slog.Logger) error {
+	var cfg cloudconfig.Config
+	if err := f.load(&cfg); err != nil {
+		return err
+	}
+	cfg.Log = log
+	f.ready() // it serves once it holds the Lease; a standby waits for it
+	return cloud.Run(ctx, cfg)
 }
 
 func runForward(ctx context.Context, f componentFlags, log *slog.Logger) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	cloudconfig "github.com/kinns/kinns/controlplane/cloud/config"
 	"github.com/kinns/kinns/harness"
 	"github.com/kinns/kinns/harness/proc"
 	"github.com/kinns/kinns/harness/state"
@@ -28,12 +30,13 @@ type upOptions struct {
 	timing            string
 	containerdAddress string
 	dnsUpstream       []string
+	lbPool            string
 	retain            bool
 }
 
 func (o upOptions) config(g *globals) harness.Config {
 	return harness.Config{Name: g.name, Nodes: o.nodes, APIServers: o.controlPlanes, Timing: o.timing,
-		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream, Retain: o.retain}
+		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream, LoadBalancerPool: o.lbPool, Retain: o.retain}
 }
 
 func (o *upOptions) flags(cmd *cobra.Command) {
@@ -43,6 +46,7 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.containerdAddress, "containerd-address", "", "use the containerd listening on this socket instead of kinns' own")
 	cmd.Flags().BoolVar(&o.retain, "retain", false, "keep a lab whose bring-up failed, for inspection (lab down removes it)")
 	cmd.Flags().StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP:53) the cluster DNS forwards other names to; none: they are refused")
+	cmd.Flags().StringVar(&o.lbPool, "lb-pool", "", "range of LoadBalancer Service addresses on the fabric, FIRST-LAST (default "+cloudconfig.DefaultPool+")")
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -79,6 +83,11 @@ func runUp(out io.Writer, g *globals, o upOptions) error {
 	for _, u := range o.dnsUpstream {
 		if _, err := netip.ParseAddrPort(u); err != nil {
 			return fmt.Errorf("--dns-upstream %q: want IP:PORT, such as 192.0.2.53:53", u)
+		}
+	}
+	if o.lbPool != "" {
+		if _, _, err := cloudconfig.ParseRange(o.lbPool); err != nil {
+			return fmt.Errorf("--lb-pool: %w", err)
 		}
 	}
 	cfg := o.config(g)
@@ -128,6 +137,9 @@ func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.
 		"--nodes", fmt.Sprint(o.nodes), "--control-planes", fmt.Sprint(o.controlPlanes), "--timing", o.timing, "--containerd-address", o.containerdAddress, "--progress-fd", "3"}
 	for _, u := range o.dnsUpstream {
 		args = append(args, "--dns-upstream", u)
+	}
+	if o.lbPool != "" {
+		args = append(args, "--lb-pool", o.lbPool)
 	}
 	if o.retain {
 		args = append(args, "--retain")
@@ -184,6 +196,7 @@ func printUsage(out io.Writer, g *globals, o upOptions, took time.Duration) {
 Lab %q is up in %.1fs: hosts cp-1..cp-3, node-1..node-%d and client, fabric 10.89.0.0/24.
   lab status%[4]s                        hosts and their health
   lab exec%[4]s node-1 -- ip addr        run a command inside a host
+  LoadBalancer Services get addresses from %[5]s, reachable from the client host
   lab down%[4]s                          remove the lab and everything it made
-`, g.name, took.Seconds(), o.nodes, nameFlag)
+`, g.name, took.Seconds(), o.nodes, nameFlag, cmp.Or(o.lbPool, cloudconfig.DefaultPool))
 }

@@ -28,6 +28,8 @@
 //	proxy.crt, proxy.key                CN system:kube-proxy
 //	scheduler.crt, scheduler.key        CN system:kube-scheduler
 //	controller-manager.crt/.key         CN system:kube-controller-manager
+//	dns.crt, dns.key                    CN system:coredns
+//	cloud-controller-manager.crt/.key   CN system:cloud-controller-manager
 //	<node>.crt, <node>.key              CN system:node:<node>, O system:nodes (client)
 //	kubelet-<node>.crt/.key             kubelet serving: SANs <node>, the node's IP
 //	sa.key, sa.pub                      service account token signing key (ECDSA P-256, PKIX public)

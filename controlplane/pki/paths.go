@@ -15,6 +15,7 @@ const (
 	Scheduler              Identity = "scheduler"
 	ControllerManager      Identity = "controller-manager"
 	DNS                    Identity = "dns"
+	CloudControllerManager Identity = "cloud-controller-manager"
 )
 
 // NodeIdentity is the identity of a node's kubelet (system:node:<node>).
@@ -25,7 +26,7 @@ const kubeletPrefix = "kubelet-"
 // reservedStems are file stems a node name must not take.
 var reservedStems = []string{
 	"ca", "apiserver", "sa",
-	string(Admin), string(APIServerKubeletClient), string(Proxy), string(Scheduler), string(ControllerManager), string(DNS),
+	string(Admin), string(APIServerKubeletClient), string(Proxy), string(Scheduler), string(ControllerManager), string(DNS), string(CloudControllerManager),
 }
 
 // Paths names every file of a lab's pki folder, so callers never build names by

@@ -145,6 +145,7 @@ func TestClientCertificatesNameWhatKubernetesAuthorizes(t *testing.T) {
 		pki.Scheduler:              {"system:kube-scheduler", nil},
 		pki.ControllerManager:      {"system:kube-controller-manager", nil},
 		pki.DNS:                    {"system:coredns", nil},
+		pki.CloudControllerManager: {"system:cloud-controller-manager", nil},
 		"node-1":                   {"system:node:node-1", []string{"system:nodes"}},
 		"node-2":                   {"system:node:node-2", []string{"system:nodes"}},
 		"node-3":                   {"system:node:node-3", []string{"system:nodes"}},

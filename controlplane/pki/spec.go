@@ -29,7 +29,7 @@ type subject struct {
 }
 
 // fixedClients lists the fixed identities in the order Generate makes them.
-var fixedClients = []Identity{Admin, APIServerKubeletClient, Proxy, Scheduler, ControllerManager, DNS}
+var fixedClients = []Identity{Admin, APIServerKubeletClient, Proxy, Scheduler, ControllerManager, DNS, CloudControllerManager}
 
 // subjectOf is the subject Kubernetes authorizers expect for id: system:masters
 // for the admin and the API server's kubelet client (full access), the users
@@ -49,6 +49,8 @@ func subjectOf(id Identity) subject {
 		return subject{"system:kube-controller-manager", nil}
 	case DNS:
 		return subject{"system:coredns", nil} // bound to the system:coredns role at bring-up
+	case CloudControllerManager:
+		return subject{"system:cloud-controller-manager", nil} // bound to its role at bring-up
 	}
 	return subject{"system:node:" + string(id), []string{"system:nodes"}}
 }

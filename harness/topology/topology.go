@@ -24,11 +24,18 @@ var (
 	// ClusterDNS is the kube-dns Service's address, every pod's nameserver.
 	ClusterDNS = netip.MustParseAddr("10.96.0.10")
 	APIVIP     = netip.MustParseAddr("10.89.0.10")
+	// FabricRouter is the address of the fabric's router (RouterLink in the
+	// fabric namespace), which routes LoadBalancer addresses to nodes.
+	FabricRouter = netip.MustParseAddr("10.89.0.1")
 )
 
 const (
 	// FabricBridge is the "switch" inside the fabric namespace.
 	FabricBridge = "fabric0"
+	// RouterLink is the fabric's router, a veth inside the fabric namespace
+	// whose peer RouterPort is a port of FabricBridge.
+	RouterLink = "router"
+	RouterPort = "router-port"
 	// HostLink is every host's interface on the fabric.
 	HostLink = "eth0"
 	// NodeBridge is a node's pod bridge.
