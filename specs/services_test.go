@@ -244,6 +244,12 @@ var _ = Describe("Service routing", Services, func() {
 		svc := web(ctx, cs, "web", 1, corev1.ServiceTypeNodePort)
 		backend := backendNames(ctx, cs, "web")[0]
 		for _, n := range lab.Plan().Nodes() {
+			// Each node's proxy programs the port once it has seen the
+			// endpoint, which may be a moment after the API shows it (as
+			// with kube-proxy): the first answer is waited for, then every
+			// request must reach the backend.
+			Eventually(fromClient(ctx, lab, nodePortURL(n.IP.String(), svc, "/hostname"), "3s")).
+				WithContext(ctx).WithTimeout(15*time.Second).Should(Equal([]string{backend}), "client -> %s", n.Name)
 			Expect(getFromHost(ctx, lab, "client", nodePortURL(n.IP.String(), svc, "/hostname"), 3, "3s")).
 				To(Equal([]string{backend, backend, backend}), "client -> %s", n.Name)
 		}
