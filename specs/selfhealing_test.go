@@ -119,9 +119,11 @@ var _ = Describe("Self-healing", SelfHealing, Ordered, func() {
 				"connections node-1 sent to %s's lost pods after every node's rules had forgotten them", node)
 			after, late := len(loop.since(settled)), loop.failures(settled)
 			if len(late) > 0 {
+				// A neighbour entry for the ClusterIP itself, or entries whose
+				// reply comes from it, mean packets left node-1 without DNAT.
 				stats, _ := lab.Exec(ctx, "node-1", "sh", "-c", "cat /proc/net/stat/nf_conntrack /proc/net/snmp; ip route; ip neigh")
-				AddReportEntry("failed requests after the rules' update", fmt.Sprintf("%d of %d:\n%s\nnode-1's counters, routes and neighbours:\n%s",
-					len(late), after, strings.Join(late, "\n"), stats))
+				AddReportEntry("failed requests after the rules' update", fmt.Sprintf("%d of %d:\n%s\nnode-1's counters, routes and neighbours:\n%s\nnode-1's connections to the Service that were not DNATed:\n%s",
+					len(late), after, strings.Join(late, "\n"), stats, strings.Join(notNATed(string(ct), svc.Spec.ClusterIP), "\n")))
 			}
 			Expect(len(late)*20).To(BeNumerically("<=", after), "more than 5%% of the %d requests after the rules' update failed: %v", after, late)
 			fmt.Fprintf(GinkgoWriter, "traffic: %s; failures: %v\n", loop.summary(), loop.failures(time.Time{}))
@@ -205,6 +207,18 @@ func sentToLost(text, clusterIP string, lost []string, since, now time.Time) []s
 			if strings.Contains(l, "[UNREPLIED] src="+ip+" ") {
 				out = append(out, strings.Join(f[2:], " "))
 			}
+		}
+	}
+	return out
+}
+
+// notNATed lists the conntrack entries to clusterIP whose reply comes from
+// clusterIP itself: packets that no rule sent to an endpoint.
+func notNATed(text, clusterIP string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && strings.Contains(l, " dst="+clusterIP+" ") && strings.Contains(l, " src="+clusterIP+" ") {
+			out = append(out, strings.Join(f[2:], " "))
 		}
 	}
 	return out
