@@ -51,7 +51,7 @@ func leaderHost(ctx context.Context, cs kubernetes.Interface, lease string) stri
 }
 
 var _ = Describe("High availability", HA, func() {
-	It("[claim 5] keeps the API answering when an API server stops, and hands the scheduler and the controllers over when their leader's host goes, acting once", func(ctx SpecContext) {
+	It("[claim 14] keeps the API answering when an API server stops, and hands the scheduler and the controllers over when their leader's host goes, acting once", func(ctx SpecContext) {
 		lab := bootHALab(ctx, 2)
 		cs := clientAs(lab, pki.Admin)
 
