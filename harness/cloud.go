@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +29,23 @@ const ComponentCloud = "cloud-controller-manager"
 
 // CloudComponent names the cloud controller manager of control-plane host n.
 func CloudComponent(n int) string { return onHost(ComponentCloud, n) }
+
+// CheckLoadBalancerPool says what is wrong with a pool ("FIRST-LAST"): its
+// addresses must be on the fabric, where the client host and the router
+// are, and above the hosts' (the client is 10.89.0.100), below broadcast.
+func CheckLoadBalancerPool(pool string) error {
+	first, last, err := cloudconfig.ParseRange(pool)
+	if err != nil {
+		return err
+	}
+	// The hosts' addresses end with the client's, .100; .255 is broadcast.
+	lowest, highest := netip.AddrFrom4([4]byte{10, 89, 0, 101}), netip.AddrFrom4([4]byte{10, 89, 0, 254})
+	if first.Less(lowest) || highest.Less(last) {
+		return fmt.Errorf("address pool %s is not free on the fabric: use addresses from %s to %s (the default is %s)",
+			pool, lowest, highest, cloudconfig.DefaultPool)
+	}
+	return nil
+}
 
 // LoadBalancerPool is the range the lab's LoadBalancer addresses come from.
 func (l *Lab) LoadBalancerPool() string {

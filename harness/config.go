@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 
-	cloudconfig "github.com/kinns/kinns/controlplane/cloud/config"
 	"github.com/kinns/kinns/harness/proc"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
@@ -101,7 +100,7 @@ func (c *Config) defaults() error {
 		c.Owner = id
 	}
 	if c.LoadBalancerPool != "" {
-		if _, _, err := cloudconfig.ParseRange(c.LoadBalancerPool); err != nil {
+		if err := CheckLoadBalancerPool(c.LoadBalancerPool); err != nil {
 			return err
 		}
 	}

@@ -86,7 +86,7 @@ func runUp(out io.Writer, g *globals, o upOptions) error {
 		}
 	}
 	if o.lbPool != "" {
-		if _, _, err := cloudconfig.ParseRange(o.lbPool); err != nil {
+		if err := harness.CheckLoadBalancerPool(o.lbPool); err != nil {
 			return fmt.Errorf("--lb-pool: %w", err)
 		}
 	}
