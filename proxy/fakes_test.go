@@ -83,6 +83,13 @@ func (c *fakeConntrack) ClearEndpoint(ep netip.AddrPort) error {
 	return nil
 }
 
+func (c *fakeConntrack) ClearUnansweredTCP(ep netip.AddrPort) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cleared = append(c.cleared, "unanswered tcp "+ep.String())
+	return nil
+}
+
 func (c *fakeConntrack) ClearService(ip netip.Addr, port int32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

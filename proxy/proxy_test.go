@@ -224,6 +224,28 @@ func TestProxyClearsUDPConntrackOfGoneEndpoints(t *testing.T) {
 	}
 }
 
+// TestProxyClearsUnansweredTCPOfGoneEndpoints: a connection attempt left
+// unanswered by an endpoint that died must not catch a later connection
+// that reuses its source port.
+func TestProxyClearsUnansweredTCPOfGoneEndpoints(t *testing.T) {
+	tp := startProxy(t, service("web", v1.ProtocolTCP), slice("web", v1.ProtocolTCP, map[string]string{"10.244.1.5": "node-1", "10.244.3.2": "node-3"}))
+	eventually(t, "both endpoints in the rules", func() bool {
+		return len(tp.destinations(t, iptrace.PreRouting, podIP, clusterIP, "tcp", 80)) == 2
+	})
+	s := slice("web", v1.ProtocolTCP, map[string]string{"10.244.1.5": "node-1"})
+	if _, err := tp.client.DiscoveryV1().EndpointSlices("default").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the gone endpoint's unanswered attempts are cleared", func() bool {
+		return slices.Contains(tp.ct.list(), "unanswered tcp 10.244.3.2:8080")
+	})
+	for _, c := range tp.ct.list() {
+		if strings.Contains(c, "10.244.1.5") || strings.HasPrefix(c, "endpoint") {
+			t.Errorf("cleared %q: only the gone endpoint's unanswered TCP attempts should go", c)
+		}
+	}
+}
+
 // TestProxyMakesNoWrites: the proxy reads the API and writes nothing
 // (claim 10); the kubelet is the node's messenger.
 func TestProxyMakesNoWrites(t *testing.T) {

@@ -31,6 +31,8 @@ type syncer struct {
 
 	// lastUDP is what the previous sync's rules sent UDP traffic to.
 	lastUDP map[udpKey][]netip.AddrPort
+	// lastTCP is every endpoint the previous sync's rules sent TCP to.
+	lastTCP []netip.AddrPort
 	// lastRules is how many rules the last sync wrote.
 	lastRules int
 }
@@ -63,6 +65,7 @@ func (s *syncer) sync(ctx context.Context) error {
 		return fmt.Errorf("apply %d rules: %w", out.Rules, err)
 	}
 	s.clearStaleUDP(out.UDP)
+	s.clearUnansweredTCP(out.TCPEndpoints)
 	s.lastRules = out.Rules
 	s.metrics.synced(s.now().Sub(start), out, eps)
 	return nil
@@ -156,6 +159,20 @@ func (s *syncer) clearStaleUDP(now []rules.UDPService) {
 		}
 	}
 	s.lastUDP = next
+}
+
+// clearUnansweredTCP removes the unanswered TCP connection attempts to the
+// endpoints the rules stopped using (see NetlinkConntrack.ClearUnansweredTCP
+// for why). now is sorted, as the renderer gives it.
+func (s *syncer) clearUnansweredTCP(now []netip.AddrPort) {
+	for _, ep := range s.lastTCP {
+		if _, found := slices.BinarySearchFunc(now, ep, netip.AddrPort.Compare); !found {
+			if err := s.ct.ClearUnansweredTCP(ep); err != nil {
+				s.cfg.Log.Warn("clear unanswered TCP conntrack entries", "endpoint", ep.String(), "err", err)
+			}
+		}
+	}
+	s.lastTCP = now
 }
 
 func (s *syncer) clear(err error, what, addr string) {

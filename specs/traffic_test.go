@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -70,18 +71,30 @@ func startTraffic(lab *harness.Lab, host, url string, period time.Duration) *tra
 func hostClient(ns string, timeout time.Duration) *http.Client {
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
-		var where string
+		var where, tracked string
 		err := netns.Do(netns.Path(ns), func() error {
 			var err error
 			before := threadNetns()
-			c, err = (&net.Dialer{Timeout: timeout / 2}).DialContext(ctx, network, addr)
+			// A duplicate of the socket outlives a failed dial long enough
+			// to ask which source port the kernel gave it.
+			dup := -1
+			d := &net.Dialer{Timeout: timeout / 2, ControlContext: func(_ context.Context, _, _ string, rc syscall.RawConn) error {
+				return rc.Control(func(fd uintptr) { dup, _ = unix.Dup(int(fd)) })
+			}}
+			c, err = d.DialContext(ctx, network, addr)
+			if dup >= 0 {
+				if err != nil {
+					tracked = conntrackOf(dup)
+				}
+				unix.Close(dup)
+			}
 			if after, want := threadNetns(), nsInode(ns); before != want || after != want {
 				where = fmt.Sprintf(" [thread in %s before the dial and %s after, not %s's %s]", before, after, ns, want)
 			}
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("connect: %w%s", err, where)
+			return nil, fmt.Errorf("connect: %w%s%s", err, where, tracked)
 		}
 		return c, nil
 	}
@@ -212,6 +225,30 @@ func (t *traffic) summary() string {
 	stalls := len(t.stalls)
 	t.mu.Unlock()
 	return fmt.Sprintf("%d requests, %d failed, answered by %v; %d stalls of the test process over %s", len(all), failed, by, stalls, stallOver)
+}
+
+// conntrackOf says which source port the socket fd had and what the
+// conntrack table of the calling thread's namespace holds for it then.
+func conntrackOf(fd int) string {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return " [getsockname: " + err.Error() + "]"
+	}
+	in, ok := sa.(*unix.SockaddrInet4)
+	if !ok || in.Port == 0 {
+		return " [no source port]"
+	}
+	table, err := os.ReadFile("/proc/thread-self/net/nf_conntrack")
+	if err != nil {
+		return fmt.Sprintf(" [from port %d; conntrack: %v]", in.Port, err)
+	}
+	var found []string
+	for _, l := range strings.Split(string(table), "\n") {
+		if strings.Contains(l, fmt.Sprintf(" sport=%d ", in.Port)) {
+			found = append(found, strings.Join(strings.Fields(l)[2:], " "))
+		}
+	}
+	return fmt.Sprintf(" [from port %d; its conntrack entries: %q]", in.Port, found)
 }
 
 // threadNetns names the network namespace of the calling thread.

@@ -109,6 +109,11 @@ func (w *portWriter) record(used []endpoint) {
 		}
 		w.out.UDP = append(w.out.UDP, u)
 	}
+	if p.proto == "tcp" {
+		for _, ep := range used {
+			w.out.TCPEndpoints = append(w.out.TCPEndpoints, ep.addr)
+		}
+	}
 	if p.externalLocal && p.healthCheckPort > 0 {
 		hc := w.out.HealthChecks[p.healthCheckPort]
 		hc.Service = p.svc

@@ -71,6 +71,8 @@ func (r *renderer) finish(existing Existing) Output {
 	r.out.Rules += r.nat.write(&b, r.nat.stale(existing.NAT))
 	r.out.Chains = len(r.filter.chains) + len(r.nat.chains)
 	r.out.Text = b.Bytes()
+	slices.SortFunc(r.out.TCPEndpoints, netip.AddrPort.Compare)
+	r.out.TCPEndpoints = slices.Compact(r.out.TCPEndpoints)
 	return r.out
 }
 

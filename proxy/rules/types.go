@@ -46,6 +46,10 @@ type Output struct {
 	// clear conntrack entries that still point at endpoints that are gone
 	// or that were made while the port had none.
 	UDP []UDPService
+	// TCPEndpoints lists every endpoint the rules send TCP traffic to,
+	// sorted, so the proxy can clear the unanswered connection attempts
+	// left in conntrack to one that is gone (see the proxy's sync).
+	TCPEndpoints []netip.AddrPort
 }
 
 // HealthCheck is what the health check node port of a Service with
