@@ -58,6 +58,15 @@
 // service-account token included). Volume files are written when a
 // container starts and not refreshed while it runs.
 //
+// A container's securityContext (over its pod's) is resolved in
+// internal/podinputs (security.go: user and groups, runAsNonRoot checked
+// against the image's user, seccomp; ownership.go: fsGroup on volumes) and
+// turned into containerd spec options in runtime/containerd (security.go),
+// in the order containerd's CRI plugin applies them. As there, a container
+// has no seccomp filter and may gain privileges unless asked otherwise.
+// AppArmor, procMount, sysctls, SELinux and user namespaces are not
+// applied.
+//
 // Known differences from the upstream kubelet: an image already present is
 // never pulled again, whatever the pull policy (a lab has no registry); the
 // projected service-account token is requested once per container start

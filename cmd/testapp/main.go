@@ -24,6 +24,9 @@
 //	                           resolv.conf's nameservers
 //	testapp env                prints its environment, one VAR=value a line, sorted
 //	testapp cat FILE...        prints the files (the image has no shell)
+//	testapp id                 prints "uid=U gid=G groups=G1,G2" of itself
+//	testapp write FILE TEXT    writes TEXT to FILE; exit 1 if it cannot
+//	testapp stat PATH...       prints "PATH MODE uid=U gid=G", MODE as ls -l
 //	testapp alloc MiB          takes and touches MiB mebibytes, then waits for a
 //	                           signal (to hit a memory limit)
 //	testapp help               prints this usage and exits 0
@@ -87,6 +90,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "cat":
 		return runCat(rest, stdout, stderr)
+	case "id":
+		return runID(stdout, stderr)
+	case "write":
+		return runWrite(rest, stdout, stderr)
+	case "stat":
+		return runStat(rest, stdout, stderr)
 	case "alloc":
 		return runAlloc(ctx, rest, stdout, stderr)
 	case "help":
@@ -130,6 +139,13 @@ const usage = `usage:
       prints the environment, sorted
   testapp cat FILE...
       prints the files; exit 1 if one cannot be read
+  testapp id
+      prints its uid, gid and supplementary groups: "uid=U gid=G groups=G1,G2"
+  testapp write FILE TEXT
+      writes TEXT to FILE (created 0666 less the umask); exit 1 on failure
+  testapp stat PATH...
+      prints "PATH MODE uid=U gid=G" for each, MODE as ls -l shows it
+      ("drwxrwsrwx"); exit 1 if one is missing
   testapp alloc MiB
       takes MiB mebibytes of memory and holds them until SIGTERM
   testapp help

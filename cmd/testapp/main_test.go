@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,5 +41,31 @@ func TestAllocRefusesBadInput(t *testing.T) {
 	cancel()
 	if code := run(ctx, []string{"alloc", "2"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "holding 2 MiB") {
 		t.Errorf("alloc 2: %d %q", code, out.String())
+	}
+}
+
+func TestFileModes(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "f")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"write", f, "hi"}, &out, &errOut); code != 0 {
+		t.Fatalf("write: %d %q", code, errOut.String())
+	}
+	os.Chmod(dir, os.ModeSetgid|0o775)
+	os.Chmod(f, 0o640)
+	out.Reset()
+	if code := run(context.Background(), []string{"stat", dir, f}, &out, &errOut); code != 0 {
+		t.Fatalf("stat: %d %q", code, errOut.String())
+	}
+	want := fmt.Sprintf("%s drwxrwsr-x uid=%d gid=%d\n%s -rw-r----- uid=%d gid=%d\n", dir, os.Getuid(), os.Getgid(), f, os.Getuid(), os.Getgid())
+	if out.String() != want {
+		t.Errorf("stat:\n%s\nwant\n%s", out.String(), want)
+	}
+	if code := run(context.Background(), []string{"write", filepath.Join(dir, "no", "f"), "x"}, &out, &errOut); code != 1 {
+		t.Errorf("write into a missing folder: %d", code)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"id"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), fmt.Sprintf("uid=%d gid=%d groups=", os.Getuid(), os.Getgid())) {
+		t.Errorf("id: %d %q", code, out.String())
 	}
 }

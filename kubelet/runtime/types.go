@@ -92,6 +92,9 @@ type Image struct {
 	Ref string
 	// ID is "<repository>@<digest>" of the image's manifest.
 	ID string
+	// User is the user its config runs as ("1000", "app:staff"); empty for
+	// root.
+	User string
 }
 
 // Mount is a host file or folder seen inside the container.
@@ -130,6 +133,9 @@ type Spec struct {
 	CgroupPath string
 	Resources  Resources
 	Mounts     []Mount
+	// Security confines the process; the zero value is the image's user
+	// with the runtime's default capabilities.
+	Security Security
 	// LogPath is the CRI-format file the run's stdout and stderr go to.
 	LogPath string
 }

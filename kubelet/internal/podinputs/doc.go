@@ -16,6 +16,12 @@
 //     a kubelet's one-hour token to a year by default, so the kubelet does
 //     not refresh it. Other volume kinds are left out, with a log line.
 //
+//   - Security (security.go, ownership.go): the container's securityContext
+//     over the pod's, as a runtime.Security; runAsNonRoot refused with the
+//     upstream kubelet's message; fsGroup given to emptyDir (once, when it
+//     is made), configMap, secret, downwardAPI and projected volumes, with
+//     the kubelet's modes (group rw or r, setgid folders).
+//
 //   - Pod files (podfiles.go): /etc/hosts, /etc/resolv.conf by dnsPolicy
 //     (the cluster DNS, the node's, or dnsConfig alone) and /etc/hostname,
 //     written into the sandbox's folder and mounted into every container.

@@ -65,6 +65,10 @@ func (in *Inputs) WatchServices(ctx context.Context) (stop func(), err error) {
 // and its volumes.
 func (in *Inputs) PodDir(uid types.UID) string { return records.PodDir(in.cfg.StateDir, uid) }
 
+// SeccompDir holds the node's seccomp profiles: a pod's Localhost profile
+// "p.json" is <StateDir>/seccomp/p.json (upstream: /var/lib/kubelet/seccomp).
+func (in *Inputs) SeccompDir() string { return filepath.Join(in.cfg.StateDir, "seccomp") }
+
 // PodLogDir holds the pod's container logs: <LogDir>/<ns>_<pod>_<uid>.
 func (in *Inputs) PodLogDir(ref runtime.PodRef) string {
 	return filepath.Join(in.cfg.LogDir, ref.Namespace+"_"+ref.Name+"_"+ref.UID)

@@ -23,11 +23,16 @@ type Run struct {
 // ContainerSpec turns a run of a pod's container into what the runtime
 // runs: command and args with $(VAR) expanded, its environment, its volumes
 // made ready and mounted beside the pod's files, resources, hostname, the
-// sandbox's network namespace, and its log file and cgroup. An error (a
-// ConfigMap or Secret that cannot be read, say) is the container's
+// sandbox's network namespace, its log file and cgroup, and its security
+// context. An error (a ConfigMap or Secret that cannot be read, a root
+// user under runAsNonRoot, say) is the container's
 // CreateContainerConfigError.
 func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r Run) (runtime.Spec, error) {
 	c := r.Container
+	sec, err := containerSecurity(pod, c, r.Image.User, in.SeccompDir())
+	if err != nil {
+		return runtime.Spec{}, err
+	}
 	env, err := containerEnv(ctx, apiEnvSource{in}, pod, c, sb.IP, in.cfg.NodeIP)
 	if err != nil {
 		return runtime.Spec{}, err
@@ -51,6 +56,7 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 		NetnsPath:  sb.NetnsPath,
 		Resources:  resources(c),
 		Mounts:     append(podFileMounts(sb), mounts...),
+		Security:   sec,
 		LogPath:    in.LogPath(ref, c.Name, r.Attempt),
 	}
 	s.CgroupPath = in.PodCgroup(pod.UID) + "/" + s.ID()

@@ -46,10 +46,10 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume) (string, error) {
 	base := filepath.Join(in.PodDir(pod.UID), "volumes")
 	src := apiEnvSource{in}
+	owned := ownedBy(pod)
 	switch {
 	case vol.EmptyDir != nil:
-		dir := filepath.Join(base, "empty-dir", vol.Name)
-		return dir, os.MkdirAll(dir, 0o777)
+		return emptyDir(pod, filepath.Join(base, "empty-dir", vol.Name))
 	case vol.HostPath != nil:
 		t := vol.HostPath.Type
 		if t != nil && *t == v1.HostPathDirectoryOrCreate {
@@ -62,28 +62,39 @@ func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 		if err != nil {
 			return "", err
 		}
-		return writeKeys(filepath.Join(base, "configmap", vol.Name), data, vol.ConfigMap.Items)
+		return owned(writeKeys(filepath.Join(base, "configmap", vol.Name), data, vol.ConfigMap.Items))
 	case vol.Secret != nil:
 		data, err := src.secret(ctx, pod.Namespace, vol.Secret.SecretName)
 		data, err = sourceData(data, err, vol.Secret.Optional, "secret "+vol.Secret.SecretName)
 		if err != nil {
 			return "", err
 		}
-		return writeKeys(filepath.Join(base, "secret", vol.Name), data, vol.Secret.Items)
+		return owned(writeKeys(filepath.Join(base, "secret", vol.Name), data, vol.Secret.Items))
 	case vol.DownwardAPI != nil:
 		files, err := downwardFiles(pod, vol.DownwardAPI.Items)
 		if err != nil {
 			return "", err
 		}
-		return writeFiles(filepath.Join(base, "downward-api", vol.Name), files)
+		return owned(writeFiles(filepath.Join(base, "downward-api", vol.Name), files))
 	case vol.Projected != nil:
 		files, err := in.projectedFiles(ctx, pod, vol.Projected)
 		if err != nil {
 			return "", err
 		}
-		return writeFiles(filepath.Join(base, "projected", vol.Name), files)
+		return owned(writeFiles(filepath.Join(base, "projected", vol.Name), files))
 	}
 	return "", nil
+}
+
+// ownedBy gives a volume the kubelet wrote, once written, to the pod's
+// fsGroup, read-only.
+func ownedBy(pod *v1.Pod) func(dir string, err error) (string, error) {
+	return func(dir string, err error) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		return dir, setVolumeOwnership(pod, dir, true)
+	}
 }
 
 // projectedFiles gathers the files of a projected volume from its sources,

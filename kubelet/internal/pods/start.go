@@ -77,7 +77,13 @@ func (w *podWorker) failStart(pod *v1.Pod, c *v1.Container, key, reason string, 
 	w.waiting[c.Name] = waiting{Reason: reason, Message: err.Error()}
 	w.pullFailed[c.Name] = now
 	w.k.backoff.Next(key, now)
-	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s: %v", reason, err)
+	if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
+		// Upstream's event carries the error alone; the reason is the
+		// container's waiting state.
+		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
+	} else {
+		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s: %v", reason, err)
+	}
 	w.k.log.Warn("container not started", "pod", w.name(), "container", c.Name, "reason", reason, "err", err)
 	return max(w.k.backoff.Remaining(key, now, now), time.Millisecond)
 }

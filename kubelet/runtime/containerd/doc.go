@@ -5,7 +5,9 @@
 // runtime.Spec.ID, "<pod>_<container>_<uid hash>_<attempt>") and task, in
 // the overlayfs snapshotter, joined to the pod's network namespace, in the
 // cgroup the Spec names (cgroupfs paths work on cgroups v1 and v2 alike),
-// with the image's entrypoint and cmd replaced as Kubernetes says. Its
+// with the image's entrypoint and cmd replaced as Kubernetes says, and
+// confined as its runtime.Security says (security.go: the CRI plugin's
+// options and their order, containerd's oci and contrib/seccomp). Its
 // labels (runtime.Label…) carry the pod, the container, the attempt and,
 // once it ends, how it ended: exit code, reason (Completed, Error,
 // OOMKilled, StartError) and times. So a restarted kubelet rebuilds

@@ -28,7 +28,7 @@ func (c *Containerd) EnsureImage(ctx context.Context, ref, policy string) (runti
 		if err := c.unpack(ctx, img); err != nil {
 			return runtime.Image{}, &runtime.ImageError{Reason: "ErrImagePull", Image: ref, Err: err}
 		}
-		return imageOf(img), nil
+		return imageOf(ctx, img)
 	case !errdefs.IsNotFound(err):
 		return runtime.Image{}, &runtime.ImageError{Reason: "ErrImagePull", Image: ref, Err: err}
 	case policy == runtime.PullNever:
@@ -46,7 +46,7 @@ func (c *Containerd) pull(ctx context.Context, ref, name string) (runtime.Image,
 	if err != nil {
 		return runtime.Image{}, &runtime.ImageError{Reason: "ErrImagePull", Image: ref, Err: fmt.Errorf("pull: %w", err)}
 	}
-	return imageOf(img), nil
+	return imageOf(ctx, img)
 }
 
 func (c *Containerd) unpack(ctx context.Context, img ctrd.Image) error {
@@ -57,8 +57,14 @@ func (c *Containerd) unpack(ctx context.Context, img ctrd.Image) error {
 	return img.Unpack(ctx, c.cfg.Snapshotter)
 }
 
-func imageOf(img ctrd.Image) runtime.Image {
-	return runtime.Image{Ref: img.Name(), ID: imageID(img.Name(), img.Target().Digest.String())}
+// imageOf describes img; reading its config (for its user) can fail as a
+// pull does.
+func imageOf(ctx context.Context, img ctrd.Image) (runtime.Image, error) {
+	spec, err := img.Spec(ctx)
+	if err != nil {
+		return runtime.Image{}, &runtime.ImageError{Reason: "ErrImagePull", Image: img.Name(), Err: fmt.Errorf("read image config: %w", err)}
+	}
+	return runtime.Image{Ref: img.Name(), ID: imageID(img.Name(), img.Target().Digest.String()), User: spec.Config.User}, nil
 }
 
 // imageID is "<repository>@<digest>", as kubectl shows a container's imageID.

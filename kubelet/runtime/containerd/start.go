@@ -52,6 +52,10 @@ func (c *Containerd) create(ctx context.Context, s runtime.Spec, img ctrd.Image)
 	if err != nil {
 		return nil, err
 	}
+	specOpts, err := c.specOpts(s, img, argv)
+	if err != nil {
+		return nil, err
+	}
 	id := s.ID()
 	opts := []ctrd.NewContainerOpts{
 		ctrd.WithImage(img),
@@ -59,7 +63,7 @@ func (c *Containerd) create(ctx context.Context, s runtime.Spec, img ctrd.Image)
 		ctrd.WithNewSnapshot(id, img),
 		ctrd.WithRuntime("io.containerd.runc.v2", c.runcOptions()),
 		ctrd.WithContainerLabels(specLabels(s, stop)),
-		ctrd.WithNewSpec(c.specOpts(s, img, argv)...),
+		ctrd.WithNewSpec(specOpts...),
 	}
 	ctr, err := c.client.NewContainer(ctx, id, opts...)
 	if errdefs.IsAlreadyExists(err) {
@@ -81,7 +85,7 @@ func (c *Containerd) runcOptions() any {
 	return &options.Options{Root: c.cfg.RuncRoot}
 }
 
-func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) []oci.SpecOpts {
+func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) ([]oci.SpecOpts, error) {
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(argv...),
@@ -113,7 +117,11 @@ func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) []o
 		}
 		opts = append(opts, oci.WithCPUCFS(r.CPUQuota, period))
 	}
-	return opts
+	sec, err := securityOpts(s.Security)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, sec...), nil
 }
 
 func bindMounts(ms []runtime.Mount) []specs.Mount {
