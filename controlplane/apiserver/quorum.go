@@ -17,21 +17,27 @@ import (
 // API server until its request timeout (a minute); a user deserves an answer at
 // once that says why.
 //
-// A probe runs every Interval; a probe failing (or taking longer than its own
-// timeout) marks quorum lost. While lost, every write is answered 503 with a
-// metav1.Status; a write already in flight when quorum is lost is cancelled, so
-// it ends within about one probe interval plus one probe timeout. Reads go on:
+// A probe runs every Interval; Fall probes in a row failing (or taking longer
+// than their timeout) mark quorum lost. While lost, every write is answered
+// 503 with a metav1.Status; a write already in flight when quorum is lost is
+// cancelled and answered the same, so it ends within about two probe
+// intervals plus two probe timeouts. Reads go on:
 // the watch cache still serves them, and running workloads keep working.
 type QuorumGuard struct {
 	// Probe returns nil when the store can commit.
 	Probe    func(ctx context.Context) error
 	Interval time.Duration
 	Timeout  time.Duration
-	Log      *slog.Logger
+	// Fall is how many failed probes in a row mark quorum lost (default
+	// 2): one probe slower than its timeout on a busy machine is not an
+	// outage, and must not cancel the writes in flight.
+	Fall int
+	Log  *slog.Logger
 
-	mu   sync.Mutex
-	lost chan struct{} // closed while quorum is lost; nil while it holds
-	why  string
+	mu       sync.Mutex
+	lost     chan struct{} // closed while quorum is lost; nil while it holds
+	why      string
+	failures int // failed probes in a row
 }
 
 // Run probes until ctx is done.
@@ -57,8 +63,13 @@ func (g *QuorumGuard) Run(ctx context.Context) {
 func (g *QuorumGuard) set(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err != nil {
+		g.failures++
+	} else {
+		g.failures = 0
+	}
 	switch {
-	case err != nil && g.lost == nil:
+	case err != nil && g.lost == nil && g.failures >= max(g.Fall, 2):
 		g.lost = make(chan struct{})
 		close(g.lost)
 		g.why = err.Error()
@@ -116,16 +127,71 @@ func (g *QuorumGuard) Wrap(h http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
+		gw := &guardedWriter{ResponseWriter: w}
 		go func() {
 			select {
 			case <-g.watchLoss(ctx):
-				cancel()
+				if gw.stop() {
+					cancel()
+				}
 			case <-ctx.Done():
 			}
 		}()
-		h.ServeHTTP(w, r.WithContext(ctx))
+		h.ServeHTTP(gw, r.WithContext(ctx))
+		if gw.stopped() {
+			// The client is told why, not that its request timed out.
+			_, why := g.state()
+			writeNoQuorum(w, why)
+		}
 	})
 }
+
+// guardedWriter passes a write's answer through unless the guard stopped
+// the write before the answer began; then it drops what the cancelled
+// handler says, and the guard answers instead.
+type guardedWriter struct {
+	http.ResponseWriter
+	mu               sync.Mutex
+	began, cancelled bool
+}
+
+// stop marks the write cancelled, unless its answer has begun.
+func (w *guardedWriter) stop() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cancelled = !w.began
+	return w.cancelled
+}
+
+func (w *guardedWriter) stopped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cancelled
+}
+
+// pass says whether the handler may still write, marking the answer begun.
+func (w *guardedWriter) pass() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.began = w.began || !w.cancelled
+	return !w.cancelled
+}
+
+func (w *guardedWriter) WriteHeader(code int) {
+	if w.pass() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *guardedWriter) Write(b []byte) (int, error) {
+	if w.pass() {
+		return w.ResponseWriter.Write(b)
+	}
+	return len(b), nil
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *guardedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeNoQuorum(w http.ResponseWriter, why string) {
 	st := metav1.Status{

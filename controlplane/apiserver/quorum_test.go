@@ -110,11 +110,33 @@ func TestQuorumGuardCancelsWritesInFlightWhenQuorumGoes(t *testing.T) {
 		}
 	})))
 	req := httptest.NewRequest("POST", "/api/v1/namespaces/default/configmaps", nil)
-	h.ServeHTTP(httptest.NewRecorder(), req)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
 	select {
 	case <-cancelled:
 	default:
 		t.Fatal("a write in flight was not cancelled when quorum was lost")
+	}
+	var st metav1.Status
+	if err := json.NewDecoder(rec.Body).Decode(&st); err != nil || rec.Code != http.StatusServiceUnavailable || st.Code != 503 {
+		t.Errorf("a cancelled write was answered %d %+v (%v), want the 503 Status that says quorum is lost", rec.Code, st, err)
+	}
+}
+
+func TestQuorumGuardIgnoresOneSlowProbe(t *testing.T) {
+	g := &QuorumGuard{Log: slog.New(slog.DiscardHandler)}
+	g.set(errors.New("context deadline exceeded"))
+	if lost, _ := g.state(); lost != nil {
+		t.Fatal("one failed probe marked quorum lost")
+	}
+	g.set(nil)
+	g.set(errors.New("context deadline exceeded"))
+	if lost, _ := g.state(); lost != nil {
+		t.Fatal("two failed probes, not in a row, marked quorum lost")
+	}
+	g.set(errors.New("context deadline exceeded"))
+	if lost, _ := g.state(); lost == nil {
+		t.Fatal("two failed probes in a row did not mark quorum lost")
 	}
 }
 
