@@ -46,6 +46,10 @@ type Config struct {
 	// Retain keeps what a failed bring-up made (processes, namespaces,
 	// logs) for inspection, as kind's --retain does; `lab down` removes it.
 	Retain bool
+	// FailureLogs, if set, is a folder where a failed bring-up that removes
+	// what it made first copies the lab's logs (FailureLogs/<name>/), so
+	// that a test run keeps the why.
+	FailureLogs string
 	// DNSUpstream are resolvers (IP:port, reachable from the control-plane
 	// hosts) that the cluster DNS forwards names outside the cluster to;
 	// with none, those names are refused.

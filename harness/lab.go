@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -47,6 +48,16 @@ func (l *Lab) Plan() topology.Plan { return l.plan }
 
 // StateDir is the lab's state folder.
 func (l *Lab) StateDir() string { return l.store.Dir() }
+
+// CopyLogs copies the lab's logs (every component's, the audit log, the
+// supervisor's lab.log) into the folder dst.
+func (l *Lab) CopyLogs(dst string) error {
+	err := os.CopyFS(dst, os.DirFS(filepath.Join(l.StateDir(), "logs")))
+	if b, rerr := os.ReadFile(filepath.Join(l.StateDir(), "lab.log")); rerr == nil {
+		err = errors.Join(err, os.WriteFile(filepath.Join(dst, "lab.log"), b, 0o644))
+	}
+	return err
+}
 
 // ContainerdAddress is the socket of the containerd the lab's nodes use.
 func (l *Lab) ContainerdAddress() string { return l.containerdAddress }
@@ -134,6 +145,14 @@ func Up(ctx context.Context, cfg Config) (*Lab, error) {
 				cfg.Name, err, cfg.Name, cfg.Name, cfg.Name)
 		}
 		l.log.Error("bring-up failed, removing what was made", "err", err)
+		if cfg.FailureLogs != "" {
+			dst := filepath.Join(cfg.FailureLogs, cfg.Name)
+			if cerr := l.CopyLogs(dst); cerr != nil {
+				err = fmt.Errorf("%w (and keeping its logs in %s failed: %v)", err, dst, cerr)
+			} else {
+				err = fmt.Errorf("%w (its logs are kept in %s)", err, dst)
+			}
+		}
 		cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if derr := l.teardown(cleanCtx); derr != nil {

@@ -24,7 +24,7 @@ import (
 // bootLabWithPool is bootLab with LoadBalancer addresses from pool.
 func bootLabWithPool(ctx context.Context, nodes int, pool string) *harness.Lab {
 	GinkgoHelper()
-	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("lb"), Nodes: nodes, APIServers: 1, LabBinary: labBinary, LoadBalancerPool: pool})
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("lb"), Nodes: nodes, APIServers: 1, LabBinary: labBinary, LoadBalancerPool: pool, FailureLogs: failureLogs()})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
 	DeferCleanup(reportOnFailure, lab)

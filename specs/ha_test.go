@@ -23,7 +23,7 @@ var HA = Label("ha")
 // scheduler and a controller manager on each control-plane host.
 func bootHALab(ctx context.Context, nodes int) *harness.Lab {
 	GinkgoHelper()
-	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("ha"), Nodes: nodes, APIServers: 3, LabBinary: labBinary})
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("ha"), Nodes: nodes, APIServers: 3, LabBinary: labBinary, FailureLogs: failureLogs()})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
 	DeferCleanup(reportOnFailure, lab)

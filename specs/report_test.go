@@ -2,7 +2,6 @@ package specs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,10 +98,6 @@ func keepLogs(lab *harness.Lab) {
 		return
 	}
 	dst := filepath.Join(root, "failed-labs", lab.Name())
-	src := filepath.Join(lab.StateDir(), "logs")
-	err := os.CopyFS(dst, os.DirFS(src))
-	if b, rerr := os.ReadFile(filepath.Join(lab.StateDir(), "lab.log")); rerr == nil {
-		err = errors.Join(err, os.WriteFile(filepath.Join(dst, "lab.log"), b, 0o644))
-	}
+	err := lab.CopyLogs(dst)
 	fmt.Fprintf(GinkgoWriter, "logs of lab %s kept in %s (%v)\n", lab.Name(), dst, err)
 }

@@ -88,6 +88,15 @@ var _ = AfterSuite(func() {
 	Expect(left).To(BeEmpty(), "left behind by the labs of this run")
 })
 
+// failureLogs is where a lab whose bring-up fails leaves its logs, with
+// those of labs whose spec failed (see keepLogs).
+func failureLogs() string {
+	if root := os.Getenv("KINNS_ARTIFACTS"); root != "" {
+		return filepath.Join(root, "failed-labs")
+	}
+	return ""
+}
+
 // bootLab brings a lab up in this process and takes it down after the spec.
 func bootLab(ctx context.Context, nodes int) *harness.Lab {
 	GinkgoHelper()
@@ -99,7 +108,7 @@ func bootLabNamed(ctx context.Context, prefix string, nodes int) *harness.Lab {
 	GinkgoHelper()
 	// One API server: the specs of everything but high availability run
 	// on the fastest labs (ha_test.go boots three).
-	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName(prefix), Nodes: nodes, APIServers: 1, LabBinary: labBinary})
+	lab, err := harness.Up(ctx, harness.Config{Name: uniqueName(prefix), Nodes: nodes, APIServers: 1, LabBinary: labBinary, FailureLogs: failureLogs()})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { Expect(lab.Down(ctx)).To(Succeed()) })
 	DeferCleanup(reportOnFailure, lab) // runs before Down

@@ -37,7 +37,7 @@ var _ = Describe("A lab's topology", Topology, func() {
 
 	It("leaves the host's root network namespace unchanged while it runs and after", func(ctx SpecContext) {
 		before := rootNetworkSnapshot()
-		lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("t"), Nodes: 3, LabBinary: labBinary})
+		lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("t"), Nodes: 3, LabBinary: labBinary, FailureLogs: failureLogs()})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) { lab.Down(ctx) })
 		Expect(rootNetworkSnapshot()).To(Equal(before), "while the lab runs")
