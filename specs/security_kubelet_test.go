@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
 
 	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/controlplane/pki"
@@ -171,6 +174,7 @@ var _ = Describe("The kubelet API and service account tokens", kubeletSecurityLa
 		out, err := execIn(ctx, lab, cs, "web", "/testapp", "get", "http://127.0.0.1:8080/hostname")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(Equal("web"))
+		Expect(portForwardGet(ctx, lab, cs, "web", 8080, "/hostname")).To(Equal("web"))
 	}, SpecTimeout(time.Minute))
 
 	It("renews a running pod's projected token, which the API accepts", func(ctx SpecContext) {
@@ -212,4 +216,39 @@ func nodeIP(lab *harness.Lab, node string) string {
 	h, err := lab.Host(node)
 	Expect(err).NotTo(HaveOccurred())
 	return h.IP.String()
+}
+
+// portForwardGet forwards a local port to the pod's port through the API
+// server (SPDY, as kubectl port-forward) and GETs path through it.
+func portForwardGet(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface, pod string, port int, path string) string {
+	GinkgoHelper()
+	rc, err := lab.RESTConfig()
+	Expect(err).NotTo(HaveOccurred())
+	transport, upgrader, err := spdy.RoundTripperFor(rc)
+	Expect(err).NotTo(HaveOccurred())
+	url := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name(pod).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	errs := make(chan error, 1)
+	go func() { errs <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-errs:
+		Fail(fmt.Sprintf("port-forward to %s: %v", pod, err))
+	case <-ctx.Done():
+		Fail("port-forward not ready before the spec's end")
+	}
+	ports, err := fw.GetPorts()
+	Expect(err).NotTo(HaveOccurred())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", ports[0].Local, path), nil)
+	Expect(err).NotTo(HaveOccurred())
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return string(body)
 }
