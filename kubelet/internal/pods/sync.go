@@ -60,9 +60,11 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		w.probes.sync(pod, rs, sb.IP)
 	}
 	w.setBackoffWaiting(p.backoff)
-	w.at("refresh tokens")
-	if err := w.k.inputs.RefreshTokens(ctx, pod); err != nil {
-		w.k.log.Warn("refresh service account tokens", "pod", w.name(), "err", err)
+	if rs.anyRunning() { // a pod whose containers all ended reads no token
+		w.at("refresh tokens")
+		if err := w.k.inputs.RefreshTokens(ctx, pod); err != nil {
+			w.k.log.Warn("refresh service account tokens", "pod", w.name(), "err", err)
+		}
 	}
 	w.at("collect old runs")
 	w.gcRuns(ctx, rs)
