@@ -124,7 +124,8 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 		SAPublicKeyFile: p.ServiceAccountPub(), SASigningKeyFile: p.ServiceAccountKey(),
 		KubeletClientCertFile: p.ClientCert(pki.APIServerKubeletClient), KubeletClientKeyFile: p.ClientKey(pki.APIServerKubeletClient),
 		NotReadyToleration: prof.NotReadyToleration, UnreachableToleration: prof.UnreachableToleration,
-		AuditLogPath: l.LogPath(onHost("audit", h.Index)), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),
+		ExtendTokenExpiration: &prof.ExtendTokenExpiration,
+		AuditLogPath:          l.LogPath(onHost("audit", h.Index)), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditPolicyFile), 0o755); err != nil {
 		return nil, err

@@ -38,6 +38,8 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		v1.ResourceMemory: resource.MustParse(orDefault(l.cfg.NodeMemory, DefaultNodeMemory)),
 		v1.ResourcePods:   resource.MustParse(DefaultNodePods),
 	}
+	timings := kubeletconfig.TimingsFor(l.cfg.Timing)
+	timings.TokenMaxAge = TimingProfile(l.cfg.Timing).TokenMaxAge
 	return kubeletconfig.Config{
 		Kubeconfig: kubeconfig, NodeName: n.Name, NodeIP: n.IP.String(), PodCIDR: n.PodCIDR.String(),
 		NodeNetns: n.Netns, Bridge: topology.NodeBridge,
@@ -46,7 +48,7 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		CgroupParent:        LabCgroup(l.Name()) + "/" + n.Name,
 		StateDir:            filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "pods"),
 		Capacity:   capacity,
-		Timings:    kubeletconfig.TimingsFor(l.cfg.Timing),
+		Timings:    timings,
 		ClusterDNS: []string{topology.ClusterDNS.String()}, ClusterDomain: topology.ClusterDomain,
 		ServerAddress: ":10250", ServerCertFile: p.KubeletCert(n.Name), ServerKeyFile: p.KubeletKey(n.Name),
 		ClientCAFile: p.CACert(),

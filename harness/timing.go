@@ -12,6 +12,18 @@ type Profile struct {
 	EtcdHeartbeat, EtcdElection time.Duration
 	NotReadyToleration          time.Duration
 	UnreachableToleration       time.Duration
+	// ExtendTokenExpiration is the API server's
+	// --service-account-extend-token-expiration: when true (upstream's
+	// default), a token a kubelet asks for with the default 3607 s lives a
+	// year, for clients that never reread it; false makes it expire when
+	// asked, so a missed refresh shows.
+	ExtendTokenExpiration bool
+	// TokenMaxAge is the kubelet's "max token age before refresh": a
+	// projected service account token older than this is replaced in the
+	// running pod, whatever its lifetime (upstream: 24h). A token is also
+	// replaced at 80 % of its lifetime; the API refuses lifetimes under 10
+	// minutes, so a short TokenMaxAge is how a lab shows rotation at once.
+	TokenMaxAge time.Duration
 }
 
 // TimingProfile returns the durations of a profile name.
@@ -21,9 +33,13 @@ func TimingProfile(name string) Profile {
 	switch name {
 	case TimingKubernetes:
 		p.NotReadyToleration, p.UnreachableToleration = 300*time.Second, 300*time.Second
+		p.ExtendTokenExpiration, p.TokenMaxAge = true, 24*time.Hour
 	default:
 		// A dead node's pods move within seconds, not minutes.
 		p.NotReadyToleration, p.UnreachableToleration = 10*time.Second, 10*time.Second
+		// Tokens are rotated every 20 s and live as long as asked (an hour):
+		// a pod that keeps working shows that rotation works.
+		p.ExtendTokenExpiration, p.TokenMaxAge = false, 20*time.Second
 	}
 	return p
 }

@@ -76,7 +76,7 @@ func run(ctx context.Context, cfg Config, d deps) error {
 		g.Go(func() error {
 			return server.Run(ctx, server.Config{
 				Address: cfg.ServerAddress, CertFile: cfg.ServerCertFile, KeyFile: cfg.ServerKeyFile,
-				ClientCAFile: cfg.ClientCAFile, Log: cfg.Log,
+				ClientCAFile: cfg.ClientCAFile, NodeName: cfg.NodeName, Client: d.client, Log: cfg.Log,
 			}, k.pods)
 		})
 	}

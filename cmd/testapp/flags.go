@@ -34,6 +34,9 @@ type getConfig struct {
 	// Insecure skips the check of an HTTPS server's certificate (the lab's
 	// API server, whose CA a pod need not trust).
 	Insecure bool
+	// TokenFile, if set, holds a bearer token sent with each request; it is
+	// read anew for each (a projected token is renewed while the pod runs).
+	TokenFile string
 }
 
 // udpConfig is what udp needs.
@@ -89,6 +92,7 @@ func parseGetFlags(args []string) (getConfig, error) {
 	count := fs.Int("count", 1, "make this many requests")
 	interval := fs.Duration("interval", 0, "wait this long between requests")
 	insecure := fs.Bool("insecure", false, "do not check an HTTPS server's certificate")
+	tokenFile := fs.String("bearer-token-file", "", "send the token in this file as Authorization: Bearer")
 	if err := fs.Parse(args); err != nil {
 		return getConfig{}, err
 	}
@@ -102,7 +106,7 @@ func parseGetFlags(args []string) (getConfig, error) {
 	if err != nil {
 		return getConfig{}, err
 	}
-	return getConfig{URL: u, Timeout: *timeout, Count: *count, Interval: *interval, Insecure: *insecure}, nil
+	return getConfig{URL: u, Timeout: *timeout, Count: *count, Interval: *interval, Insecure: *insecure, TokenFile: *tokenFile}, nil
 }
 
 func parseUDPFlags(args []string) (udpConfig, error) {

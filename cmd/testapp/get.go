@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
 )
 
 // get prints the body of cfg.URL to stdout. A non-2xx answer prints its body
@@ -23,6 +25,13 @@ func get(ctx context.Context, cfg getConfig, stdout io.Writer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.URL, nil)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", cfg.URL, err)
+	}
+	if cfg.TokenFile != "" {
+		tok, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			return fmt.Errorf("get %s: bearer token: %w", cfg.URL, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	}
 	resp, err := client.Do(req)
 	if err != nil {

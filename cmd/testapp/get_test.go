@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -115,5 +117,27 @@ func TestGetCountOnePrintsTheBodyAsItIs(t *testing.T) {
 	out.Reset()
 	if code := run(context.Background(), []string{"get", "127.0.0.1:1/"}, &out, &errOut); code != 1 || out.Len() != 0 || !strings.Contains(errOut.String(), "testapp: get") {
 		t.Fatalf("refused: exit %d, stdout %q, stderr %q; want 1, nothing, the error", code, out.String(), errOut.String())
+	}
+}
+
+func TestGetSendsTheTokenFile(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Header.Get("Authorization")))
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "token")
+	for _, tok := range []string{"first\n", "second"} {
+		os.WriteFile(file, []byte(tok), 0o600)
+		var out bytes.Buffer
+		if err := get(context.Background(), getConfig{URL: srv.URL, Timeout: time.Second, TokenFile: file}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if want := "Bearer " + strings.TrimSpace(tok); out.String() != want {
+			t.Errorf("sent %q, want %q", out.String(), want)
+		}
+	}
+	err := get(context.Background(), getConfig{URL: srv.URL, Timeout: time.Second, TokenFile: file + ".missing"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "bearer token") {
+		t.Errorf("a missing token file: %v", err)
 	}
 }

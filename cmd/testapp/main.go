@@ -3,7 +3,7 @@
 // standard library, so the image holds this one file.
 //
 //	testapp [serve] [flags]    HTTP on :8080, TCP and UDP echo on :9000 (the default)
-//	testapp get [--count 1] [--interval 0s] [--timeout 5s] [--insecure] URL
+//	testapp get [--count 1] [--interval 0s] [--timeout 5s] [--insecure] [--bearer-token-file F] URL
 //	                           prints URL's body; exit 1 on any failure. With
 //	                           --count N, makes N requests, each on a new
 //	                           connection, and prints each body, or
@@ -114,8 +114,10 @@ const usage = `usage:
       as /hostname answers
       defaults come from $TESTAPP_HTTP_PORT, $TESTAPP_ECHO_PORT,
       $TESTAPP_TERM_DELAY, $TESTAPP_READY_DELAY
-  testapp get [--count 1] [--interval 0s] [--timeout 5s] [--insecure] URL
+  testapp get [--count 1] [--interval 0s] [--timeout 5s] [--insecure] [--bearer-token-file F] URL
       prints the body of URL; exit 1 on an error or a non-2xx answer.
+      --bearer-token-file sends "Authorization: Bearer <F's content>", F read
+      at each request (a pod's service account token, which the kubelet renews)
       --count N makes N requests, each on a new connection, --interval apart,
       and prints each body, or "error: <reason>", on a line of its own;
       exit 1 if any failed

@@ -21,8 +21,9 @@ import (
 // than their timeout) mark quorum lost. While lost, every write is answered
 // 503 with a metav1.Status; a write already in flight when quorum is lost is
 // cancelled and answered the same, so it ends within about two probe
-// intervals plus two probe timeouts. Reads go on:
-// the watch cache still serves them, and running workloads keep working.
+// intervals plus two probe timeouts. Reads go on: the watch cache still
+// serves them, and running workloads keep working; so do token and access
+// reviews, which are creates that store nothing.
 type QuorumGuard struct {
 	// Probe returns nil when the store can commit.
 	Probe    func(ctx context.Context) error
@@ -113,11 +114,17 @@ var writeVerbs = map[string]bool{
 	"create": true, "update": true, "patch": true, "delete": true, "deletecollection": true,
 }
 
+// storeless are the API groups whose every resource is a review answered
+// without the store (TokenReview, SubjectAccessReview and the self- and
+// local variants): creating one reads, so it goes on without quorum, as a
+// kubelet checks each `kubectl logs` caller with them.
+var storeless = map[string]bool{"authentication.k8s.io": true, "authorization.k8s.io": true}
+
 // Wrap guards h. It must sit after the filter that sets the RequestInfo.
 func (g *QuorumGuard) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, ok := request.RequestInfoFrom(r.Context())
-		if !ok || !info.IsResourceRequest || !writeVerbs[info.Verb] {
+		if !ok || !info.IsResourceRequest || !writeVerbs[info.Verb] || storeless[info.APIGroup] {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -68,6 +68,11 @@ func TestQuorumGuardRefusesWritesOnlyWhileQuorumIsLost(t *testing.T) {
 	if r.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("write without quorum: %d, want 503", r.StatusCode)
 	}
+	for _, review := range []string{"/apis/authentication.k8s.io/v1/tokenreviews", "/apis/authorization.k8s.io/v1/subjectaccessreviews"} {
+		if r := do("POST", review); r.StatusCode != 200 {
+			t.Errorf("%s without quorum: %d, want it served (a review stores nothing)", review, r.StatusCode)
+		}
+	}
 	var st metav1.Status
 	if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
 		t.Fatal(err)

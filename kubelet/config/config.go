@@ -90,6 +90,11 @@ type Timings struct {
 	// first restart at once, then BackoffInitial doubling up to BackoffMax;
 	// a container that ran BackoffReset starts over.
 	BackoffInitial, BackoffMax, BackoffReset time.Duration
+	// TokenMaxAge is the age at which a projected service account token is
+	// replaced even if it is far from expiry (upstream: 24h; it is also
+	// replaced at 80 % of its lifetime). Default 24h; the harness's timing
+	// profile sets it (harness.TimingProfile).
+	TokenMaxAge time.Duration
 }
 
 // TimingsFor returns a profile's periods. "kubernetes" is upstream's: lease
@@ -110,6 +115,7 @@ func TimingsFor(profile string) Timings {
 			LeaseDuration: 40 * time.Second, LeaseRenewInterval: 10 * time.Second,
 			StatusUpdateFrequency: 10 * time.Second, SyncInterval: time.Minute,
 			BackoffInitial: 10 * time.Second, BackoffMax: 5 * time.Minute, BackoffReset: 10 * time.Minute,
+			TokenMaxAge: 24 * time.Hour,
 		}
 	}
 	return Timings{
@@ -130,6 +136,7 @@ func (c *Config) Default() {
 		{&t.LeaseDuration, &def.LeaseDuration}, {&t.LeaseRenewInterval, &def.LeaseRenewInterval},
 		{&t.StatusUpdateFrequency, &def.StatusUpdateFrequency}, {&t.SyncInterval, &def.SyncInterval},
 		{&t.BackoffInitial, &def.BackoffInitial}, {&t.BackoffMax, &def.BackoffMax},
+		{&t.TokenMaxAge, &def.TokenMaxAge},
 	} {
 		if *f.v == 0 {
 			*f.v = *f.d

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/kinns/kinns/kubelet/server"
@@ -29,13 +31,21 @@ func (node) PortForward(ctx context.Context, ns, pod string, port int32, stream 
 }
 
 func Example() {
+	rc, err := clientcmd.BuildConfigFromFlags("", "/var/lib/kinns/demo/kubeconfigs/node-1.conf")
+	if err != nil {
+		slog.Error("kubeconfig", "err", err)
+		return
+	}
+	client := kubernetes.NewForConfigOrDie(rc)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	err := server.Run(ctx, server.Config{
+	err = server.Run(ctx, server.Config{
 		Address:      ":10250",
 		CertFile:     "/var/lib/kinns/demo/pki/kubelet-node-1.crt",
 		KeyFile:      "/var/lib/kinns/demo/pki/kubelet-node-1.key",
 		ClientCAFile: "/var/lib/kinns/demo/pki/ca.crt",
+		NodeName:     "node-1",
+		Client:       client,
 		Log:          slog.Default().With("component", "kubelet-server", "node", "node-1"),
 	}, node{})
 	if err != nil {

@@ -102,7 +102,9 @@ type testEnv struct {
 	ca    *testCA
 	certs map[string]pemPair
 	w     *logs.Writer // the current run's log
-	stop  func()       // stops the server and waits for Run to return
+	// reviews are the resource attributes of every SubjectAccessReview.
+	reviews *reviewLog
+	stop    func() // stops the server and waits for Run to return
 }
 
 func startServer(t *testing.T) *testEnv {
@@ -112,10 +114,10 @@ func startServer(t *testing.T) *testEnv {
 	foreign := newTestCA(t, "other-ca")
 	serving := ca.issue(t, "node-1", nil, net.ParseIP("127.0.0.1"))
 	env := &testEnv{ca: ca, certs: map[string]pemPair{
-		"apiserver": ca.issue(t, apiServerClientCN, []string{mastersGroup}),
-		"admin":     ca.issue(t, "kinns-admin", []string{mastersGroup}),
+		"apiserver": ca.issue(t, "kube-apiserver-kubelet-client", []string{"system:masters"}),
+		"admin":     ca.issue(t, "kinns-admin", []string{"system:masters"}),
 		"node":      ca.issue(t, "system:node:node-1", []string{"system:nodes"}),
-		"foreign":   foreign.issue(t, apiServerClientCN, []string{mastersGroup}),
+		"foreign":   foreign.issue(t, "kube-apiserver-kubelet-client", []string{"system:masters"}),
 	}}
 	p := &fakeProvider{current: filepath.Join(dir, "app", "1.log"), previous: filepath.Join(dir, "app", "0.log")}
 	writeLog(t, p.previous, "old run\n")
@@ -128,7 +130,11 @@ func startServer(t *testing.T) *testEnv {
 	fmt.Fprint(w.Stream("stderr"), "warn 3\n")
 	env.w = w
 
+	cs, reviews := fakeAPI(t)
+	env.reviews = reviews
 	cfg := Config{
+		NodeName:     "node-1",
+		Client:       cs,
 		Address:      "127.0.0.1:0",
 		CertFile:     writeTestFile(t, dir, "kubelet.crt", serving.cert),
 		KeyFile:      writeTestFile(t, dir, "kubelet.key", serving.key),
@@ -201,9 +207,19 @@ func (e *testEnv) client(t *testing.T, identity string) *http.Client {
 
 func (e *testEnv) get(t *testing.T, identity, path string) (int, string) {
 	t.Helper()
-	resp, err := e.client(t, identity).Get(e.url + path)
+	req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatal(err)
+	}
+	return e.do(t, identity, req)
+}
+
+// do sends req with identity's certificate ("" for none).
+func (e *testEnv) do(t *testing.T, identity string, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := e.client(t, identity).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
@@ -236,7 +252,7 @@ func TestContainerLogs(t *testing.T) {
 		{"no certificate", "", "/containerLogs/default/web/app", 401, "Unauthorized"},
 		{"node certificate", "node", "/containerLogs/default/web/app", 403, "user=system:node:node-1"},
 		{"no certificate, unknown path", "", "/pods", 401, "Unauthorized"},
-		{"healthz needs no certificate", "", "/healthz", 200, "ok"},
+		{"healthz", "apiserver", "/healthz", 200, "ok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

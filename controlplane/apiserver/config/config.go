@@ -32,6 +32,10 @@ type Config struct {
 	// NotReadyToleration and UnreachableToleration are the tolerations that
 	// DefaultTolerationSeconds adds to every pod; the timing profile sets them.
 	NotReadyToleration, UnreachableToleration time.Duration
+	// ExtendTokenExpiration is --service-account-extend-token-expiration:
+	// nil leaves upstream's default (true: a kubelet's 3607 s token lives a
+	// year).
+	ExtendTokenExpiration *bool
 	// Quorum guard: how often etcd's quorum is probed, and how long one probe may
 	// take before quorum counts as lost.
 	QuorumProbeInterval, QuorumProbeTimeout time.Duration
@@ -129,6 +133,9 @@ func (c Config) Flags() []string {
 			"--kubelet-client-key="+c.KubeletClientKeyFile,
 			"--kubelet-certificate-authority="+c.ClientCAFile,
 		)
+	}
+	if c.ExtendTokenExpiration != nil {
+		f = append(f, "--service-account-extend-token-expiration="+strconv.FormatBool(*c.ExtendTokenExpiration))
 	}
 	if c.AuditLogPath != "" {
 		f = append(f,

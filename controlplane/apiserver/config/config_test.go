@@ -31,3 +31,16 @@ func TestFlagsFollowTheLabPlanAndTimingProfile(t *testing.T) {
 		t.Errorf("empty config: %v", err)
 	}
 }
+
+func TestExtendTokenExpirationFlag(t *testing.T) {
+	no, yes := false, true
+	for _, tt := range []struct {
+		v    *bool
+		want string
+	}{{nil, ""}, {&no, "--service-account-extend-token-expiration=false"}, {&yes, "--service-account-extend-token-expiration=true"}} {
+		got := strings.Join(Config{ExtendTokenExpiration: tt.v}.Flags(), " ")
+		if n := strings.Count(got, "--service-account-extend-token-expiration"); tt.want == "" && n != 0 || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("ExtendTokenExpiration %v: flags %s, want %q", tt.v, got, tt.want)
+		}
+	}
+}

@@ -10,11 +10,14 @@
 //   - Volumes (volumes.go): emptyDir, hostPath, configMap, secret,
 //     downwardAPI and projected ones (configMap, secret, downwardAPI and
 //     serviceAccountToken sources). Files are written from the API each time
-//     a container starts, never refreshed while it runs. The projected
-//     service-account token comes from the TokenRequest API, bound to the
-//     pod, for the projection's expirationSeconds; the API server stretches
-//     a kubelet's one-hour token to a year by default, so the kubelet does
-//     not refresh it. Other volume kinds are left out, with a log line.
+//     a container starts, all at once through upstream's AtomicWriter (the
+//     ..data link swap). The projected service-account token comes from the
+//     token manager (kubelet/internal/tokens): from the TokenRequest API,
+//     bound to the pod, for the projection's expirationSeconds (3607 s when
+//     unset), and kept until due; RefreshTokens, called on every sync of a
+//     running pod, rewrites a projected volume in place once its token is
+//     due (80 % of its lifetime, or TokenMaxAge). Other volume kinds are
+//     left out, with a log line.
 //
 //   - Security (security.go, ownership.go): the container's securityContext
 //     over the pod's, as a runtime.Security; runAsNonRoot refused with the
@@ -32,4 +35,6 @@
 //     stop, err := in.WatchServices(ctx)
 //     err = in.WritePodFiles(pod, sb)
 //     spec, err := in.ContainerSpec(ctx, pod, sb, podinputs.Run{Container: c, Attempt: 0, Image: img})
+//     err = in.RefreshTokens(ctx, pod) // on each sync while it runs
+//     in.ForgetPod(pod.UID)            // once it is gone
 package podinputs

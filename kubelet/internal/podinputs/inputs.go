@@ -13,8 +13,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 
 	"github.com/kinns/kinns/kubelet/config"
+	"github.com/kinns/kinns/kubelet/internal/tokens"
 	"github.com/kinns/kinns/kubelet/records"
 	"github.com/kinns/kinns/kubelet/runtime"
 )
@@ -26,6 +28,7 @@ type Inputs struct {
 	cfg    config.Config
 	client kubernetes.Interface
 	log    *slog.Logger
+	tokens *tokens.Manager
 
 	// services is set by WatchServices before any pod is synced.
 	services corelisters.ServiceLister
@@ -43,7 +46,7 @@ type Sandbox struct {
 // New makes the inputs of the pods of the node cfg describes; cfg must be
 // defaulted (config.Config.Default).
 func New(cfg config.Config, client kubernetes.Interface) *Inputs {
-	return &Inputs{cfg: cfg, client: client, log: cfg.Log}
+	return &Inputs{cfg: cfg, client: client, log: cfg.Log, tokens: tokens.New(client, cfg.TokenMaxAge, clock.RealClock{})}
 }
 
 // WatchServices starts the Service informer and waits until it has synced,

@@ -2,6 +2,7 @@ package podinputs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -9,17 +10,18 @@ import (
 	"slices"
 	"strings"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	volumeutil "k8s.io/kubernetes/pkg/volume/util"
 
+	"github.com/kinns/kinns/kubelet/internal/tokens"
 	"github.com/kinns/kinns/kubelet/runtime"
 )
 
 // volumeMounts prepares the volumes a container mounts and returns the bind
 // mounts. Supported: emptyDir (a folder of the pod), hostPath, configMap,
-// secret, downwardAPI and projected (files written from the API when the
-// container starts; not refreshed). Mounts of other volume kinds are left
+// secret, downwardAPI and projected (files written from the API when a
+// container starts; service account tokens also by RefreshTokens). Mounts of other volume kinds are left
 // out, with a log line.
 func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container) ([]runtime.Mount, error) {
 	var out []runtime.Mount
@@ -143,29 +145,67 @@ func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.Project
 	return files, nil
 }
 
-// serviceAccountToken asks the TokenRequest API for a token of the pod's
-// service account, bound to the pod, as the kubelet does; the Node
-// authorizer lets a kubelet do so only for pods bound to its node. The API
-// server stretches a kubelet's one-hour token to a year by default
-// (--service-account-extend-token-expiration), so it is not refreshed.
+// serviceAccountToken is a token of the pod's service account, bound to
+// the pod, from the token manager: the one kept for this pod and
+// projection, or a new one from the TokenRequest API when it is due.
 func (in *Inputs) serviceAccountToken(ctx context.Context, pod *v1.Pod, s *v1.ServiceAccountTokenProjection) (string, error) {
+	return in.tokens.Get(ctx, tokenRequest(pod, s))
+}
+
+func tokenRequest(pod *v1.Pod, s *v1.ServiceAccountTokenProjection) tokens.Request {
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
 	}
-	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
-		ExpirationSeconds: s.ExpirationSeconds,
-		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
-	}}
-	if s.Audience != "" {
-		req.Spec.Audiences = []string{s.Audience}
+	r := tokens.Request{Pod: pod, ServiceAccount: sa, Audience: s.Audience}
+	if s.ExpirationSeconds != nil {
+		r.ExpirationSeconds = *s.ExpirationSeconds
 	}
-	tr, err := in.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
-	if err != nil {
-		return "", fmt.Errorf("token of service account %s/%s: %w", pod.Namespace, sa, err)
-	}
-	return tr.Status.Token, nil
+	return r
 }
+
+// RefreshTokens rewrites, in place, the projected volumes of a running pod
+// whose service account tokens are due (older than 80 % of their lifetime
+// or than the profile's TokenMaxAge), as the upstream kubelet's volume
+// manager does on each pod sync: the volume's files are swapped at once
+// (AtomicWriter's ..data link), so a container never reads half a token.
+// Volumes not set up yet (no container started) are left to the start.
+func (in *Inputs) RefreshTokens(ctx context.Context, pod *v1.Pod) error {
+	var errs []error
+	for i := range pod.Spec.Volumes {
+		vol := &pod.Spec.Volumes[i]
+		if vol.Projected == nil || !in.tokensDue(pod, vol.Projected) {
+			continue
+		}
+		dir := filepath.Join(in.PodDir(pod.UID), "volumes", "projected", vol.Name)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		files, err := in.projectedFiles(ctx, pod, vol.Projected)
+		if err == nil {
+			_, err = writeFiles(dir, files)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("refresh volume %q: %w", vol.Name, err))
+			continue
+		}
+		in.log.Debug("service account token refreshed", "pod", pod.Namespace+"/"+pod.Name, "volume", vol.Name)
+	}
+	return errors.Join(errs...)
+}
+
+// tokensDue: one of the projection's tokens is due.
+func (in *Inputs) tokensDue(pod *v1.Pod, p *v1.ProjectedVolumeSource) bool {
+	for _, s := range p.Sources {
+		if s.ServiceAccountToken != nil && in.tokens.Due(tokenRequest(pod, s.ServiceAccountToken)) {
+			return true
+		}
+	}
+	return false
+}
+
+// ForgetPod drops what is kept for a pod that is gone (its tokens).
+func (in *Inputs) ForgetPod(uid types.UID) { in.tokens.Forget(uid) }
 
 // downwardFiles are the files of downward API items: pod fields and
 // container resources.
@@ -235,20 +275,25 @@ func pick(data map[string]string, items []v1.KeyToPath) map[string]string {
 	return files
 }
 
-// writeFiles writes files (relative path -> content) under dir, which it
-// returns.
+// writeFiles makes dir hold exactly files (relative path -> content), all
+// replaced at once through upstream's AtomicWriter: the files live in a
+// timestamped folder that the link ..data points to, the visible names are
+// links through ..data, and a new set is a new folder and one rename of
+// ..data. Unchanged content is not rewritten. It returns dir.
 func writeFiles(dir string, files map[string]string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	w, err := volumeutil.NewAtomicWriter(dir, "volume "+dir)
+	if err != nil {
+		return "", err
+	}
+	payload := make(map[string]volumeutil.FileProjection, len(files))
 	for name, v := range files {
-		p := filepath.Join(dir, filepath.Clean("/"+name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", err
-		}
-		if err := writeFileAtomic(p, []byte(v)); err != nil {
-			return "", err
-		}
+		payload[strings.TrimPrefix(filepath.Clean("/"+name), "/")] = volumeutil.FileProjection{Data: []byte(v), Mode: 0o644}
+	}
+	if err := w.Write(payload, nil); err != nil {
+		return "", fmt.Errorf("write volume %s: %w", dir, err)
 	}
 	return dir, nil
 }

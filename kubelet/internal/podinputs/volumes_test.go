@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	v1 "k8s.io/api/core/v1"
@@ -12,6 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/kinns/kinns/kubelet/internal/tokens"
 )
 
 // The volume the API server's ServiceAccount admission adds to a pod.
@@ -81,5 +86,67 @@ func TestProjectedVolumeFailsOnAMissingConfigMap(t *testing.T) {
 	})
 	if _, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0]); err == nil {
 		t.Fatal("a missing configmap source should fail the container's start until it exists")
+	}
+}
+
+func TestRefreshTokensRewritesTheVolumeInPlace(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(&v1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kube-root-ca.crt"},
+		Data:       map[string]string{"ca.crt": "PEM"},
+	})
+	c := clocktesting.NewFakeClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+	issued := 0
+	client.PrependReactor("create", "serviceaccounts", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		tr := a.(k8stesting.CreateAction).GetObject().(*authenticationv1.TokenRequest).DeepCopy()
+		issued++
+		tr.Status.Token = "token-" + strconv.Itoa(issued)
+		tr.Status.ExpirationTimestamp = metav1.NewTime(c.Now().Add(time.Duration(*tr.Spec.ExpirationSeconds) * time.Second))
+		return true, tr, nil
+	})
+	in := New(testConfig(t), client)
+	in.tokens = tokens.New(client, 20*time.Second, c)
+	pod := testPod("p", func(p *v1.Pod) {
+		p.Spec.Volumes = []v1.Volume{serviceAccountVolume()}
+		p.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "kube-api-access-x", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}
+	})
+	if err := in.RefreshTokens(ctx, pod); err != nil || issued != 0 {
+		t.Fatalf("before any container started: %v, %d tokens asked for; want nothing done", err, issued)
+	}
+	mounts, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := mounts[0].HostPath
+	read := func(want string) {
+		t.Helper()
+		if b, err := os.ReadFile(filepath.Join(dir, "token")); err != nil || string(b) != want {
+			t.Fatalf("token %q, %v; want %q", b, err, want)
+		}
+	}
+	read("token-1")
+	c.Step(10 * time.Second)
+	if err := in.RefreshTokens(ctx, pod); err != nil || issued != 1 {
+		t.Fatalf("at 10 s: %v, %d tokens; want the first kept", err, issued)
+	}
+	if _, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0]); err != nil || issued != 1 {
+		t.Fatalf("a restart at 10 s: %v, %d tokens; want the first kept", err, issued)
+	}
+	c.Step(10 * time.Second)
+	before, _ := os.Readlink(filepath.Join(dir, "..data"))
+	if err := in.RefreshTokens(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	read("token-2")
+	after, _ := os.Readlink(filepath.Join(dir, "..data"))
+	if link, err := os.Readlink(filepath.Join(dir, "token")); err != nil || link != "..data/token" || before == after || before == "" {
+		t.Errorf("token links to %q (%v), ..data %q then %q: want token -> ..data/token and a new ..data", link, err, before, after)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ca.crt")); string(b) != "PEM" {
+		t.Errorf("ca.crt %q after the refresh", b)
+	}
+	in.ForgetPod(pod.UID)
+	if err := in.RefreshTokens(ctx, pod); err != nil || issued != 3 {
+		t.Fatalf("after ForgetPod: %v, %d tokens; want a new one", err, issued)
 	}
 }

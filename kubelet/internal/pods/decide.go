@@ -46,6 +46,16 @@ func (r runs) latest(name string) *runtime.Container {
 	return nil
 }
 
+// anyRunning reports whether some container's newest run is running.
+func (r runs) anyRunning() bool {
+	for _, list := range r {
+		if len(list) > 0 && list[0].State == runtime.StateRunning {
+			return true
+		}
+	}
+	return false
+}
+
 type actionKind int
 
 const (

@@ -171,3 +171,21 @@ func TestKilledRunsRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestAnyRunning(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		runs []runtime.Container
+		want bool
+	}{
+		{"none", nil, false},
+		{"one running", []runtime.Container{mkRun("app", 0, "running"), mkRun("side", 0, "exit:0")}, true},
+		{"all ended", []runtime.Container{mkRun("app", 0, "exit:0"), mkRun("side", 1, "exit:1")}, false},
+		{"restarted after a crash", []runtime.Container{mkRun("app", 0, "exit:3"), mkRun("app", 1, "running")}, true},
+		{"only created", []runtime.Container{mkRun("app", 0, "created")}, false},
+	} {
+		if got := groupRuns(tt.runs).anyRunning(); got != tt.want {
+			t.Errorf("%s: anyRunning = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -60,6 +60,12 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		w.probes.sync(pod, rs, sb.IP)
 	}
 	w.setBackoffWaiting(p.backoff)
+	if rs.anyRunning() { // a pod whose containers all ended reads no token
+		w.at("refresh tokens")
+		if err := w.k.inputs.RefreshTokens(ctx, pod); err != nil {
+			w.k.log.Warn("refresh service account tokens", "pod", w.name(), "err", err)
+		}
+	}
 	w.at("collect old runs")
 	w.gcRuns(ctx, rs)
 	w.at("report")
@@ -198,6 +204,7 @@ func (w *podWorker) cleanup(ctx context.Context, pod *v1.Pod) (time.Duration, bo
 		return retryIn, false
 	}
 	w.k.backoff.Forget(string(w.uid) + "/")
+	w.k.inputs.ForgetPod(w.uid)
 	w.k.log.Info("pod cleaned up", "pod", w.name(), "uid", w.uid)
 	return 0, true
 }
