@@ -120,11 +120,17 @@ var writeVerbs = map[string]bool{
 // kubelet checks each `kubectl logs` caller with them.
 var storeless = map[string]bool{"authentication.k8s.io": true, "authorization.k8s.io": true}
 
+// streams are the subresources a create opens a session on, with a kubelet
+// or a pod, rather than writes to the store: `kubectl exec`, `attach`,
+// `port-forward` and the proxy go on without quorum, and their connection
+// must reach the API server's upgrade handler as it is.
+var streams = map[string]bool{"exec": true, "attach": true, "portforward": true, "proxy": true}
+
 // Wrap guards h. It must sit after the filter that sets the RequestInfo.
 func (g *QuorumGuard) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, ok := request.RequestInfoFrom(r.Context())
-		if !ok || !info.IsResourceRequest || !writeVerbs[info.Verb] || storeless[info.APIGroup] {
+		if !ok || !info.IsResourceRequest || !writeVerbs[info.Verb] || storeless[info.APIGroup] || streams[info.Subresource] {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -88,6 +88,11 @@ func TestQuorumGuardRefusesWritesOnlyWhileQuorumIsLost(t *testing.T) {
 	if r := do("GET", "/api/v1/namespaces/default/pods"); r.StatusCode != 200 {
 		t.Errorf("read without quorum: %d, want it served", r.StatusCode)
 	}
+	for _, sub := range []string{"exec", "attach", "portforward"} {
+		if r := do("POST", "/api/v1/namespaces/default/pods/x/"+sub); r.StatusCode != 200 {
+			t.Errorf("%s without quorum: %d, want it through (a session, not a write)", sub, r.StatusCode)
+		}
+	}
 	if r := do("GET", "/healthz"); r.StatusCode != 200 {
 		t.Errorf("non-resource request: %d", r.StatusCode)
 	}
