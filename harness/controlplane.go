@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -51,6 +53,27 @@ func (l *Lab) EtcdEndpoints() []string {
 		eps = append(eps, "http://"+h.IP.String()+":2379")
 	}
 	return eps
+}
+
+// etcdFailoverList is the order in which the API server on h uses the etcd
+// members, its own host's first, with their liveness URLs.
+func (l *Lab) etcdFailoverList(h topology.Host) (servers, livez []string) {
+	hosts := slices.Clone(l.plan.ControlPlane())
+	slices.SortStableFunc(hosts, func(a, b topology.Host) int {
+		return cmp.Compare(boolInt(a.Name != h.Name), boolInt(b.Name != h.Name))
+	})
+	for _, m := range hosts {
+		u := "http://" + m.IP.String() + ":2379"
+		servers, livez = append(servers, u), append(livez, u+"/livez")
+	}
+	return servers, livez
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (l *Lab) etcdConfig(h topology.Host, _ string) (any, error) {
@@ -118,7 +141,7 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 	p := l.pki.Paths
 	prof := TimingProfile(l.cfg.Timing)
 	cfg := apiserverconfig.Config{
-		AdvertiseIP: h.IP.String(), Port: APIPort, EtcdServers: l.EtcdEndpoints(),
+		AdvertiseIP: h.IP.String(), Port: APIPort,
 		ServiceCIDR: topology.ServiceSubnet.String(),
 		CertFile:    p.APIServerCert(), KeyFile: p.APIServerKey(), ClientCAFile: p.CACert(),
 		SAPublicKeyFile: p.ServiceAccountPub(), SASigningKeyFile: p.ServiceAccountKey(),
@@ -127,6 +150,7 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 		ExtendTokenExpiration: &prof.ExtendTokenExpiration,
 		AuditLogPath:          l.LogPath(onHost("audit", h.Index)), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),
 	}
+	cfg.EtcdServers, cfg.EtcdLivez = l.etcdFailoverList(h)
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditPolicyFile), 0o755); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,13 @@ func Run(ctx context.Context, cfg Config, probe func(context.Context) error) err
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if len(cfg.EtcdLivez) > 0 {
+		relay, err := startEtcdFailover(ctx, cfg.EtcdServers, cfg.EtcdLivez, nil, cfg.Log)
+		if err != nil {
+			return err
+		}
+		cfg.EtcdServers = []string{relay}
+	}
 	opts, err := parseOptions(cfg)
 	if err != nil {
 		return err

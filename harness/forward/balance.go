@@ -37,6 +37,10 @@ type Balancer struct {
 	// (`lab status` reads it).
 	StatusFile string
 	Log        *slog.Logger
+	// InOrder sends every connection to the first ready target in
+	// Targets' order instead of taking turns: a failover list, such as an
+	// API server's own etcd member first and the others after it.
+	InOrder bool
 
 	mu       sync.Mutex
 	backends []Backend
@@ -125,7 +129,8 @@ func (b *Balancer) set(i int, err error) {
 }
 
 // pick orders the targets for a new connection: the ready ones, starting
-// with the next in turn, then the others (a last resort).
+// with the next in turn (or the first, InOrder), then the others (a last
+// resort).
 func (b *Balancer) pick() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -139,7 +144,9 @@ func (b *Balancer) pick() []string {
 			rest = append(rest, be.Target)
 		}
 	}
-	b.next = (b.next + 1) % max(n, 1)
+	if !b.InOrder {
+		b.next = (b.next + 1) % max(n, 1)
+	}
 	return slices.Concat(ready, rest)
 }
 

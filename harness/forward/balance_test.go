@@ -154,3 +154,60 @@ func TestBalancerCutsTheConnectionsOfATargetTakenOut(t *testing.T) {
 		t.Fatalf("read on a connection to a target taken out: %v, want EOF (cut)", err)
 	}
 }
+
+func TestBalancerInOrderFailsOverToTheNextReadyTargetAndBack(t *testing.T) {
+	a, b, c := namedServer(t, "a"), namedServer(t, "b"), namedServer(t, "c")
+	var aDown atomic.Bool
+	check := func(_ context.Context, target string) error {
+		if target == a && aDown.Load() {
+			return errors.New("paused")
+		}
+		return nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal := &Balancer{Targets: []string{a, b, c}, Check: check, Interval: 10 * time.Millisecond, InOrder: true, Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go bal.Serve(ctx, ln)
+	waitFor(t, func() bool { return allReady(bal.Backends()) })
+	for range 5 {
+		if got := ask(t, ln.Addr().String()); got != "a" {
+			t.Fatalf("with every target ready, a connection went to %q, not the first", got)
+		}
+	}
+	aDown.Store(true)
+	waitFor(t, func() bool { return !bal.Backends()[0].Ready })
+	for range 5 {
+		if got := ask(t, ln.Addr().String()); got != "b" {
+			t.Fatalf("with the first target out, a connection went to %q, not the next", got)
+		}
+	}
+	aDown.Store(false)
+	waitFor(t, func() bool { return bal.Backends()[0].Ready })
+	if got := ask(t, ln.Addr().String()); got != "a" {
+		t.Fatalf("once the first target was back, a connection went to %q", got)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func allReady(bs []Backend) bool {
+	for _, b := range bs {
+		if !b.Ready {
+			return false
+		}
+	}
+	return len(bs) > 0
+}

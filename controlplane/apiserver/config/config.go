@@ -21,6 +21,11 @@ type Config struct {
 	Port int
 	// EtcdServers are the etcd client URLs.
 	EtcdServers []string
+	// EtcdLivez, if set, are the liveness URLs (/livez) of EtcdServers,
+	// one each: the store then uses the first live member in EtcdServers'
+	// order (the server's own host's first), through a relay that moves to
+	// the next one when it stops answering (see the apiserver package).
+	EtcdLivez []string
 	// ServiceCIDR is the Service ClusterIP range (default 10.96.0.0/16).
 	ServiceCIDR string
 	// NodePortRange is the NodePort range (default 30000-32767).
@@ -90,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.EtcdServers) == 0 {
 		missing = append(missing, "etcd servers")
+	}
+	if len(c.EtcdLivez) > 0 && len(c.EtcdLivez) != len(c.EtcdServers) {
+		return fmt.Errorf("api server config has %d etcd liveness URLs for %d etcd servers", len(c.EtcdLivez), len(c.EtcdServers))
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("api server config lacks %s", strings.Join(missing, ", "))
