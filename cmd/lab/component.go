@@ -130,7 +130,7 @@ func runAPIServer(ctx context.Context, f componentFlags, log *slog.Logger) error
 		return err
 	}
 	cfg.Log = log
-	quorum, err := etcd.NewQuorumChecker(cfg.EtcdServers)
+	quorum, err := etcd.NewQuorumChecker(cfg.Etcd())
 	if err != nil {
 		return err
 	}

@@ -90,6 +90,7 @@ func embedConfig(cfg Config, lg *zap.Logger) (*embed.Config, error) {
 		return nil, err
 	}
 	ec.AdvertisePeerUrls = ec.ListenPeerUrls
+	ec.ClientTLSInfo, ec.PeerTLSInfo = tlsInfo(cfg.ClientTLS), tlsInfo(cfg.PeerTLS)
 	ec.InitialCluster = cfg.InitialClusterFlag()
 	ec.InitialClusterToken = cfg.ClusterToken
 	ec.ClusterState = cfg.ClusterState

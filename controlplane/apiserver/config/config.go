@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	etcdconfig "github.com/kinns/kinns/controlplane/etcd/config"
 )
 
 // Config is one API server of a lab.
@@ -19,8 +21,14 @@ type Config struct {
 	AdvertiseIP string
 	// Port is the secure port (default 6443).
 	Port int
-	// EtcdServers are the etcd client URLs.
-	EtcdServers []string
+	// EtcdServers are the etcd client URLs; https ones need EtcdCAFile,
+	// EtcdCertFile and EtcdKeyFile: the CA of the members' certificates and
+	// the client certificate they demand.
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// EncryptionConfigFile, if set, is an EncryptionConfiguration (see
+	// EncryptionConfig) that says how resources are encrypted in etcd.
+	EncryptionConfigFile string
 	// ServiceCIDR is the Service ClusterIP range (default 10.96.0.0/16).
 	ServiceCIDR string
 	// NodePortRange is the NodePort range (default 30000-32767).
@@ -87,10 +95,28 @@ func (c Config) Validate() error {
 	if len(c.EtcdServers) == 0 {
 		missing = append(missing, "etcd servers")
 	}
+	if c.etcdTLS() && (c.EtcdCAFile == "" || c.EtcdCertFile == "" || c.EtcdKeyFile == "") {
+		missing = append(missing, "etcd CA, client certificate or key (the etcd servers are https)")
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("api server config lacks %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+func (c Config) etcdTLS() bool {
+	for _, s := range c.EtcdServers {
+		if strings.HasPrefix(s, "https://") {
+			return true
+		}
+	}
+	return false
+}
+
+// Etcd is how this server reaches etcd, for clients of its own beside the
+// store's (the quorum guard).
+func (c Config) Etcd() etcdconfig.Client {
+	return etcdconfig.Client{Endpoints: c.EtcdServers, CAFile: c.EtcdCAFile, CertFile: c.EtcdCertFile, KeyFile: c.EtcdKeyFile}
 }
 
 // Flags are the kube-apiserver flags for this config.
@@ -129,6 +155,12 @@ func (c Config) Flags() []string {
 			"--kubelet-client-key="+c.KubeletClientKeyFile,
 			"--kubelet-certificate-authority="+c.ClientCAFile,
 		)
+	}
+	if c.EtcdCAFile != "" {
+		f = append(f, "--etcd-cafile="+c.EtcdCAFile, "--etcd-certfile="+c.EtcdCertFile, "--etcd-keyfile="+c.EtcdKeyFile)
+	}
+	if c.EncryptionConfigFile != "" {
+		f = append(f, "--encryption-provider-config="+c.EncryptionConfigFile)
 	}
 	if c.AuditLogPath != "" {
 		f = append(f,
