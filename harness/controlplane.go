@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -177,7 +178,8 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 }
 
 // writeEncryptionConfig writes the API servers' EncryptionConfiguration,
-// which holds the Secrets' key: private, like the key's own file.
+// which holds the Secrets' key: private (0600), like the key's own file, and
+// in one rename, since an API server starting meanwhile may be reading it.
 func (l *Lab) writeEncryptionConfig(path string) error {
 	b, err := l.bundle()
 	if err != nil {
@@ -187,10 +189,19 @@ func (l *Lab) writeEncryptionConfig(path string) error {
 	if err != nil {
 		return fmt.Errorf("encryption config from %s: %w", b.Paths.EncryptionKey(), err)
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".encryption-config-*") // made 0600
+	if err != nil {
 		return fmt.Errorf("write encryption config: %w", err)
 	}
-	return os.Chmod(path, 0o600) // WriteFile keeps the mode of a file that exists
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	_, err = tmp.Write(data)
+	if err = errors.Join(err, tmp.Close()); err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write encryption config: %w", err)
+	}
+	return nil
 }
 
 // AuditLogPath is the audit log of the API server on cp-1 (`lab logs audit`).
