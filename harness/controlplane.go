@@ -57,10 +57,12 @@ func (l *Lab) etcdMembers() []pki.EtcdMember {
 // PKIPaths names the files of the lab's pki, made by the pki step.
 func (l *Lab) PKIPaths() pki.Paths { return pki.Paths{Dir: l.store.Path("pki")} }
 
-// EtcdClientPort and EtcdPeerPort are the members' ports on their hosts.
+// EtcdClientPort (gRPC, the API servers'), EtcdHTTPPort (/health,
+// /metrics, /version) and EtcdPeerPort are the members' ports on their hosts.
 const (
 	EtcdClientPort = 2379
 	EtcdPeerPort   = 2380
+	EtcdHTTPPort   = 2381
 )
 
 // EtcdEndpoints are the members' client URLs on the fabric. They take TLS
@@ -100,6 +102,7 @@ func (l *Lab) etcdConfig(h topology.Host, _ string) (any, error) {
 	return etcdconfig.Config{
 		Name: h.Name, DataDir: l.store.Path(filepath.Join("etcd", h.Name)),
 		ClientURLs:     []string{etcdURL(h.IP.String(), EtcdClientPort), etcdURL("127.0.0.1", EtcdClientPort)},
+		ClientHTTPURLs: []string{etcdURL(h.IP.String(), EtcdHTTPPort), etcdURL("127.0.0.1", EtcdHTTPPort)},
 		PeerURL:        etcdURL(h.IP.String(), EtcdPeerPort),
 		ClientTLS:      etcdconfig.TLS{CertFile: p.EtcdServerCert(h.Name), KeyFile: p.EtcdServerKey(h.Name), TrustedCAFile: p.EtcdCACert()},
 		PeerTLS:        etcdconfig.TLS{CertFile: p.EtcdPeerCert(h.Name), KeyFile: p.EtcdPeerKey(h.Name), TrustedCAFile: p.EtcdCACert()},

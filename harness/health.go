@@ -80,7 +80,7 @@ func (l *Lab) etcdHealth(ctx context.Context, h topology.Host) (bool, string) {
 	}
 	tr := &http.Transport{DialContext: netns.DialContext(netns.Path(h.Netns)), TLSClientConfig: tlsCfg}
 	defer tr.CloseIdleConnections()
-	req, _ := http.NewRequestWithContext(ctx, "GET", etcdURL(h.IP.String(), EtcdClientPort)+"/health", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", etcdURL(h.IP.String(), EtcdHTTPPort)+"/health", nil)
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		return false, err.Error()

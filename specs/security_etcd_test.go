@@ -41,11 +41,13 @@ var _ = Describe("etcd behind TLS, Secrets encrypted at rest", securityLabel, Or
 		waitFor(ctx, admin, "prober", time.Minute, beReady)
 		members := lab.Plan().ControlPlane()
 		for _, m := range members {
-			client := "https://" + net.JoinHostPort(m.IP.String(), strconv.Itoa(harness.EtcdClientPort)) + "/health"
-			peer := "https://" + net.JoinHostPort(m.IP.String(), strconv.Itoa(harness.EtcdPeerPort)) + "/members"
-			plain := "http://" + net.JoinHostPort(m.IP.String(), strconv.Itoa(harness.EtcdClientPort)) + "/health"
+			var refused []string // each port, which demands a certificate
+			for _, port := range []int{harness.EtcdClientPort, harness.EtcdPeerPort, harness.EtcdHTTPPort} {
+				refused = append(refused, "https://"+net.JoinHostPort(m.IP.String(), strconv.Itoa(port))+"/health")
+			}
+			plain := "http://" + net.JoinHostPort(m.IP.String(), strconv.Itoa(harness.EtcdHTTPPort)) + "/health"
 			By("member " + m.Name + ": from the pod")
-			for _, url := range []string{client, peer} {
+			for _, url := range refused {
 				out, err := execIn(ctx, lab, admin, "prober", "/testapp", "get", "--insecure", "--timeout", "3s", url)
 				Expect(err).To(HaveOccurred(), "%s from a pod answered: %s", url, out)
 				Expect(err.Error()).To(ContainSubstring("certificate required"))
@@ -56,7 +58,7 @@ var _ = Describe("etcd behind TLS, Secrets encrypted at rest", securityLabel, Or
 
 			for _, host := range []string{"node-1", "client"} {
 				By("member " + m.Name + ": from " + host)
-				for _, url := range []string{client, peer} {
+				for _, url := range refused {
 					out, err := lab.Exec(ctx, host, harness.TestAppCommand, "get", "--insecure", "--timeout", "3s", url)
 					Expect(err).To(HaveOccurred(), "%s from %s answered: %s", url, host, out)
 					Expect(string(out)).To(ContainSubstring("certificate required"))
@@ -139,7 +141,7 @@ func etcdHealthFrom(ctx context.Context, lab *harness.Lab, host, member string, 
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	url := "https://" + net.JoinHostPort(member, strconv.Itoa(harness.EtcdClientPort)) + "/health"
+	url := "https://" + net.JoinHostPort(member, strconv.Itoa(harness.EtcdHTTPPort)) + "/health"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err

@@ -55,6 +55,8 @@ func TestConfigValidate(t *testing.T) {
 		{"http with TLS", func(c *Config) { c.ClientURLs[1] = "http://127.0.0.1:2379" }, `client URL "http://127.0.0.1:2379": https needs`},
 		{"peer https without TLS", func(c *Config) { c.PeerTLS = TLS{} }, `peer URL "https://10.89.0.11:2380": https needs peer TLS files`},
 		{"a peer on http", func(c *Config) { c.InitialCluster[2].PeerURL = "http://10.89.0.13:2380" }, `peer URL "http://10.89.0.13:2380"`},
+		{"HTTP URLs", func(c *Config) { c.ClientHTTPURLs = []string{"https://10.89.0.11:2381"} }, ""},
+		{"HTTP URL without TLS", func(c *Config) { c.ClientHTTPURLs = []string{"http://10.89.0.11:2381"} }, `client URL "http://10.89.0.11:2381": https needs`},
 		{"TLS without CA", func(c *Config) { c.ClientTLS.TrustedCAFile = "" }, "client TLS needs a certificate, a key and a trusted CA file"},
 		{"not in cluster", func(c *Config) { c.Name = "cp-9" }, `does not list member "cp-9"`},
 		{"peer URL differs", func(c *Config) { c.PeerURL = "http://10.89.0.11:2390" }, "but its peer URL is"},
@@ -98,6 +100,14 @@ func TestEmbedConfig(t *testing.T) {
 	if ec.TickMs != 100 || ec.ElectionMs != 1000 || ec.ClusterState != StateNew || ec.InitialClusterToken != DefaultClusterToken {
 		t.Errorf("defaults: tick %d election %d state %q token %q", ec.TickMs, ec.ElectionMs, ec.ClusterState, ec.InitialClusterToken)
 	}
+	if len(ec.ListenClientHttpUrls) != 0 {
+		t.Errorf("HTTP URLs %v, want none: gRPC and HTTP share the client URLs", ec.ListenClientHttpUrls)
+	}
+	cfg.ClientHTTPURLs = []string{"https://10.89.0.11:2381"}
+	if ec, _ := embedConfig(cfg, zap.NewNop()); len(ec.ListenClientHttpUrls) != 1 || ec.ListenClientHttpUrls[0].Host != "10.89.0.11:2381" {
+		t.Errorf("HTTP URLs %v, want 10.89.0.11:2381", ec.ListenClientHttpUrls)
+	}
+	cfg.ClientHTTPURLs = nil
 	if ec.AutoCompactionMode != "periodic" || ec.AutoCompactionRetention != "5m0s" {
 		t.Errorf("compaction %s %s", ec.AutoCompactionMode, ec.AutoCompactionRetention)
 	}

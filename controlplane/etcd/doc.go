@@ -11,7 +11,8 @@
 //	err := etcd.Run(ctx, etcd.Config{          // blocks until ctx is done
 //		Name:       "cp-1",
 //		DataDir:    "/var/lib/kinns/L/etcd/cp-1",
-//		ClientURLs: []string{"https://10.89.0.11:2379", "https://127.0.0.1:2379"},
+//		ClientURLs: []string{"https://10.89.0.11:2379", "https://127.0.0.1:2379"}, // gRPC
+//		ClientHTTPURLs: []string{"https://10.89.0.11:2381"},                       // /health, /metrics
 //		PeerURL:    "https://10.89.0.11:2380",
 //		ClientTLS:  etcd.TLS{CertFile: ".../etcd/server-cp-1.crt", KeyFile: "...", TrustedCAFile: ".../etcd/ca.crt"},
 //		PeerTLS:    etcd.TLS{CertFile: ".../etcd/peer-cp-1.crt", KeyFile: "...", TrustedCAFile: ".../etcd/ca.crt"},

@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -163,5 +164,40 @@ func TestMemberTakesOnlyClientsOfItsCA(t *testing.T) {
 		if resp.StatusCode == http.StatusOK || strings.Contains(string(body), "health") {
 			t.Errorf("plain HTTP got %s: %s", resp.Status, body)
 		}
+	}
+}
+
+// With HTTP URLs of its own, a member serves gRPC on its client URLs and
+// /health on the HTTP URLs, both only to holders of an etcd client certificate.
+func TestMemberServesHTTPApartFromGRPC(t *testing.T) {
+	ctx := t.Context()
+	port := freePorts(t, 1)[0]
+	httpURL := fmt.Sprintf("https://127.0.0.1:%d", port)
+	c := newTestCluster(t, 1, func(cfg *Config) { cfg.ClientHTTPURLs = []string{httpURL} })
+	if err := c.start(ctx, 0, StateNew); err != nil {
+		t.Fatal(err)
+	}
+	if err := HasQuorum(ctx, c.as(pki.EtcdHealthcheckClient), time.Second); err != nil {
+		t.Fatalf("gRPC on the client URL: %v", err)
+	}
+	tlsCfg, err := clientTLS(c.as(pki.EtcdHealthcheckClient))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}, Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(httpURL + "/health")
+	if err != nil {
+		t.Fatalf("/health on the HTTP URL: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"health":"true"`) {
+		t.Errorf("/health: %s %s", resp.Status, body)
+	}
+	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: tlsCfg.RootCAs}}, Timeout: 2 * time.Second}
+	if resp, err := noCert.Get(httpURL + "/health"); err == nil {
+		resp.Body.Close()
+		t.Errorf("/health without a client certificate: %s", resp.Status)
 	}
 }
