@@ -87,8 +87,8 @@ func (l *Lab) buildNetwork(ctx context.Context) error {
 }
 
 func (l *Lab) makePKI(ctx context.Context) error {
-	l.cfg.Progress("pki: lab CA and certificates")
-	b, err := pki.Generate(ctx, pki.Config{Lab: l.Name(), Dir: l.store.Path("pki"), Nodes: l.pkiNodes(), Logger: l.log})
+	l.cfg.Progress("pki: lab and etcd CAs, certificates, Secrets' encryption key")
+	b, err := pki.Generate(ctx, pki.Config{Lab: l.Name(), Dir: l.PKIPaths().Dir, Nodes: l.pkiNodes(), EtcdMembers: l.etcdMembers(), Logger: l.log})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,11 +48,31 @@ func (l *Lab) pkiNodes() []pki.Node {
 	return ns
 }
 
-// EtcdEndpoints are the members' client URLs on the fabric.
+func (l *Lab) etcdMembers() []pki.EtcdMember {
+	var ms []pki.EtcdMember
+	for _, h := range l.plan.ControlPlane() {
+		ms = append(ms, pki.EtcdMember{Name: h.Name, IP: h.IP})
+	}
+	return ms
+}
+
+// PKIPaths names the files of the lab's pki, made by the pki step.
+func (l *Lab) PKIPaths() pki.Paths { return pki.Paths{Dir: l.store.Path("pki")} }
+
+// EtcdClientPort (gRPC, the API servers'), EtcdHTTPPort (/health,
+// /metrics, /version) and EtcdPeerPort are the members' ports on their hosts.
+const (
+	EtcdClientPort = 2379
+	EtcdPeerPort   = 2380
+	EtcdHTTPPort   = 2381
+)
+
+// EtcdEndpoints are the members' client URLs on the fabric. They take TLS
+// only, from holders of a certificate of the etcd CA (see EtcdClientTLS).
 func (l *Lab) EtcdEndpoints() []string {
 	var eps []string
 	for _, h := range l.plan.ControlPlane() {
-		eps = append(eps, "http://"+h.IP.String()+":2379")
+		eps = append(eps, etcdURL(h.IP.String(), EtcdClientPort))
 	}
 	return eps
 }
@@ -63,8 +85,8 @@ func (l *Lab) etcdFailoverList(h topology.Host) (servers, livez []string) {
 		return cmp.Compare(boolInt(a.Name != h.Name), boolInt(b.Name != h.Name))
 	})
 	for _, m := range hosts {
-		u := "http://" + m.IP.String() + ":2379"
-		servers, livez = append(servers, u), append(livez, u+"/livez")
+		servers = append(servers, etcdURL(m.IP.String(), EtcdClientPort))
+		livez = append(livez, etcdURL(m.IP.String(), EtcdHTTPPort)+"/livez")
 	}
 	return servers, livez
 }
@@ -76,16 +98,37 @@ func boolInt(b bool) int {
 	return 0
 }
 
+func etcdURL(host string, port int) string {
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// EtcdClientTLS is what a client of the lab's etcd needs: the lab's own etcd
+// client certificate (the one health checks use) and the etcd CA.
+func (l *Lab) EtcdClientTLS() (*tls.Config, error) {
+	b, err := l.bundle()
+	if err != nil {
+		return nil, err
+	}
+	if b.Etcd == nil {
+		return nil, fmt.Errorf("lab %s has no etcd certificates (made before etcd took TLS)", l.Name())
+	}
+	return b.Etcd.ClientTLS(pki.EtcdHealthcheckClient)
+}
+
 func (l *Lab) etcdConfig(h topology.Host, _ string) (any, error) {
 	var peers []etcdconfig.Peer
 	for _, p := range l.plan.ControlPlane() {
-		peers = append(peers, etcdconfig.Peer{Name: p.Name, PeerURL: "http://" + p.IP.String() + ":2380"})
+		peers = append(peers, etcdconfig.Peer{Name: p.Name, PeerURL: etcdURL(p.IP.String(), EtcdPeerPort)})
 	}
 	prof := TimingProfile(l.cfg.Timing)
+	p := l.PKIPaths()
 	return etcdconfig.Config{
 		Name: h.Name, DataDir: l.store.Path(filepath.Join("etcd", h.Name)),
-		ClientURLs:     []string{"http://" + h.IP.String() + ":2379", "http://127.0.0.1:2379"},
-		PeerURL:        "http://" + h.IP.String() + ":2380",
+		ClientURLs:     []string{etcdURL(h.IP.String(), EtcdClientPort), etcdURL("127.0.0.1", EtcdClientPort)},
+		ClientHTTPURLs: []string{etcdURL(h.IP.String(), EtcdHTTPPort), etcdURL("127.0.0.1", EtcdHTTPPort)},
+		PeerURL:        etcdURL(h.IP.String(), EtcdPeerPort),
+		ClientTLS:      etcdconfig.TLS{CertFile: p.EtcdServerCert(h.Name), KeyFile: p.EtcdServerKey(h.Name), TrustedCAFile: p.EtcdCACert()},
+		PeerTLS:        etcdconfig.TLS{CertFile: p.EtcdPeerCert(h.Name), KeyFile: p.EtcdPeerKey(h.Name), TrustedCAFile: p.EtcdCACert()},
 		InitialCluster: peers, ClusterToken: l.Name(),
 		HeartbeatInterval: prof.EtcdHeartbeat, ElectionTimeout: prof.EtcdElection,
 		// A killed member keeps its data (the page cache has it); only a host
@@ -138,12 +181,14 @@ func (l *Lab) forwardConfig(topology.Host, string) (any, error) {
 }
 
 func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
-	p := l.pki.Paths
+	p := l.PKIPaths()
 	prof := TimingProfile(l.cfg.Timing)
 	cfg := apiserverconfig.Config{
 		AdvertiseIP: h.IP.String(), Port: APIPort,
-		ServiceCIDR: topology.ServiceSubnet.String(),
-		CertFile:    p.APIServerCert(), KeyFile: p.APIServerKey(), ClientCAFile: p.CACert(),
+		EtcdCAFile: p.EtcdCACert(), EtcdCertFile: p.EtcdClientCert(pki.EtcdAPIServerClient), EtcdKeyFile: p.EtcdClientKey(pki.EtcdAPIServerClient),
+		EncryptionConfigFile: l.store.Path(filepath.Join("config", "encryption-config.yaml")),
+		ServiceCIDR:          topology.ServiceSubnet.String(),
+		CertFile:             p.APIServerCert(), KeyFile: p.APIServerKey(), ClientCAFile: p.CACert(),
 		SAPublicKeyFile: p.ServiceAccountPub(), SASigningKeyFile: p.ServiceAccountKey(),
 		KubeletClientCertFile: p.ClientCert(pki.APIServerKubeletClient), KubeletClientKeyFile: p.ClientKey(pki.APIServerKubeletClient),
 		NotReadyToleration: prof.NotReadyToleration, UnreachableToleration: prof.UnreachableToleration,
@@ -157,7 +202,34 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 	if err := os.WriteFile(cfg.AuditPolicyFile, []byte(apiserverconfig.AuditPolicy), 0o644); err != nil {
 		return nil, fmt.Errorf("write audit policy: %w", err)
 	}
-	return cfg, nil
+	return cfg, l.writeEncryptionConfig(cfg.EncryptionConfigFile)
+}
+
+// writeEncryptionConfig writes the API servers' EncryptionConfiguration,
+// which holds the Secrets' key: private (0600), like the key's own file, and
+// in one rename, since an API server starting meanwhile may be reading it.
+func (l *Lab) writeEncryptionConfig(path string) error {
+	b, err := l.bundle()
+	if err != nil {
+		return err
+	}
+	data, err := apiserverconfig.EncryptionConfig(b.EncryptionKey)
+	if err != nil {
+		return fmt.Errorf("encryption config from %s: %w", b.Paths.EncryptionKey(), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".encryption-config-*") // made 0600
+	if err != nil {
+		return fmt.Errorf("write encryption config: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	_, err = tmp.Write(data)
+	if err = errors.Join(err, tmp.Close()); err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write encryption config: %w", err)
+	}
+	return nil
 }
 
 // AuditLogPath is the audit log of the API server on cp-1 (`lab logs audit`).
@@ -200,18 +272,28 @@ func (l *Lab) adminClient(timeout time.Duration) (kubernetes.Interface, error) {
 // RESTConfigAs is a client configuration for the lab with the certificate of id
 // (a node, the proxy, the scheduler…).
 func (l *Lab) RESTConfigAs(id pki.Identity) (*rest.Config, error) {
+	bundle, err := l.bundle()
+	if err != nil {
+		return nil, err
+	}
+	b, err := pki.Kubeconfig(bundle, id, l.APIServerURL())
+	if err != nil {
+		return nil, err
+	}
+	return clientcmd.RESTConfigFromKubeConfig(b)
+}
+
+// bundle is the lab's pki, loaded from its folder if this process did not
+// make it.
+func (l *Lab) bundle() (*pki.Bundle, error) {
 	if l.pki == nil {
-		b, err := pki.Load(l.store.Path("pki"))
+		b, err := pki.Load(l.PKIPaths().Dir)
 		if err != nil {
 			return nil, err
 		}
 		l.pki = b
 	}
-	b, err := pki.Kubeconfig(l.pki, id, l.APIServerURL())
-	if err != nil {
-		return nil, err
-	}
-	return clientcmd.RESTConfigFromKubeConfig(b)
+	return l.pki, nil
 }
 
 // waitAPIReady polls /readyz through the host's forwarder, with growing pauses.

@@ -58,7 +58,7 @@ func (l *Lab) probe(ctx context.Context, name string) (bool, string) {
 	defer cancel()
 	for _, h := range l.plan.ControlPlane() {
 		if name == EtcdComponent(h.Index) {
-			return etcdHealth(ctx, h)
+			return l.etcdHealth(ctx, h)
 		}
 	}
 	if name == ComponentAPIServer {
@@ -70,13 +70,18 @@ func (l *Lab) probe(ctx context.Context, name string) (bool, string) {
 	return true, ""
 }
 
-// etcdHealth reads a member's /health from inside its own host: healthy means the
-// member is part of a cluster that can commit.
-func etcdHealth(ctx context.Context, h topology.Host) (bool, string) {
-	dial := netns.DialContext(netns.Path(h.Netns))
-	client := &http.Client{Transport: &http.Transport{DialContext: dial}}
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+h.IP.String()+":2379/health", nil)
-	resp, err := client.Do(req)
+// etcdHealth reads a member's /health from inside its own host, with the
+// lab's etcd client certificate: healthy means the member is part of a
+// cluster that can commit.
+func (l *Lab) etcdHealth(ctx context.Context, h topology.Host) (bool, string) {
+	tlsCfg, err := l.EtcdClientTLS()
+	if err != nil {
+		return false, err.Error()
+	}
+	tr := &http.Transport{DialContext: netns.DialContext(netns.Path(h.Netns)), TLSClientConfig: tlsCfg}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(ctx, "GET", etcdURL(h.IP.String(), EtcdHTTPPort)+"/health", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		return false, err.Error()
 	}

@@ -28,13 +28,17 @@ func clientAs(lab *harness.Lab, id pki.Identity) kubernetes.Interface {
 }
 
 // etcdFrom is a raw etcd client whose connections start inside host's
-// namespace: the spec reads the store itself, not through the API.
+// namespace, with the lab's etcd client certificate: the spec reads the store
+// itself, not through the API.
 func etcdFrom(lab *harness.Lab, host string) *clientv3.Client {
 	h, err := lab.Host(host)
+	Expect(err).NotTo(HaveOccurred())
+	tlsCfg, err := lab.EtcdClientTLS()
 	Expect(err).NotTo(HaveOccurred())
 	dial := netns.DialContext(netns.Path(h.Netns))
 	c, err := clientv3.New(clientv3.Config{
 		Endpoints:   lab.EtcdEndpoints(),
+		TLS:         tlsCfg,
 		DialTimeout: 5 * time.Second,
 		DialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return dial(ctx, "tcp", addr)

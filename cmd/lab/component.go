@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -130,13 +131,26 @@ func runAPIServer(ctx context.Context, f componentFlags, log *slog.Logger) error
 		return err
 	}
 	cfg.Log = log
-	quorum, err := etcd.NewQuorumChecker(cfg.EtcdServers)
+	if err := classicKeyExchange(); err != nil {
+		return err
+	}
+	quorum, err := etcd.NewQuorumChecker(cfg.Etcd())
 	if err != nil {
 		return err
 	}
 	defer quorum.Close()
 	probe := func(ctx context.Context) error { return quorum.Check(ctx, cfg.QuorumProbeTimeout) }
 	return apiserver.Run(ctx, cfg, probe)
+}
+
+// classicKeyExchange has this process's TLS use X25519 alone, not Go's
+// default hybrid X25519MLKEM768. The API server opens its some 200 etcd
+// connections one after another while it starts, each a full TLS handshake,
+// and the hybrid's key generation made that a measurable part of `lab up`.
+// Inside a lab, on one host, post-quantum key exchange protects nothing.
+// Changing GODEBUG at run time updates crypto/tls's setting.
+func classicKeyExchange() error {
+	return os.Setenv("GODEBUG", strings.TrimPrefix(os.Getenv("GODEBUG")+",tlsmlkem=0", ","))
 }
 
 func runScheduler(ctx context.Context, f componentFlags, log *slog.Logger) error {

@@ -7,7 +7,9 @@
 // strategic merge patches, Table output, OpenAPI, watch bookmarks, RBAC, the Node
 // authorizer and NodeRestriction all behave as in any cluster. kinns adds what the
 // lab needs around it: the flags that fit the lab's address plan and timing
-// profile, and a quorum guard that makes writes fail fast, with a clear
+// profile (etcd reached over TLS with the etcd CA's apiserver-etcd-client
+// certificate, Secrets encrypted in etcd as config.EncryptionConfig says), and a
+// quorum guard that makes writes fail fast, with a clear
 // metav1.Status, while etcd has no quorum (instead of hanging until the client
 // gives up).
 //

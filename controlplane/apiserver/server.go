@@ -2,8 +2,11 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -17,11 +20,19 @@ import (
 // store can commit); it feeds the quorum guard.
 func Run(ctx context.Context, cfg Config, probe func(context.Context) error) error {
 	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
+	err := cfg.Validate()
+	if err != nil {
 		return err
 	}
 	if len(cfg.EtcdLivez) > 0 {
-		relay, err := startEtcdFailover(ctx, cfg.EtcdServers, cfg.EtcdLivez, nil, cfg.Log)
+		var checks *tls.Config
+		if cfg.EtcdCAFile != "" {
+			info := transport.TLSInfo{CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile, TrustedCAFile: cfg.EtcdCAFile}
+			if checks, err = info.ClientConfig(); err != nil {
+				return fmt.Errorf("etcd client certificate %s: %w", cfg.EtcdCertFile, err)
+			}
+		}
+		relay, err := startEtcdFailover(ctx, cfg.EtcdServers, cfg.EtcdLivez, checks, cfg.Log)
 		if err != nil {
 			return err
 		}

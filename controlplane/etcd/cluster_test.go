@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,13 +14,17 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/kinns/kinns/controlplane/pki"
 )
 
 // testCluster is a cluster of in-process members on 127.0.0.1, each with its
-// own free ports and temporary data dir.
+// own free ports and temporary data dir, over TLS with certificates from the
+// lab's pki, as in a lab.
 type testCluster struct {
 	t       *testing.T
 	cfgs    []Config
+	pki     pki.Paths
 	mu      sync.Mutex
 	members []*Member // nil while a member is stopped
 }
@@ -29,17 +34,19 @@ func newTestCluster(t *testing.T, n int, tweak func(*Config)) *testCluster {
 	ports := freePorts(t, 2*n)
 	dir := t.TempDir()
 	hb, el := Timing(ProfileFast)
-	c := &testCluster{t: t, members: make([]*Member, n)}
+	c := &testCluster{t: t, members: make([]*Member, n), pki: testPKI(t, dir, n)}
 	var peers []Peer
 	for i := range n {
-		peers = append(peers, Peer{Name: fmt.Sprintf("cp-%d", i+1), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1])})
+		peers = append(peers, Peer{Name: fmt.Sprintf("cp-%d", i+1), PeerURL: fmt.Sprintf("https://127.0.0.1:%d", ports[2*i+1])})
 	}
 	for i, p := range peers {
 		cfg := Config{
 			Name:              p.Name,
 			DataDir:           filepath.Join(dir, p.Name),
-			ClientURLs:        []string{fmt.Sprintf("http://127.0.0.1:%d", ports[2*i])},
+			ClientURLs:        []string{fmt.Sprintf("https://127.0.0.1:%d", ports[2*i])},
 			PeerURL:           p.PeerURL,
+			ClientTLS:         TLS{CertFile: c.pki.EtcdServerCert(p.Name), KeyFile: c.pki.EtcdServerKey(p.Name), TrustedCAFile: c.pki.EtcdCACert()},
+			PeerTLS:           TLS{CertFile: c.pki.EtcdPeerCert(p.Name), KeyFile: c.pki.EtcdPeerKey(p.Name), TrustedCAFile: c.pki.EtcdCACert()},
 			InitialCluster:    peers,
 			ClusterToken:      "test-" + t.Name(),
 			HeartbeatInterval: hb,
@@ -54,6 +61,25 @@ func newTestCluster(t *testing.T, n int, tweak func(*Config)) *testCluster {
 	}
 	t.Cleanup(c.closeAll)
 	return c
+}
+
+// testPKI makes the certificates of n members cp-1..cp-n on 127.0.0.1.
+func testPKI(t *testing.T, dir string, n int) pki.Paths {
+	t.Helper()
+	var members []pki.EtcdMember
+	for i := range n {
+		members = append(members, pki.EtcdMember{Name: fmt.Sprintf("cp-%d", i+1), IP: netip.MustParseAddr("127.0.0.1")})
+	}
+	b, err := pki.Generate(t.Context(), pki.Config{Lab: "test", Dir: filepath.Join(dir, "pki"), EtcdMembers: members})
+	if err != nil {
+		t.Fatalf("make the test pki: %v", err)
+	}
+	return b.Paths
+}
+
+// as is how client id reaches members idx (all if none).
+func (c *testCluster) as(id pki.EtcdClient, idx ...int) Client {
+	return Client{Endpoints: c.endpoints(idx...), CAFile: c.pki.EtcdCACert(), CertFile: c.pki.EtcdClientCert(id), KeyFile: c.pki.EtcdClientKey(id)}
 }
 
 // freePorts asks the kernel for n free ports, holding them all until every
@@ -150,7 +176,11 @@ func (c *testCluster) endpoints(idx ...int) []string {
 
 func (c *testCluster) client(idx ...int) *clientv3.Client {
 	c.t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints(idx...), Logger: zap.NewNop()})
+	tlsCfg, err := clientTLS(c.as(pki.EtcdHealthcheckClient))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints(idx...), TLS: tlsCfg, Logger: zap.NewNop()})
 	if err != nil {
 		c.t.Fatalf("etcd client: %v", err)
 	}
@@ -210,11 +240,11 @@ func TestClusterQuorum(t *testing.T) {
 		t.Fatalf("put k1: %v", err)
 	}
 	mustGet(t, ctx, cli, "k1", "v1")
-	if err := HasQuorum(ctx, c.endpoints(), time.Second); err != nil {
+	if err := HasQuorum(ctx, c.as(pki.EtcdAPIServerClient), time.Second); err != nil {
 		t.Fatalf("HasQuorum on a healthy cluster: %v", err)
 	}
 	// A checker made now keeps its client through the kills and restarts.
-	checker, err := NewQuorumChecker(c.endpoints())
+	checker, err := NewQuorumChecker(c.as(pki.EtcdAPIServerClient))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +273,7 @@ func TestClusterQuorum(t *testing.T) {
 		t.Fatal("put succeeded with 2 of 3 members killed")
 	}
 	start = time.Now()
-	err = HasQuorum(ctx, c.endpoints(), time.Second)
+	err = HasQuorum(ctx, c.as(pki.EtcdAPIServerClient), time.Second)
 	took := time.Since(start)
 	t.Logf("HasQuorum failed after %s: %v", took.Round(time.Millisecond), err)
 	if !errors.Is(err, ErrNoQuorum) {
@@ -257,7 +287,7 @@ func TestClusterQuorum(t *testing.T) {
 	}
 
 	start = time.Now()
-	sts, err := ClusterStatus(ctx, c.endpoints(), time.Second)
+	sts, err := ClusterStatus(ctx, c.as(pki.EtcdHealthcheckClient), time.Second)
 	t.Logf("ClusterStatus with 2 of 3 killed took %s: %v", time.Since(start).Round(time.Millisecond), err)
 	if reachable := countReachable(sts); err == nil || reachable != 1 {
 		t.Errorf("ClusterStatus with 2 of 3 killed: %d reachable, error %v; want 1 and an error", reachable, err)
@@ -275,7 +305,7 @@ func TestClusterQuorum(t *testing.T) {
 	for k, v := range map[string]string{"k1": "v1", "k2": "v2", "k4": "v4"} {
 		mustGet(t, ctx, restarted, k, v)
 	}
-	if err := HasQuorum(ctx, c.endpoints(), time.Second); err != nil {
+	if err := HasQuorum(ctx, c.as(pki.EtcdAPIServerClient), time.Second); err != nil {
 		t.Fatalf("HasQuorum after restart: %v", err)
 	}
 	if err := checker.Check(ctx, time.Second); err != nil {
@@ -291,7 +321,7 @@ func TestClusterQuorum(t *testing.T) {
 // checkStatuses expects every member reachable and agreeing on one leader.
 func checkStatuses(t *testing.T, ctx context.Context, c *testCluster) {
 	t.Helper()
-	sts, err := ClusterStatus(ctx, c.endpoints(), time.Second)
+	sts, err := ClusterStatus(ctx, c.as(pki.EtcdHealthcheckClient), time.Second)
 	if err != nil {
 		t.Fatalf("ClusterStatus: %v", err)
 	}

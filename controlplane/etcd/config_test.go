@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.uber.org/zap"
 )
 
@@ -15,13 +16,26 @@ func validConfig() Config {
 	return Config{
 		Name:       "cp-1",
 		DataDir:    "/tmp/x",
-		ClientURLs: []string{"http://10.89.0.11:2379", "http://127.0.0.1:2379"},
-		PeerURL:    "http://10.89.0.11:2380",
+		ClientURLs: []string{"https://10.89.0.11:2379", "https://127.0.0.1:2379"},
+		PeerURL:    "https://10.89.0.11:2380",
+		ClientTLS:  TLS{CertFile: "/pki/etcd/server-cp-1.crt", KeyFile: "/pki/etcd/server-cp-1.key", TrustedCAFile: "/pki/etcd/ca.crt"},
+		PeerTLS:    TLS{CertFile: "/pki/etcd/peer-cp-1.crt", KeyFile: "/pki/etcd/peer-cp-1.key", TrustedCAFile: "/pki/etcd/ca.crt"},
 		InitialCluster: []Peer{
-			{Name: "cp-1", PeerURL: "http://10.89.0.11:2380"},
-			{Name: "cp-2", PeerURL: "http://10.89.0.12:2380"},
-			{Name: "cp-3", PeerURL: "http://10.89.0.13:2380"},
+			{Name: "cp-1", PeerURL: "https://10.89.0.11:2380"},
+			{Name: "cp-2", PeerURL: "https://10.89.0.12:2380"},
+			{Name: "cp-3", PeerURL: "https://10.89.0.13:2380"},
 		},
+	}
+}
+
+// httpOnly turns every URL of c into plain http.
+func httpOnly(c *Config) {
+	for i := range c.ClientURLs {
+		c.ClientURLs[i] = strings.Replace(c.ClientURLs[i], "https:", "http:", 1)
+	}
+	c.PeerURL = strings.Replace(c.PeerURL, "https:", "http:", 1)
+	for i := range c.InitialCluster {
+		c.InitialCluster[i].PeerURL = strings.Replace(c.InitialCluster[i].PeerURL, "https:", "http:", 1)
 	}
 }
 
@@ -34,8 +48,16 @@ func TestConfigValidate(t *testing.T) {
 		{"valid", func(*Config) {}, ""},
 		{"no name", func(c *Config) { c.Name = "" }, "name is empty"},
 		{"no data dir", func(c *Config) { c.DataDir = "" }, "data dir is empty"},
-		{"https", func(c *Config) { c.PeerURL = "https://10.89.0.11:2380" }, "want http://HOST:PORT"},
-		{"no port", func(c *Config) { c.ClientURLs = []string{"http://10.89.0.11"} }, "want http://HOST:PORT"},
+		{"ftp", func(c *Config) { c.ClientURLs = []string{"ftp://10.89.0.11:2379"} }, "want https://HOST:PORT"},
+		{"no port", func(c *Config) { c.ClientURLs = []string{"http://10.89.0.11"} }, "want https://HOST:PORT"},
+		{"plain http", func(c *Config) { c.ClientTLS, c.PeerTLS = TLS{}, TLS{}; httpOnly(c) }, ""},
+		{"https without TLS", func(c *Config) { c.ClientTLS = TLS{} }, `client URL "https://10.89.0.11:2379": https needs client TLS files`},
+		{"http with TLS", func(c *Config) { c.ClientURLs[1] = "http://127.0.0.1:2379" }, `client URL "http://127.0.0.1:2379": https needs`},
+		{"peer https without TLS", func(c *Config) { c.PeerTLS = TLS{} }, `peer URL "https://10.89.0.11:2380": https needs peer TLS files`},
+		{"a peer on http", func(c *Config) { c.InitialCluster[2].PeerURL = "http://10.89.0.13:2380" }, `peer URL "http://10.89.0.13:2380"`},
+		{"HTTP URLs", func(c *Config) { c.ClientHTTPURLs = []string{"https://10.89.0.11:2381"} }, ""},
+		{"HTTP URL without TLS", func(c *Config) { c.ClientHTTPURLs = []string{"http://10.89.0.11:2381"} }, `client URL "http://10.89.0.11:2381": https needs`},
+		{"TLS without CA", func(c *Config) { c.ClientTLS.TrustedCAFile = "" }, "client TLS needs a certificate, a key and a trusted CA file"},
 		{"not in cluster", func(c *Config) { c.Name = "cp-9" }, `does not list member "cp-9"`},
 		{"peer URL differs", func(c *Config) { c.PeerURL = "http://10.89.0.11:2390" }, "but its peer URL is"},
 		{"listed twice", func(c *Config) { c.InitialCluster = append(c.InitialCluster, c.InitialCluster[1]) }, "listed twice"},
@@ -64,8 +86,13 @@ func TestEmbedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ec.InitialCluster; got != "cp-1=http://10.89.0.11:2380,cp-2=http://10.89.0.12:2380,cp-3=http://10.89.0.13:2380" {
+	if got := ec.InitialCluster; got != "cp-1=https://10.89.0.11:2380,cp-2=https://10.89.0.12:2380,cp-3=https://10.89.0.13:2380" {
 		t.Errorf("initial cluster %q", got)
+	}
+	for want, info := range map[TLS]transport.TLSInfo{cfg.ClientTLS: ec.ClientTLSInfo, cfg.PeerTLS: ec.PeerTLSInfo} {
+		if !info.ClientCertAuth || info.TrustedCAFile != want.TrustedCAFile || info.CertFile != want.CertFile || info.KeyFile != want.KeyFile {
+			t.Errorf("TLS %+v: want %+v, with client certificates required", info, want)
+		}
 	}
 	if len(ec.ListenClientUrls) != 2 || len(ec.AdvertiseClientUrls) != 1 || ec.AdvertiseClientUrls[0].Host != "10.89.0.11:2379" {
 		t.Errorf("client URLs: listen %v, advertise %v; want loopback listened on, not advertised", ec.ListenClientUrls, ec.AdvertiseClientUrls)
@@ -73,6 +100,14 @@ func TestEmbedConfig(t *testing.T) {
 	if ec.TickMs != 100 || ec.ElectionMs != 1000 || ec.ClusterState != StateNew || ec.InitialClusterToken != DefaultClusterToken {
 		t.Errorf("defaults: tick %d election %d state %q token %q", ec.TickMs, ec.ElectionMs, ec.ClusterState, ec.InitialClusterToken)
 	}
+	if len(ec.ListenClientHttpUrls) != 0 {
+		t.Errorf("HTTP URLs %v, want none: gRPC and HTTP share the client URLs", ec.ListenClientHttpUrls)
+	}
+	cfg.ClientHTTPURLs = []string{"https://10.89.0.11:2381"}
+	if ec, _ := embedConfig(cfg, zap.NewNop()); len(ec.ListenClientHttpUrls) != 1 || ec.ListenClientHttpUrls[0].Host != "10.89.0.11:2381" {
+		t.Errorf("HTTP URLs %v, want 10.89.0.11:2381", ec.ListenClientHttpUrls)
+	}
+	cfg.ClientHTTPURLs = nil
 	if ec.AutoCompactionMode != "periodic" || ec.AutoCompactionRetention != "5m0s" {
 		t.Errorf("compaction %s %s", ec.AutoCompactionMode, ec.AutoCompactionRetention)
 	}
@@ -80,7 +115,7 @@ func TestEmbedConfig(t *testing.T) {
 	if ec, _ = embedConfig(cfg, zap.NewNop()); ec.AutoCompactionRetention != "0" {
 		t.Errorf("negative retention gives %q, want compaction off", ec.AutoCompactionRetention)
 	}
-	cfg.ClientURLs = []string{"http://127.0.0.1:2379"}
+	cfg.ClientURLs = []string{"https://127.0.0.1:2379"}
 	if ec, _ = embedConfig(cfg, zap.NewNop()); len(ec.AdvertiseClientUrls) != 1 {
 		t.Errorf("loopback-only member advertises %v", ec.AdvertiseClientUrls)
 	}
@@ -101,9 +136,9 @@ func TestTiming(t *testing.T) {
 func TestSeedSortsLikeEtcd(t *testing.T) {
 	cfg := validConfig()
 	cfg.InitialCluster = []Peer{
-		{Name: "cp-3", PeerURL: "http://10.89.0.13:2380"},
-		{Name: "cp-1", PeerURL: "http://10.89.0.11:2380"},
-		{Name: "cp-2", PeerURL: "http://10.89.0.12:2380"},
+		{Name: "cp-3", PeerURL: "https://10.89.0.13:2380"},
+		{Name: "cp-1", PeerURL: "https://10.89.0.11:2380"},
+		{Name: "cp-2", PeerURL: "https://10.89.0.12:2380"},
 	}
 	if got := cfg.Seed().Name; got != "cp-1" {
 		t.Errorf("seed %q, want cp-1", got)

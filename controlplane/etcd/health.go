@@ -37,18 +37,20 @@ type Status struct {
 	Alarms    []string `json:"alarms,omitempty"` // e.g. NOSPACE, as etcd reports them
 }
 
-// MemberStatus asks the member at endpoint (a client URL) for its status. It
-// needs no quorum: a member cut off from the others still answers, with its own
-// view (LeaderID 0 once it knows it lost the leader). The error, also recorded
-// in the Status, means the member did not answer within timeout.
-func MemberStatus(ctx context.Context, endpoint string, timeout time.Duration) (Status, error) {
+// MemberStatus asks the member at endpoint (a client URL) for its status, as
+// client c (whose endpoints it ignores). It needs no quorum: a member cut off
+// from the others still answers, with its own view (LeaderID 0 once it knows
+// it lost the leader). The error, also recorded in the Status, means the
+// member did not answer within timeout.
+func MemberStatus(ctx context.Context, c Client, endpoint string, timeout time.Duration) (Status, error) {
 	st := Status{Endpoint: endpoint}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(timeout))
 	defer cancel()
 	if err := probe(ctx, endpoint); err != nil {
 		return st, st.fail(fmt.Errorf("etcd status of %s: %w", endpoint, err))
 	}
-	cli, err := newClient([]string{endpoint})
+	c.Endpoints = []string{endpoint}
+	cli, err := newClient(c)
 	if err != nil {
 		return st, st.fail(fmt.Errorf("etcd status of %s: %w", endpoint, err))
 	}
@@ -71,27 +73,28 @@ func (st *Status) fail(err error) error {
 	return err
 }
 
-// ClusterStatus asks every endpoint concurrently and returns their statuses in
-// the order given, plus the errors of those that did not answer, joined.
-func ClusterStatus(ctx context.Context, endpoints []string, timeout time.Duration) ([]Status, error) {
-	out := make([]Status, len(endpoints))
-	errs := make([]error, len(endpoints))
+// ClusterStatus asks every endpoint of c concurrently and returns their
+// statuses in the order given, plus the errors of those that did not answer,
+// joined.
+func ClusterStatus(ctx context.Context, c Client, timeout time.Duration) ([]Status, error) {
+	out := make([]Status, len(c.Endpoints))
+	errs := make([]error, len(c.Endpoints))
 	var wg sync.WaitGroup
-	for i, ep := range endpoints {
-		wg.Go(func() { out[i], errs[i] = MemberStatus(ctx, ep, timeout) })
+	for i, ep := range c.Endpoints {
+		wg.Go(func() { out[i], errs[i] = MemberStatus(ctx, c, ep, timeout) })
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
 }
 
 // HasQuorum reports whether the cluster can commit: a linearizable read, which
-// the leader confirms with a majority, succeeds through any of endpoints within
+// the leader confirms with a majority, succeeds through any endpoint of c within
 // timeout. Otherwise it returns an error wrapping ErrNoQuorum (and the cause),
 // after about timeout; if ctx ends first it returns ctx's error instead. It
 // makes a client for the one check; to check again and again, use a
 // QuorumChecker.
-func HasQuorum(ctx context.Context, endpoints []string, timeout time.Duration) error {
-	q, err := NewQuorumChecker(endpoints)
+func HasQuorum(ctx context.Context, c Client, timeout time.Duration) error {
+	q, err := NewQuorumChecker(c)
 	if err != nil {
 		return err
 	}
@@ -108,13 +111,13 @@ type QuorumChecker struct {
 }
 
 // NewQuorumChecker makes the client; it dials lazily, so it does not fail
-// because members are down.
-func NewQuorumChecker(endpoints []string) (*QuorumChecker, error) {
-	cli, err := newClient(endpoints)
+// because members are down, only because its certificate cannot be read.
+func NewQuorumChecker(c Client) (*QuorumChecker, error) {
+	cli, err := newClient(c)
 	if err != nil {
-		return nil, fmt.Errorf("etcd quorum check through %v: %w", endpoints, err)
+		return nil, fmt.Errorf("etcd quorum check through %v: %w", c.Endpoints, err)
 	}
-	return &QuorumChecker{endpoints: endpoints, cli: cli}, nil
+	return &QuorumChecker{endpoints: c.Endpoints, cli: cli}, nil
 }
 
 // Check is HasQuorum over the checker's client.
@@ -141,9 +144,14 @@ func (q *QuorumChecker) Close() error { return q.cli.Close() }
 // newClient returns a client that dials lazily, so every wait is bounded by
 // the caller's context, and that logs nothing: its retries while members are
 // down are expected, not news.
-func newClient(endpoints []string) (*clientv3.Client, error) {
+func newClient(c Client) (*clientv3.Client, error) {
+	tlsCfg, err := clientTLS(c)
+	if err != nil {
+		return nil, err
+	}
 	return clientv3.New(clientv3.Config{
-		Endpoints: endpoints,
+		Endpoints: c.Endpoints,
+		TLS:       tlsCfg,
 		Logger:    zap.NewNop(),
 	})
 }

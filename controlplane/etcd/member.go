@@ -54,7 +54,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	}
 	restart := wal.Exist(filepath.Join(cfg.DataDir, "member", "wal"))
 	cfg.Log.Info("starting etcd member", "member", cfg.Name, "dataDir", cfg.DataDir, "restart", restart,
-		"clientURLs", cfg.ClientURLs, "peerURL", cfg.PeerURL)
+		"clientURLs", cfg.ClientURLs, "clientHTTPURLs", cfg.ClientHTTPURLs, "peerURL", cfg.PeerURL)
 	readyCtx, cancel := context.WithDeadline(ctx, startedAt.Add(cfg.ReadyTimeout))
 	defer cancel()
 	awaitSeed(readyCtx, cfg, restart)
@@ -86,10 +86,14 @@ func embedConfig(cfg Config, lg *zap.Logger) (*embed.Config, error) {
 	if ec.AdvertiseClientUrls, err = parseURLs(cfg.AdvertisedClientURLs()); err != nil {
 		return nil, err
 	}
+	if ec.ListenClientHttpUrls, err = parseURLs(cfg.ClientHTTPURLs); err != nil {
+		return nil, err
+	}
 	if ec.ListenPeerUrls, err = parseURLs([]string{cfg.PeerURL}); err != nil {
 		return nil, err
 	}
 	ec.AdvertisePeerUrls = ec.ListenPeerUrls
+	ec.ClientTLSInfo, ec.PeerTLSInfo = tlsInfo(cfg.ClientTLS), tlsInfo(cfg.PeerTLS)
 	ec.InitialCluster = cfg.InitialClusterFlag()
 	ec.InitialClusterToken = cfg.ClusterToken
 	ec.ClusterState = cfg.ClusterState

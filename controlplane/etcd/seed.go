@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -33,7 +34,12 @@ func awaitSeed(ctx context.Context, cfg Config, restart bool) {
 	ctx, cancel := context.WithTimeout(ctx, seedWait)
 	defer cancel()
 	start := time.Now()
-	client := &http.Client{Timeout: 250 * time.Millisecond}
+	client, err := peerClient(cfg)
+	if err != nil {
+		cfg.Log.Info("etcd seed cannot be asked; bootstrapping anyway", "member", cfg.Name, "err", err)
+		return
+	}
+	defer client.CloseIdleConnections()
 	for {
 		if answers(ctx, client, config.CanonicalURL(seed.PeerURL)+"/members") {
 			cfg.Log.Debug("etcd seed answers", "member", cfg.Name, "seed", seed.Name, "after", time.Since(start))
@@ -46,6 +52,20 @@ func awaitSeed(ctx context.Context, cfg Config, restart bool) {
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
+}
+
+// peerClient asks other members' peer ports as this member does: with its
+// peer certificate, which they demand under TLS.
+func peerClient(cfg Config) (*http.Client, error) {
+	tr := &http.Transport{}
+	if !cfg.PeerTLS.IsZero() {
+		tlsCfg, err := tlsInfo(cfg.PeerTLS).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("peer certificate %s: %w", cfg.PeerTLS.CertFile, err)
+		}
+		tr.TLSClientConfig = tlsCfg
+	}
+	return &http.Client{Timeout: 250 * time.Millisecond, Transport: tr}, nil
 }
 
 func answers(ctx context.Context, client *http.Client, url string) bool {

@@ -21,6 +21,12 @@ type Bundle struct {
 	// Kubelets holds each node's kubelet serving certificate, by node name.
 	Kubelets       map[string]*Pair
 	ServiceAccount *ServiceAccountKey
+	// Etcd is nil only in a folder made before etcd took TLS (Load).
+	Etcd *EtcdBundle
+	// EncryptionKey encrypts Secrets at rest (32 bytes, AES-256); nil only in
+	// a folder made before it existed (Load).
+	EncryptionKey     []byte
+	EncryptionKeyFile string
 }
 
 // ServiceAccountKey signs and verifies service account tokens.
@@ -41,6 +47,8 @@ func newBundle(lab string, p Paths, ca *Pair, sa *ServiceAccountKey) *Bundle {
 
 func (b *Bundle) add(s leafSpec, p *Pair) {
 	switch {
+	case s.etcd != "":
+		b.Etcd.add(s, p)
 	case s.id != "":
 		b.Clients[s.id] = p
 	case s.node != "":
@@ -97,12 +105,16 @@ func labOf(ca *x509.Certificate) (string, error) {
 	return "", fmt.Errorf("CA common name %q is not kinns-<lab>-ca", cn)
 }
 
-// verifyLeaf checks that c chains to ca, at now, for usage.
-func verifyLeaf(ca *Pair, c *x509.Certificate, usage x509.ExtKeyUsage, now time.Time) error {
+// verifyLeaf checks that c chains to ca, at now, for each of usages.
+func verifyLeaf(ca *Pair, c *x509.Certificate, usages []x509.ExtKeyUsage, now time.Time) error {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
-	_, err := c.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{usage}})
-	return err
+	for _, u := range usages {
+		if _, err := c.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{u}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dueForRenewal reports a certificate in the last tenth of its life, so a lab

@@ -54,6 +54,9 @@ type Config struct {
 	Lab   string // lab name; the CA is "kinns-<Lab>-ca"
 	Dir   string // the lab's pki folder; created 0700 if missing
 	Nodes []Node // one client and one kubelet serving certificate each
+	// EtcdMembers get a serving and a peer certificate each from the etcd CA,
+	// which Generate always makes, with etcd's client certificates.
+	EtcdMembers []EtcdMember
 
 	// ExtraIPs and ExtraDNSNames are added to the API server's SANs, on top of
 	// DefaultAPIServerIPs and DefaultAPIServerDNSNames.
@@ -102,6 +105,9 @@ func (c Config) validate() error {
 		if !ip.IsValid() {
 			return fmt.Errorf("invalid pki config for lab %q: invalid extra IP SAN", c.Lab)
 		}
+	}
+	if err := validateEtcdMembers(c.EtcdMembers); err != nil {
+		return err
 	}
 	return validateNodes(c.Nodes)
 }

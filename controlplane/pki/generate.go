@@ -18,12 +18,13 @@ import (
 // cfg.Dir, reusing those already there when they are still right: signed by the
 // lab CA, matching cfg (names, SANs), and not in the last tenth of their life.
 // Anything else is replaced, and the replacement logged, with two exceptions that
-// are the lab's roots of trust: an unusable ca.key, or a ca.crt without its key,
-// and an unusable sa.key are reported (errors matching ErrInvalid or
-// fs.ErrNotExist) rather than silently replaced, since a new CA or token key
-// invalidates every kubeconfig or token handed out before. A ca.crt that is
-// missing, damaged or expiring is re-signed with the existing ca.key, which keeps
-// every existing certificate valid.
+// are the lab's roots of trust: an unusable CA key (the lab's or etcd's), or a
+// CA certificate without its key, an unusable sa.key and an unusable
+// encryption.key are reported (errors matching ErrInvalid or fs.ErrNotExist)
+// rather than silently replaced, since a new CA or token key invalidates every
+// kubeconfig or token handed out before, and a new encryption key every Secret
+// stored. A CA certificate that is missing, damaged or expiring is re-signed
+// with the existing key, which keeps every existing certificate valid.
 //
 // Files of nodes no longer in cfg are left in place (Load still lists them);
 // a lab's folder is removed as a whole when the lab is.
@@ -60,7 +61,14 @@ type generator struct {
 }
 
 func (g *generator) run(ctx context.Context) (*Bundle, error) {
-	ca, err := g.ensureCA()
+	ca, err := g.ensureCA(g.labCA())
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(g.paths.EtcdDir(), dirMode); err != nil {
+		return nil, fmt.Errorf("create etcd pki folder: %w", err)
+	}
+	etcdCA, err := g.ensureCA(g.etcdCA())
 	if err != nil {
 		return nil, err
 	}
@@ -69,52 +77,78 @@ func (g *generator) run(ctx context.Context) (*Bundle, error) {
 		return nil, err
 	}
 	b := newBundle(g.cfg.Lab, g.paths, ca, sa)
-	for _, s := range plan(g.cfg, g.paths) {
+	b.Etcd = newEtcdBundle(etcdCA)
+	if b.EncryptionKey, err = g.ensureEncryptionKey(); err != nil {
+		return nil, err
+	}
+	b.EncryptionKeyFile = g.paths.EncryptionKey()
+	if err := g.ensureLeaves(ctx, b, ca, plan(g.cfg, g.paths)); err != nil {
+		return nil, err
+	}
+	return b, g.ensureLeaves(ctx, b, etcdCA, etcdPlan(g.cfg.EtcdMembers, g.paths))
+}
+
+func (g *generator) ensureLeaves(ctx context.Context, b *Bundle, ca *Pair, specs []leafSpec) error {
+	for _, s := range specs {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("generate pki for lab %q: %w", g.cfg.Lab, err)
+			return fmt.Errorf("generate pki for lab %q: %w", g.cfg.Lab, err)
 		}
 		p, err := g.ensureLeaf(ca, s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b.add(s, p)
 	}
-	return b, nil
+	return nil
+}
+
+// caSpec is one of the lab's CAs; fix says what to do when it is unusable.
+type caSpec struct {
+	what, cert, key, cn, fix string
+}
+
+func (g *generator) labCA() caSpec {
+	return caSpec{what: "lab CA", cert: g.paths.CACert(), key: g.paths.CAKey(), cn: caName(g.cfg.Lab),
+		fix: fmt.Sprintf("remove %q to start a new CA (every kubeconfig then needs rewriting)", g.cfg.Dir)}
+}
+
+func (g *generator) etcdCA() caSpec {
+	return caSpec{what: "etcd CA", cert: g.paths.EtcdCACert(), key: g.paths.EtcdCAKey(), cn: etcdCAName(g.cfg.Lab),
+		fix: fmt.Sprintf("remove %q to start a new etcd CA (every etcd member and API server then needs a restart)", g.paths.EtcdDir())}
 }
 
 // ensureCA loads the CA, makes it if neither file exists, or re-signs its
 // certificate with the existing key (see Generate for why).
-func (g *generator) ensureCA() (*Pair, error) {
-	certFile, keyFile := g.paths.CACert(), g.paths.CAKey()
-	key, keyPEM, err := readKey(keyFile)
+func (g *generator) ensureCA(c caSpec) (*Pair, error) {
+	key, keyPEM, err := readKey(c.key)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, statErr := os.Stat(certFile); statErr == nil {
-			return nil, fmt.Errorf("lab CA key %q is missing but %q exists, so nothing can be signed: remove %q to start a new CA (every kubeconfig then needs rewriting): %w", keyFile, certFile, g.cfg.Dir, err)
+		if _, statErr := os.Stat(c.cert); statErr == nil {
+			return nil, fmt.Errorf("%s key %q is missing but %q exists, so nothing can be signed: %s: %w", c.what, c.key, c.cert, c.fix, err)
 		}
-		return g.newCA()
+		return g.newCA(c)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lab CA cannot be used: %w: remove %q to start a new CA (every kubeconfig then needs rewriting)", err, g.cfg.Dir)
+		return nil, fmt.Errorf("%s cannot be used: %w: %s", c.what, err, c.fix)
 	}
-	ca := &Pair{Key: key, KeyPEM: keyPEM, CertFile: certFile, KeyFile: keyFile}
-	c, certPEM, err := readCert(certFile)
+	ca := &Pair{Key: key, KeyPEM: keyPEM, CertFile: c.cert, KeyFile: c.key}
+	cert, certPEM, err := readCert(c.cert)
 	if err == nil {
-		err = g.usableCA(c, key)
+		err = g.usableCA(c, cert, key)
 	}
 	if err == nil {
-		ca.Cert, ca.CertPEM = c, certPEM
+		ca.Cert, ca.CertPEM = cert, certPEM
 		return ca, nil
 	}
-	g.log.Info("re-signing the lab CA certificate with its existing key", "file", certFile, "reason", err)
-	return ca, g.signCA(ca)
+	g.log.Info("re-signing the "+c.what+" certificate with its existing key", "file", c.cert, "reason", err)
+	return ca, g.signCA(c, ca)
 }
 
-func (g *generator) usableCA(c *x509.Certificate, key crypto.Signer) error {
+func (g *generator) usableCA(s caSpec, c *x509.Certificate, key crypto.Signer) error {
 	if err := matchKey(c, key); err != nil {
 		return err
 	}
-	if !c.IsCA || c.Subject.CommonName != caName(g.cfg.Lab) {
-		return fmt.Errorf("not the CA %q", caName(g.cfg.Lab))
+	if !c.IsCA || c.Subject.CommonName != s.cn {
+		return fmt.Errorf("not the CA %q", s.cn)
 	}
 	if g.now.Before(c.NotBefore) {
 		return fmt.Errorf("not valid before %s", c.NotBefore.Format(time.RFC3339))
@@ -122,22 +156,22 @@ func (g *generator) usableCA(c *x509.Certificate, key crypto.Signer) error {
 	return dueForRenewal(c, g.now)
 }
 
-func (g *generator) newCA() (*Pair, error) {
-	ca, err := newPair(g.paths.CACert(), g.paths.CAKey(), func(key crypto.Signer) (*x509.Certificate, error) {
-		return selfSignCA(key, caName(g.cfg.Lab), g.now, g.cfg.CAValidity)
+func (g *generator) newCA(c caSpec) (*Pair, error) {
+	ca, err := newPair(c.cert, c.key, func(key crypto.Signer) (*x509.Certificate, error) {
+		return selfSignCA(key, c.cn, g.now, g.cfg.CAValidity)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("make lab CA: %w", err)
+		return nil, fmt.Errorf("make %s: %w", c.what, err)
 	}
 	return ca, writePair(ca, durable)
 }
 
-func (g *generator) signCA(ca *Pair) error {
-	c, err := selfSignCA(ca.Key, caName(g.cfg.Lab), g.now, g.cfg.CAValidity)
+func (g *generator) signCA(c caSpec, ca *Pair) error {
+	cert, err := selfSignCA(ca.Key, c.cn, g.now, g.cfg.CAValidity)
 	if err != nil {
-		return fmt.Errorf("re-sign lab CA: %w", err)
+		return fmt.Errorf("re-sign %s: %w", c.what, err)
 	}
-	ca.Cert, ca.CertPEM = c, encodeCert(c)
+	ca.Cert, ca.CertPEM = cert, encodeCert(cert)
 	return writeFile(ca.CertFile, ca.CertPEM, certMode, durable)
 }
 
@@ -163,7 +197,7 @@ func (g *generator) ensureLeaf(ca *Pair, s leafSpec) (*Pair, error) {
 }
 
 func (g *generator) usableLeaf(ca *Pair, s leafSpec, c *x509.Certificate) error {
-	if err := verifyLeaf(ca, c, s.usage, g.now); err != nil {
+	if err := verifyLeaf(ca, c, s.usages, g.now); err != nil {
 		return err
 	}
 	if err := dueForRenewal(c, g.now); err != nil {

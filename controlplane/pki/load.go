@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -56,14 +58,74 @@ func load(p Paths, now time.Time) (*Bundle, error) {
 		return nil, err
 	}
 	b := newBundle(lab, p, ca, sa)
-	for _, s := range plan(Config{Lab: lab, Nodes: nodes}, p) {
+	if err := loadLeaves(b, ca, plan(Config{Lab: lab, Nodes: nodes}, p), now); err != nil {
+		return nil, err
+	}
+	if err := loadEncryptionKey(b); err != nil {
+		return nil, err
+	}
+	return b, loadEtcd(b, now)
+}
+
+func loadLeaves(b *Bundle, ca *Pair, specs []leafSpec, now time.Time) error {
+	for _, s := range specs {
 		pair, err := loadLeaf(ca, s, now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b.add(s, pair)
 	}
-	return b, nil
+	return nil
+}
+
+// loadEtcd loads the etcd CA and what it signed, for the members that have a
+// serving certificate. A folder without an etcd CA (made before etcd took
+// TLS) leaves b.Etcd nil.
+func loadEtcd(b *Bundle, now time.Time) error {
+	p := b.Paths
+	ca, err := readPair(p.EtcdCACert(), p.EtcdCAKey())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	files, err := filepath.Glob(p.EtcdServerCert("*"))
+	if err != nil {
+		return err
+	}
+	var members []EtcdMember
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "server-"), ".crt")
+		members = append(members, EtcdMember{Name: name})
+	}
+	if err := validateEtcdMembers(withIPs(members)); err != nil {
+		return fmt.Errorf("%w %q: %v", ErrInvalid, p.EtcdDir(), err)
+	}
+	b.Etcd = newEtcdBundle(ca)
+	return loadLeaves(b, ca, etcdPlan(members, p), now)
+}
+
+// withIPs gives members a placeholder address, for validating their names
+// alone: Load does not check SANs.
+func withIPs(members []EtcdMember) []EtcdMember {
+	out := slices.Clone(members)
+	for i := range out {
+		out[i].IP = netip.IPv4Unspecified()
+	}
+	return out
+}
+
+func loadEncryptionKey(b *Bundle) error {
+	key, err := readEncryptionKey(b.Paths.EncryptionKey())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	b.EncryptionKey, b.EncryptionKeyFile = key, b.Paths.EncryptionKey()
+	return nil
 }
 
 func loadLeaf(ca *Pair, s leafSpec, now time.Time) (*Pair, error) {
@@ -71,7 +133,7 @@ func loadLeaf(ca *Pair, s leafSpec, now time.Time) (*Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyLeaf(ca, p.Cert, s.usage, now); err != nil {
+	if err := verifyLeaf(ca, p.Cert, s.usages, now); err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrInvalid, s.cert, err)
 	}
 	if m := s.identityMismatch(p.Cert); m != "" {

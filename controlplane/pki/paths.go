@@ -25,7 +25,7 @@ const kubeletPrefix = "kubelet-"
 
 // reservedStems are file stems a node name must not take.
 var reservedStems = []string{
-	"ca", "apiserver", "sa",
+	"ca", "apiserver", "sa", "encryption",
 	string(Admin), string(APIServerKubeletClient), string(Proxy), string(Scheduler), string(ControllerManager), string(DNS), string(CloudControllerManager),
 }
 
@@ -64,5 +64,33 @@ func (p Paths) ServiceAccountPub() string { return p.file("sa.pub") }
 // writes none: a kubeconfig depends on the server URL, which the caller chooses
 // (see WriteKubeconfig).
 func (p Paths) Kubeconfig(id Identity) string { return p.file(string(id) + ".kubeconfig") }
+
+// EtcdDir holds the etcd CA and every certificate it signs.
+func (p Paths) EtcdDir() string { return p.file("etcd") }
+
+func (p Paths) etcdFile(name string) string { return filepath.Join(p.EtcdDir(), name) }
+
+// EtcdCACert and EtcdCAKey are the etcd CA: every member's --trusted-ca-file
+// and --peer-trusted-ca-file, and kube-apiserver's --etcd-cafile.
+func (p Paths) EtcdCACert() string { return p.etcdFile("ca.crt") }
+func (p Paths) EtcdCAKey() string  { return p.etcdFile("ca.key") }
+
+// EtcdServerCert and EtcdServerKey serve member's client port.
+func (p Paths) EtcdServerCert(member string) string { return p.etcdFile("server-" + member + ".crt") }
+func (p Paths) EtcdServerKey(member string) string  { return p.etcdFile("server-" + member + ".key") }
+
+// EtcdPeerCert and EtcdPeerKey are member's on its peer port, both ways.
+func (p Paths) EtcdPeerCert(member string) string { return p.etcdFile("peer-" + member + ".crt") }
+func (p Paths) EtcdPeerKey(member string) string  { return p.etcdFile("peer-" + member + ".key") }
+
+// EtcdClientCert and EtcdClientKey hold etcd client id's certificate; for
+// EtcdAPIServerClient they are kube-apiserver's --etcd-certfile and
+// --etcd-keyfile.
+func (p Paths) EtcdClientCert(id EtcdClient) string { return p.etcdFile(string(id) + ".crt") }
+func (p Paths) EtcdClientKey(id EtcdClient) string  { return p.etcdFile(string(id) + ".key") }
+
+// EncryptionKey holds the key that encrypts Secrets in etcd: 32 random bytes,
+// base64-encoded on one line (the form an EncryptionConfiguration takes).
+func (p Paths) EncryptionKey() string { return p.file("encryption.key") }
 
 func (p Paths) lockFile() string { return p.file(".lock") }

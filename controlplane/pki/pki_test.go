@@ -44,11 +44,19 @@ func nodes(n int) []pki.Node {
 	return out
 }
 
+func members(n int) []pki.EtcdMember {
+	var out []pki.EtcdMember
+	for i := 1; i <= n; i++ {
+		out = append(out, pki.EtcdMember{Name: fmt.Sprintf("cp-%d", i), IP: netip.AddrFrom4([4]byte{10, 89, 0, byte(10 + i)})})
+	}
+	return out
+}
+
 // newConfig is a 3-node lab in a fresh folder, on a clock that starts now (so
 // that TLS handshakes, which use the real time, accept the certificates).
 func newConfig(t testing.TB) (pki.Config, *clock) {
 	clk := &clock{now: time.Now()}
-	return pki.Config{Lab: "t", Dir: filepath.Join(t.TempDir(), "pki"), Nodes: nodes(3), Now: clk.Now}, clk
+	return pki.Config{Lab: "t", Dir: filepath.Join(t.TempDir(), "pki"), Nodes: nodes(3), EtcdMembers: members(3), Now: clk.Now}, clk
 }
 
 func generate(t testing.TB, cfg pki.Config) *pki.Bundle {
@@ -69,11 +77,20 @@ func allPairs(b *pki.Bundle) map[string]*pki.Pair {
 	for n, p := range b.Kubelets {
 		m["kubelet "+n] = p
 	}
+	for n, p := range b.Etcd.Servers {
+		m["etcd server "+n] = p
+	}
+	for n, p := range b.Etcd.Peers {
+		m["etcd peer "+n] = p
+	}
+	for id, p := range b.Etcd.Clients {
+		m["etcd client "+string(id)] = p
+	}
 	return m
 }
 
 func serials(b *pki.Bundle) map[string]string {
-	m := map[string]string{"ca": b.CA.Cert.SerialNumber.String()}
+	m := map[string]string{"ca": b.CA.Cert.SerialNumber.String(), "etcd ca": b.Etcd.CA.Cert.SerialNumber.String()}
 	for name, p := range allPairs(b) {
 		m[name] = p.Cert.SerialNumber.String()
 	}
@@ -286,7 +303,11 @@ func TestGenerateReplacesDamagedOrMissingLeaves(t *testing.T) {
 		if _, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile); err != nil {
 			t.Errorf("%s after repair: %v", name, err)
 		}
-		if err := pair.Cert.CheckSignatureFrom(b.CA.Cert); err != nil {
+		ca := b.CA.Cert
+		if strings.HasPrefix(name, "etcd ") {
+			ca = b.Etcd.CA.Cert
+		}
+		if err := pair.Cert.CheckSignatureFrom(ca); err != nil {
 			t.Errorf("%s after repair: %v", name, err)
 		}
 	}
@@ -355,7 +376,7 @@ func TestGenerateRenewsCertificatesNearExpiry(t *testing.T) {
 	clk.Advance(340 * 24 * time.Hour) // past nine tenths of a year
 	after := serials(generate(t, cfg))
 	for name := range before {
-		if renewed := after[name] != before[name]; renewed == (name == "ca") {
+		if renewed := after[name] != before[name]; renewed == (name == "ca" || name == "etcd ca") {
 			t.Errorf("%s: renewed=%v after 340 days", name, renewed)
 		}
 	}

@@ -11,16 +11,38 @@ import (
 // leafSpec is one certificate the lab needs: who it names and what it is for.
 // plan computes them from Config alone, so what a lab holds is plain data.
 type leafSpec struct {
-	what      string   // for messages: "admin client certificate"
-	id        Identity // client identity; "" for serving certificates
-	node      string   // kubelet serving: the node; "" otherwise
+	what string   // for messages: "admin client certificate"
+	id   Identity // client identity; "" for serving certificates
+	node string   // kubelet serving: the node; "" otherwise
+	// etcd is set for the certificates the etcd CA signs; etcdName is then
+	// the member or the client they are for.
+	etcd      etcdRole
+	etcdName  string
 	cert, key string
 	cn        string
 	orgs      []string
-	usage     x509.ExtKeyUsage
+	usages    []x509.ExtKeyUsage
 	dns       []string
 	ips       []netip.Addr
 }
+
+// etcdRole says what an etcd certificate is for.
+type etcdRole string
+
+const (
+	etcdServer etcdRole = "server" // a member's client port
+	etcdPeer   etcdRole = "peer"   // a member's peer port, and its dials to the others
+	etcdClient etcdRole = "client" // a client of the members
+)
+
+var (
+	serverAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	clientAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	// bothAuth is for etcd's member certificates, as kubeadm makes them: a
+	// peer certificate serves and dials, and a member's gRPC gateway dials
+	// its own client port with the server certificate.
+	bothAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+)
 
 // subject is a client certificate's user (CN) and groups (O).
 type subject struct {
@@ -71,10 +93,10 @@ func apiServerSpec(c Config, p Paths) leafSpec {
 	return leafSpec{
 		what: "API server serving certificate",
 		cert: p.APIServerCert(), key: p.APIServerKey(),
-		cn:    "kube-apiserver",
-		usage: x509.ExtKeyUsageServerAuth,
-		dns:   dedupe(slices.Concat(DefaultAPIServerDNSNames, c.ExtraDNSNames)),
-		ips:   dedupe(unmapAll(slices.Concat(DefaultAPIServerIPs, c.ExtraIPs))),
+		cn:     "kube-apiserver",
+		usages: serverAuth,
+		dns:    dedupe(slices.Concat(DefaultAPIServerDNSNames, c.ExtraDNSNames)),
+		ips:    dedupe(unmapAll(slices.Concat(DefaultAPIServerIPs, c.ExtraIPs))),
 	}
 }
 
@@ -85,7 +107,7 @@ func clientSpec(p Paths, id Identity) leafSpec {
 		id:   id,
 		cert: p.ClientCert(id), key: p.ClientKey(id),
 		cn: s.cn, orgs: s.orgs,
-		usage: x509.ExtKeyUsageClientAuth,
+		usages: clientAuth,
 	}
 }
 
@@ -98,9 +120,9 @@ func kubeletSpec(p Paths, n Node) leafSpec {
 		node: n.Name,
 		cert: p.KubeletCert(n.Name), key: p.KubeletKey(n.Name),
 		cn: s.cn, orgs: s.orgs,
-		usage: x509.ExtKeyUsageServerAuth,
-		dns:   []string{n.Name},
-		ips:   []netip.Addr{n.IP.Unmap()},
+		usages: serverAuth,
+		dns:    []string{n.Name},
+		ips:    []netip.Addr{n.IP.Unmap()},
 	}
 }
 
@@ -108,7 +130,7 @@ func kubeletSpec(p Paths, n Node) leafSpec {
 func (s leafSpec) template() *x509.Certificate {
 	t := &x509.Certificate{
 		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{s.usage},
+		ExtKeyUsage: s.usages,
 		DNSNames:    s.dns,
 	}
 	t.Subject.CommonName = s.cn
@@ -140,7 +162,7 @@ func (s leafSpec) identityMismatch(c *x509.Certificate) string {
 		return fmt.Sprintf("common name %q, want %q", c.Subject.CommonName, s.cn)
 	case !sameSet(c.Subject.Organization, s.orgs):
 		return fmt.Sprintf("organizations %q, want %q", c.Subject.Organization, s.orgs)
-	case !slices.Equal(c.ExtKeyUsage, []x509.ExtKeyUsage{s.usage}):
+	case !slices.Equal(c.ExtKeyUsage, s.usages):
 		return "wrong extended key usage"
 	}
 	return ""

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	etcdconfig "github.com/kinns/kinns/controlplane/etcd/config"
 )
 
 // Config is one API server of a lab.
@@ -19,8 +21,14 @@ type Config struct {
 	AdvertiseIP string
 	// Port is the secure port (default 6443).
 	Port int
-	// EtcdServers are the etcd client URLs.
-	EtcdServers []string
+	// EtcdServers are the etcd client URLs; https ones need EtcdCAFile,
+	// EtcdCertFile and EtcdKeyFile: the CA of the members' certificates and
+	// the client certificate they demand.
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// EncryptionConfigFile, if set, is an EncryptionConfiguration (see
+	// EncryptionConfig) that says how resources are encrypted in etcd.
+	EncryptionConfigFile string
 	// EtcdLivez, if set, are the liveness URLs (/livez) of EtcdServers,
 	// one each: the store then uses the first live member in EtcdServers'
 	// order (the server's own host's first), through a relay that moves to
@@ -96,6 +104,9 @@ func (c Config) Validate() error {
 	if len(c.EtcdServers) == 0 {
 		missing = append(missing, "etcd servers")
 	}
+	if c.etcdTLS() && (c.EtcdCAFile == "" || c.EtcdCertFile == "" || c.EtcdKeyFile == "") {
+		missing = append(missing, "etcd CA, client certificate or key (the etcd servers are https)")
+	}
 	if len(c.EtcdLivez) > 0 && len(c.EtcdLivez) != len(c.EtcdServers) {
 		return fmt.Errorf("api server config has %d etcd liveness URLs for %d etcd servers", len(c.EtcdLivez), len(c.EtcdServers))
 	}
@@ -103,6 +114,21 @@ func (c Config) Validate() error {
 		return fmt.Errorf("api server config lacks %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+func (c Config) etcdTLS() bool {
+	for _, s := range c.EtcdServers {
+		if strings.HasPrefix(s, "https://") {
+			return true
+		}
+	}
+	return false
+}
+
+// Etcd is how this server reaches etcd, for clients of its own beside the
+// store's (the quorum guard).
+func (c Config) Etcd() etcdconfig.Client {
+	return etcdconfig.Client{Endpoints: c.EtcdServers, CAFile: c.EtcdCAFile, CertFile: c.EtcdCertFile, KeyFile: c.EtcdKeyFile}
 }
 
 // Flags are the kube-apiserver flags for this config.
@@ -144,6 +170,12 @@ func (c Config) Flags() []string {
 	}
 	if c.ExtendTokenExpiration != nil {
 		f = append(f, "--service-account-extend-token-expiration="+strconv.FormatBool(*c.ExtendTokenExpiration))
+	}
+	if c.EtcdCAFile != "" {
+		f = append(f, "--etcd-cafile="+c.EtcdCAFile, "--etcd-certfile="+c.EtcdCertFile, "--etcd-keyfile="+c.EtcdKeyFile)
+	}
+	if c.EncryptionConfigFile != "" {
+		f = append(f, "--encryption-provider-config="+c.EncryptionConfigFile)
 	}
 	if c.AuditLogPath != "" {
 		f = append(f,

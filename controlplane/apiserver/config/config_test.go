@@ -8,14 +8,15 @@ import (
 
 func TestFlagsFollowTheLabPlanAndTimingProfile(t *testing.T) {
 	cfg := Config{
-		AdvertiseIP: "10.89.0.11", EtcdServers: []string{"http://10.89.0.11:2379", "http://10.89.0.12:2379"},
+		AdvertiseIP: "10.89.0.11", EtcdServers: []string{"https://10.89.0.11:2379", "https://10.89.0.12:2379"},
 		CertFile: "a.crt", KeyFile: "a.key", ClientCAFile: "ca.crt", SAPublicKeyFile: "sa.pub", SASigningKeyFile: "sa.key",
+		EtcdCAFile: "etcd/ca.crt", EtcdCertFile: "etcd/c.crt", EtcdKeyFile: "etcd/c.key",
 		NotReadyToleration: 5 * time.Second, UnreachableToleration: 6 * time.Second,
 	}
 	got := strings.Join(cfg.Flags(), " ")
 	for _, want := range []string{
 		"--advertise-address=10.89.0.11", "--secure-port=6443",
-		"--etcd-servers=http://10.89.0.11:2379,http://10.89.0.12:2379",
+		"--etcd-servers=https://10.89.0.11:2379,https://10.89.0.12:2379",
 		"--service-cluster-ip-range=10.96.0.0/16", "--service-node-port-range=30000-32767",
 		"--anonymous-auth=false", "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
 		"--default-not-ready-toleration-seconds=5", "--default-unreachable-toleration-seconds=6",
@@ -42,5 +43,29 @@ func TestExtendTokenExpirationFlag(t *testing.T) {
 		if n := strings.Count(got, "--service-account-extend-token-expiration"); tt.want == "" && n != 0 || tt.want != "" && !strings.Contains(got, tt.want) {
 			t.Errorf("ExtendTokenExpiration %v: flags %s, want %q", tt.v, got, tt.want)
 		}
+	}
+}
+
+func TestEtcdOverTLSAndEncryption(t *testing.T) {
+	cfg := Config{
+		AdvertiseIP: "10.89.0.11", EtcdServers: []string{"https://10.89.0.11:2379"},
+		CertFile: "a.crt", KeyFile: "a.key", ClientCAFile: "ca.crt", SAPublicKeyFile: "sa.pub", SASigningKeyFile: "sa.key",
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "etcd CA, client certificate or key") {
+		t.Errorf("https etcd without a client certificate: %v", err)
+	}
+	cfg.EtcdCAFile, cfg.EtcdCertFile, cfg.EtcdKeyFile = "etcd/ca.crt", "etcd/c.crt", "etcd/c.key"
+	cfg.EncryptionConfigFile = "enc.yaml"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("complete config rejected: %v", err)
+	}
+	got := strings.Join(cfg.Flags(), " ")
+	for _, want := range []string{"--etcd-cafile=etcd/ca.crt", "--etcd-certfile=etcd/c.crt", "--etcd-keyfile=etcd/c.key", "--encryption-provider-config=enc.yaml"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("flags lack %s: %s", want, got)
+		}
+	}
+	if e := cfg.Etcd(); e.CAFile != "etcd/ca.crt" || e.CertFile != "etcd/c.crt" || e.KeyFile != "etcd/c.key" || len(e.Endpoints) != 1 {
+		t.Errorf("etcd client %+v", e)
 	}
 }
