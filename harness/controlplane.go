@@ -199,7 +199,7 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.AuditPolicyFile), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(cfg.AuditPolicyFile, []byte(apiserverconfig.AuditPolicy), 0o644); err != nil {
+	if err := writeAtomic(cfg.AuditPolicyFile, []byte(apiserverconfig.AuditPolicy), 0o644); err != nil {
 		return nil, fmt.Errorf("write audit policy: %w", err)
 	}
 	return cfg, l.writeEncryptionConfig(cfg.EncryptionConfigFile)
@@ -207,7 +207,7 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 
 // writeEncryptionConfig writes the API servers' EncryptionConfiguration,
 // which holds the Secrets' key: private (0600), like the key's own file, and
-// in one rename, since an API server starting meanwhile may be reading it.
+// in one rename (writeAtomic).
 func (l *Lab) writeEncryptionConfig(path string) error {
 	b, err := l.bundle()
 	if err != nil {
@@ -217,19 +217,27 @@ func (l *Lab) writeEncryptionConfig(path string) error {
 	if err != nil {
 		return fmt.Errorf("encryption config from %s: %w", b.Paths.EncryptionKey(), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".encryption-config-*") // made 0600
-	if err != nil {
-		return fmt.Errorf("write encryption config: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
-	_, err = tmp.Write(data)
-	if err = errors.Join(err, tmp.Close()); err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	if err := writeAtomic(path, data, 0o600); err != nil {
 		return fmt.Errorf("write encryption config: %w", err)
 	}
 	return nil
+}
+
+// writeAtomic replaces path with data in one rename, so that an API server
+// starting meanwhile reads the old file or the new one, never half of one.
+// The file is made with mode from the start.
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*") // made 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	_, err = tmp.Write(data)
+	err = errors.Join(err, tmp.Chmod(mode), tmp.Close())
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // AuditLogPath is the audit log of the API server on cp-1 (`lab logs audit`).
