@@ -23,9 +23,6 @@ import (
 	"github.com/kinns/kinns/harness"
 )
 
-// securityLabel marks the specs of the lab's defences (issue 13).
-var securityLabel = Label("security")
-
 var _ = Describe("etcd behind TLS, Secrets encrypted at rest", securityLabel, Ordered, func() {
 	var (
 		lab   *harness.Lab

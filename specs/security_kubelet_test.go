@@ -29,7 +29,6 @@ import (
 
 // Other security specs may define their own label variable; this file's
 // keeps its own name so that the files merge.
-var kubeletSecurityLabel = Label("security")
 
 // saTokenPath is where a pod reads its projected service account token.
 const saTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -93,7 +92,7 @@ func jwtClaims(tok string) (iat, exp int64) {
 	return c.Iat, c.Exp
 }
 
-var _ = Describe("The kubelet API and service account tokens", kubeletSecurityLabel, Ordered, func() {
+var _ = Describe("The kubelet API and service account tokens", securityLabel, Ordered, func() {
 	const logsPath = "/containerLogs/default/web/app"
 	var (
 		lab     *harness.Lab

@@ -20,6 +20,7 @@ import (
 	"github.com/kinns/kinns/harness"
 )
 
+// securityLabel marks the specs of the lab's defences (issue 13).
 var securityLabel = Label("security")
 
 // withSecurity is testPod with a pod and a container security context.
