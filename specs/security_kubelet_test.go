@@ -27,9 +27,6 @@ import (
 	"github.com/kinns/kinns/harness"
 )
 
-// Other security specs may define their own label variable; this file's
-// keeps its own name so that the files merge.
-
 // saTokenPath is where a pod reads its projected service account token.
 const saTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
