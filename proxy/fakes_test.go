@@ -74,6 +74,8 @@ func (f *fakeIPTables) restoreCount() int {
 type fakeConntrack struct {
 	mu      sync.Mutex
 	cleared []string
+	// services is what the last sync asked to clear un-DNATed attempts to.
+	services []netip.AddrPort
 }
 
 func (c *fakeConntrack) ClearEndpoint(ep netip.AddrPort) error {
@@ -83,10 +85,13 @@ func (c *fakeConntrack) ClearEndpoint(ep netip.AddrPort) error {
 	return nil
 }
 
-func (c *fakeConntrack) ClearUnansweredTCP(ep netip.AddrPort) error {
+func (c *fakeConntrack) ClearUnansweredTCP(gone, services []netip.AddrPort) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cleared = append(c.cleared, "unanswered tcp "+ep.String())
+	for _, ep := range gone {
+		c.cleared = append(c.cleared, "unanswered tcp "+ep.String())
+	}
+	c.services = services
 	return nil
 }
 

@@ -46,6 +46,6 @@ func SyncOnce(ctx context.Context, cfg Config, ipt IPTables, services []*v1.Serv
 // noConntrack clears nothing: a single sync has no earlier state to clear.
 type noConntrack struct{}
 
-func (noConntrack) ClearEndpoint(netip.AddrPort) error      { return nil }
-func (noConntrack) ClearService(netip.Addr, int32) error    { return nil }
-func (noConntrack) ClearUnansweredTCP(netip.AddrPort) error { return nil }
+func (noConntrack) ClearEndpoint(netip.AddrPort) error             { return nil }
+func (noConntrack) ClearService(netip.Addr, int32) error           { return nil }
+func (noConntrack) ClearUnansweredTCP(_, _ []netip.AddrPort) error { return nil }

@@ -239,6 +239,12 @@ func TestProxyClearsUnansweredTCPOfGoneEndpoints(t *testing.T) {
 	eventually(t, "the gone endpoint's unanswered attempts are cleared", func() bool {
 		return slices.Contains(tp.ct.list(), "unanswered tcp 10.244.3.2:8080")
 	})
+	tp.ct.mu.Lock()
+	services := tp.ct.services
+	tp.ct.mu.Unlock()
+	if !slices.Contains(services, netip.MustParseAddrPort("10.96.0.50:80")) {
+		t.Errorf("the ClusterIP with endpoints is not among the services whose un-DNATed attempts are cleared: %v", services)
+	}
 	for _, c := range tp.ct.list() {
 		if strings.Contains(c, "10.244.1.5") || strings.HasPrefix(c, "endpoint") {
 			t.Errorf("cleared %q: only the gone endpoint's unanswered TCP attempts should go", c)

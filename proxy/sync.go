@@ -65,7 +65,7 @@ func (s *syncer) sync(ctx context.Context) error {
 		return fmt.Errorf("apply %d rules: %w", out.Rules, err)
 	}
 	s.clearStaleUDP(out.UDP)
-	s.clearUnansweredTCP(out.TCPEndpoints)
+	s.clearUnansweredTCP(out.TCPEndpoints, out.TCPServices)
 	s.lastRules = out.Rules
 	s.metrics.synced(s.now().Sub(start), out, eps)
 	return nil
@@ -161,18 +161,22 @@ func (s *syncer) clearStaleUDP(now []rules.UDPService) {
 	s.lastUDP = next
 }
 
-// clearUnansweredTCP removes the unanswered TCP connection attempts to the
-// endpoints the rules stopped using (see NetlinkConntrack.ClearUnansweredTCP
-// for why). now is sorted, as the renderer gives it.
-func (s *syncer) clearUnansweredTCP(now []netip.AddrPort) {
+// clearUnansweredTCP removes the unanswered TCP connection attempts that
+// the rules would not make now: to the endpoints they stopped using, and to
+// the Services they DNAT that no rule DNATed when they were made (see
+// NetlinkConntrack.ClearUnansweredTCP for why). Both lists are sorted, as
+// the renderer gives them.
+func (s *syncer) clearUnansweredTCP(endpoints, services []netip.AddrPort) {
+	var gone []netip.AddrPort
 	for _, ep := range s.lastTCP {
-		if _, found := slices.BinarySearchFunc(now, ep, netip.AddrPort.Compare); !found {
-			if err := s.ct.ClearUnansweredTCP(ep); err != nil {
-				s.cfg.Log.Warn("clear unanswered TCP conntrack entries", "endpoint", ep.String(), "err", err)
-			}
+		if _, found := slices.BinarySearchFunc(endpoints, ep, netip.AddrPort.Compare); !found {
+			gone = append(gone, ep)
 		}
 	}
-	s.lastTCP = now
+	if err := s.ct.ClearUnansweredTCP(gone, services); err != nil {
+		s.cfg.Log.Warn("clear unanswered TCP conntrack entries", "gone", len(gone), "services", len(services), "err", err)
+	}
+	s.lastTCP = endpoints
 }
 
 func (s *syncer) clear(err error, what, addr string) {

@@ -1,6 +1,9 @@
 package rules
 
-import "slices"
+import (
+	"net/netip"
+	"slices"
+)
 
 // portWriter renders one service port. It remembers which balancing
 // chains the entry rules jump to, so that only those are rendered.
@@ -112,6 +115,11 @@ func (w *portWriter) record(used []endpoint) {
 	if p.proto == "tcp" {
 		for _, ep := range used {
 			w.out.TCPEndpoints = append(w.out.TCPEndpoints, ep.addr)
+		}
+		if _, eps := w.internalChain(); len(eps) > 0 {
+			for _, ip := range p.clusterIPs {
+				w.out.TCPServices = append(w.out.TCPServices, netip.AddrPortFrom(ip, p.port))
+			}
 		}
 	}
 	if p.externalLocal && p.healthCheckPort > 0 {

@@ -73,6 +73,8 @@ func (r *renderer) finish(existing Existing) Output {
 	r.out.Text = b.Bytes()
 	slices.SortFunc(r.out.TCPEndpoints, netip.AddrPort.Compare)
 	r.out.TCPEndpoints = slices.Compact(r.out.TCPEndpoints)
+	slices.SortFunc(r.out.TCPServices, netip.AddrPort.Compare)
+	r.out.TCPServices = slices.Compact(r.out.TCPServices)
 	return r.out
 }
 

@@ -50,6 +50,11 @@ type Output struct {
 	// sorted, so the proxy can clear the unanswered connection attempts
 	// left in conntrack to one that is gone (see the proxy's sync).
 	TCPEndpoints []netip.AddrPort
+	// TCPServices lists every ClusterIP:port whose TCP traffic the rules
+	// DNAT to an endpoint, sorted, so the proxy can clear the unanswered
+	// attempts to it that no rule DNATed (made while its rules were
+	// missing).
+	TCPServices []netip.AddrPort
 }
 
 // HealthCheck is what the health check node port of a Service with
