@@ -22,8 +22,8 @@ import (
 
 	apiserverconfig "github.com/kinns/kinns/controlplane/apiserver/config"
 	etcdconfig "github.com/kinns/kinns/controlplane/etcd/config"
+	"github.com/kinns/kinns/controlplane/forward"
 	"github.com/kinns/kinns/controlplane/pki"
-	"github.com/kinns/kinns/harness/forward"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
 )

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kinns/kinns/cni/netns"
 	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
-	"github.com/kinns/kinns/harness/forward"
+	"github.com/kinns/kinns/controlplane/forward"
 	"github.com/kinns/kinns/harness/topology"
 )
 

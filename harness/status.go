@@ -8,8 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kinns/kinns/cni/netns"
+	"github.com/kinns/kinns/controlplane/forward"
 	"github.com/kinns/kinns/harness/containerd"
-	"github.com/kinns/kinns/harness/forward"
 	"github.com/kinns/kinns/harness/network"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"

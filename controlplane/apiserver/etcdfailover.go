@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/kinns/kinns/harness/forward"
+	"github.com/kinns/kinns/controlplane/forward"
 )
 
 // startEtcdFailover relays the store's connections to the first live etcd
