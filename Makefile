@@ -32,7 +32,7 @@ test: deps build unit e2e
 # Our own concurrent packages run under the race detector; the rest (the API
 # server's and etcd's wrappers, which link upstream code the detector would
 # build for minutes, the PKI, testapp) run plainly.
-RACE_PKGS := /(harness|kubelet|cni|proxy|controlplane/scheduler|controlplane/controllers|controlplane/cloud)(/|$$)
+RACE_PKGS := /(harness|kubelet|cni|proxy|controlplane/scheduler|controlplane/controllers|controlplane/cloud|controlplane/forward)(/|$$)
 RACE_SKIP := /controlplane/controllers/(namespace|garbagecollector)
 
 unit:
