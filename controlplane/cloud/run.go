@@ -21,6 +21,7 @@ import (
 
 	"github.com/kinns/kinns/controlplane/cloud/config"
 	"github.com/kinns/kinns/controlplane/controllers/leader"
+	"github.com/kinns/kinns/controlplane/forward"
 )
 
 // LeaseName is the Lease, in kube-system, on which cloud controller
@@ -151,20 +152,7 @@ func seed(p *Provider, services corelisters.ServiceLister, nodes corelisters.Nod
 	return n
 }
 
+// httpGetOK checks a URL with c: 200 OK or an error that says what came.
 func httpGetOK(c *http.Client) func(ctx context.Context, url string) error {
-	return func(ctx context.Context, url string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		return nil
-	}
+	return func(ctx context.Context, url string) error { return forward.GetOK(ctx, c, url) }
 }
