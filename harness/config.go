@@ -8,6 +8,7 @@ import (
 	"github.com/kinns/kinns/harness/proc"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
+	kubeletconfig "github.com/kinns/kinns/kubelet/config"
 )
 
 // Timing profiles (DESIGN §5).
@@ -62,6 +63,12 @@ type Config struct {
 	// NetworkOnly brings up the topology and containerd alone, without a control
 	// plane: for benchmarks and specs of the network.
 	NetworkOnly bool
+	// ImageGCHighPercent and ImageGCLowPercent are the kubelets' image
+	// garbage collection thresholds, in percent of the disk that holds
+	// containerd's images (default 85 and 80, as upstream; a high of 100
+	// turns it off). Image GC runs only on the containerd kinns starts,
+	// whose root the harness knows.
+	ImageGCHighPercent, ImageGCLowPercent *int32
 	// TestApp is the testapp binary the test image is built from (default: next
 	// to LabBinary, or $KINNS_TESTAPP).
 	TestApp string
@@ -107,6 +114,9 @@ func (c *Config) defaults() error {
 		if err := CheckLoadBalancerPool(c.LoadBalancerPool); err != nil {
 			return err
 		}
+	}
+	if err := (kubeletconfig.ImageGC{HighThresholdPercent: c.ImageGCHighPercent, LowThresholdPercent: c.ImageGCLowPercent}).Validate(); err != nil {
+		return err
 	}
 	if c.Timing != TimingFast && c.Timing != TimingKubernetes {
 		return fmt.Errorf("invalid timing %q: use %q or %q", c.Timing, TimingFast, TimingKubernetes)

@@ -42,8 +42,22 @@ func (l *Lab) importTestImage(ctx context.Context) error {
 		return err
 	}
 	l.cfg.Progress("test image: " + images.TestAppImage + " into every node")
-	_, err = l.Load(ctx, archive)
-	return err
+	if _, err = l.Load(ctx, archive); err != nil {
+		return err
+	}
+	return l.pinTestImage(ctx)
+}
+
+// pinTestImage keeps the test image from the kubelets' image garbage
+// collection, as upstream's keeps the pause image: no registry has it, so a
+// node that lost it could never get it back.
+func (l *Lab) pinTestImage(ctx context.Context) error {
+	for _, n := range l.plan.Nodes() {
+		if err := images.Pin(ctx, l.containerdAddress, topology.ContainerdNamespace(l.Name(), n.Name), images.TestAppImage); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Load imports an OCI or docker-save archive into every node and returns the

@@ -49,10 +49,21 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		StateDir:            filepath.Join(dir, "state"), LogDir: filepath.Join(dir, "pods"),
 		Capacity:   capacity,
 		Timings:    timings,
+		ImageGC:    l.imageGC(),
 		ClusterDNS: []string{topology.ClusterDNS.String()}, ClusterDomain: topology.ClusterDomain,
 		ServerAddress: ":10250", ServerCertFile: p.KubeletCert(n.Name), ServerKeyFile: p.KubeletKey(n.Name),
 		ClientCAFile: p.CACert(),
 	}, nil
+}
+
+// imageGC is the kubelets' image GC policy: on the filesystem of the shared
+// daemon's root; off on a containerd given by address, whose root is unknown.
+func (l *Lab) imageGC() kubeletconfig.ImageGC {
+	gc := kubeletconfig.ImageGC{HighThresholdPercent: l.cfg.ImageGCHighPercent, LowThresholdPercent: l.cfg.ImageGCLowPercent}
+	if l.cfg.ContainerdAddress == "" || l.cfg.ContainerdAddress == l.daemon().Address() {
+		gc.FS = l.daemon().DataRoot()
+	}
+	return gc
 }
 
 // nodeDir is node's folder in the lab's state: its kubelet's state (pod

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kinns/kinns/cni"
+	"github.com/kinns/kinns/kubelet/internal/imagegc"
 	"github.com/kinns/kinns/kubelet/internal/node"
 	"github.com/kinns/kinns/kubelet/internal/pods"
 	"github.com/kinns/kinns/kubelet/logs"
@@ -59,8 +60,9 @@ type deps struct {
 
 // kubelet is the node agent and the pods' manager of one node.
 type kubelet struct {
-	agent *node.Agent
-	pods  *pods.Manager
+	agent  *node.Agent
+	pods   *pods.Manager
+	images imagegc.Store
 }
 
 // run is Run with the API client given.
@@ -81,6 +83,7 @@ func run(ctx context.Context, cfg Config, d deps) error {
 		})
 	}
 	g.Go(func() error { return k.run(ctx) })
+	g.Go(func() error { runImageGC(ctx, cfg, d.client, k.images); return nil })
 	return g.Wait()
 }
 
@@ -127,6 +130,7 @@ func assemble(ctx context.Context, cfg Config, d deps) (*kubelet, func(), error)
 		rt.Close()
 		return nil, nil, err
 	}
+	k.images = rt
 	k.agent = node.New(cfg, node.Deps{Client: d.client, Runtime: rt, Network: net})
 	k.pods = pods.New(cfg, pods.Deps{Client: d.client, Runtime: rt, Network: net, Dial: d.dial})
 	adopted, err := rt.Recover(ctx)

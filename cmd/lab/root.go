@@ -38,6 +38,6 @@ several nodes, each host a Linux network namespace, all on this machine.`,
 	root.PersistentFlags().StringVar(&g.stateRoot, "state-root", harness.StateRoot(), "where labs keep their state")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log what is being done")
 	root.PersistentFlags().MarkHidden("state-root")
-	root.AddCommand(newUpCmd(g), newSuperviseCmd(g), newDownCmd(g), newStatusCmd(g), newExecCmd(g), newKubeconfigCmd(g), newFaultCmd(g), newLoadCmd(g), newLogsCmd(g), newComponentCmd())
+	root.AddCommand(newUpCmd(g), newSuperviseCmd(g), newDownCmd(g), newStatusCmd(g), newExecCmd(g), newKubeconfigCmd(g), newFaultCmd(g), newLoadCmd(g), newLogsCmd(g), newRegistryCmd(g), newImagesCmd(g), newComponentCmd())
 	return root
 }

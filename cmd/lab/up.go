@@ -22,6 +22,7 @@ import (
 	"github.com/kinns/kinns/harness/proc"
 	"github.com/kinns/kinns/harness/state"
 	"github.com/kinns/kinns/harness/topology"
+	kubeletconfig "github.com/kinns/kinns/kubelet/config"
 )
 
 type upOptions struct {
@@ -32,11 +33,14 @@ type upOptions struct {
 	dnsUpstream       []string
 	lbPool            string
 	retain            bool
+	imageGCHigh       int32
+	imageGCLow        int32
 }
 
 func (o upOptions) config(g *globals) harness.Config {
 	return harness.Config{Name: g.name, Nodes: o.nodes, APIServers: o.controlPlanes, Timing: o.timing,
-		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream, LoadBalancerPool: o.lbPool, Retain: o.retain}
+		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream, LoadBalancerPool: o.lbPool, Retain: o.retain,
+		ImageGCHighPercent: &o.imageGCHigh, ImageGCLowPercent: &o.imageGCLow}
 }
 
 func (o *upOptions) flags(cmd *cobra.Command) {
@@ -46,6 +50,8 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.containerdAddress, "containerd-address", "", "use the containerd listening on this socket instead of kinns' own")
 	cmd.Flags().BoolVar(&o.retain, "retain", false, "keep a lab whose bring-up failed, for inspection (lab down removes it)")
 	cmd.Flags().StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP:53) the cluster DNS forwards other names to; none: they are refused")
+	cmd.Flags().Int32Var(&o.imageGCHigh, "image-gc-high", kubeletconfig.DefaultImageGCHighThresholdPercent, "kubelets remove unused images once the disk holding them is this full (percent; 100: never)")
+	cmd.Flags().Int32Var(&o.imageGCLow, "image-gc-low", kubeletconfig.DefaultImageGCLowThresholdPercent, "... until it is under this (percent)")
 	cmd.Flags().StringVar(&o.lbPool, "lb-pool", "", "range of LoadBalancer Service addresses on the fabric, FIRST-LAST (default "+cloudconfig.DefaultPool+")")
 }
 
@@ -89,6 +95,9 @@ func runUp(out io.Writer, g *globals, o upOptions) error {
 		if err := harness.CheckLoadBalancerPool(o.lbPool); err != nil {
 			return fmt.Errorf("--lb-pool: %w", err)
 		}
+	}
+	if err := checkImageGC(o); err != nil {
+		return err
 	}
 	cfg := o.config(g)
 	store, err := harness.Reserve(cfg)
@@ -144,6 +153,7 @@ func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.
 	if o.retain {
 		args = append(args, "--retain")
 	}
+	args = append(args, "--image-gc-high", fmt.Sprint(o.imageGCHigh), "--image-gc-low", fmt.Sprint(o.imageGCLow))
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw}
@@ -166,6 +176,16 @@ func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.
 		return proc.ID{}, nil, err
 	}
 	return id, pr, nil
+}
+
+func checkImageGC(o upOptions) error {
+	switch {
+	case o.imageGCHigh < 0 || o.imageGCHigh > 100 || o.imageGCLow < 0 || o.imageGCLow > 100:
+		return fmt.Errorf("--image-gc-high %d --image-gc-low %d: both are percentages, 0-100", o.imageGCHigh, o.imageGCLow)
+	case o.imageGCLow > o.imageGCHigh:
+		return fmt.Errorf("--image-gc-low %d is above --image-gc-high %d: images are removed from high down to low", o.imageGCLow, o.imageGCHigh)
+	}
+	return nil
 }
 
 var errSupervisorDied = errors.New("the lab supervisor exited during bring-up")

@@ -43,6 +43,10 @@ func (d Daemon) Address() string { return filepath.Join(d.RunDir, "containerd.so
 // LogPath is where the daemon writes its log.
 func (d Daemon) LogPath() string { return filepath.Join(d.Root, "containerd.log") }
 
+// DataRoot is the daemon's own root: its content store and snapshots, the
+// filesystem the kubelets' image garbage collection measures.
+func (d Daemon) DataRoot() string { return filepath.Join(d.Root, "root") }
+
 func (d Daemon) configPath() string { return filepath.Join(d.Root, "config.toml") }
 func (d Daemon) recordPath() string { return filepath.Join(d.Root, "daemon.json") }
 func (d Daemon) holdersDir() string { return filepath.Join(d.Root, "holders") }
@@ -201,7 +205,7 @@ disabled_plugins = [
 
 [ttrpc]
   address = %q
-`, filepath.Join(d.Root, "root"), filepath.Join(d.RunDir, "state"), d.Address(), d.Address()+".ttrpc")
+`, d.DataRoot(), filepath.Join(d.RunDir, "state"), d.Address(), d.Address()+".ttrpc")
 	if err := os.WriteFile(d.configPath(), []byte(cfg), 0o644); err != nil {
 		return fmt.Errorf("write containerd config: %w", err)
 	}

@@ -68,6 +68,8 @@ type Config struct {
 	ClusterDomain string
 
 	Timings
+	// ImageGC is when unused images are removed.
+	ImageGC ImageGC
 
 	// ServerAddress is where the kubelet API serves (default ":10250");
 	// no ServerCertFile means no server.
@@ -95,6 +97,10 @@ type Timings struct {
 	// replaced at 80 % of its lifetime). Default 24h; the harness's timing
 	// profile sets it (harness.TimingProfile).
 	TokenMaxAge time.Duration
+	// ImageGCPeriod is how often disk usage is checked for image garbage
+	// collection (upstream: 5m); ImageMinimumGCAge is the age under which
+	// an unused image is kept (upstream's imageMinimumGCAge, 2m).
+	ImageGCPeriod, ImageMinimumGCAge time.Duration
 }
 
 // TimingsFor returns a profile's periods. "kubernetes" is upstream's: lease
@@ -108,20 +114,24 @@ type Timings struct {
 //   - node status every 4s: conditions are fresh within a heartbeat of the
 //     node controller's grace period without doubling API writes;
 //   - backoff 1s doubling to 30s, reset after 60s: a crash shows as a
-//     restart within a second or two, and a crash loop still visibly slows.
+//     restart within a second or two, and a crash loop still visibly slows;
+//   - image GC checked every 10s, sparing images younger than 10s: a pod's
+//     image is in use a moment after its pull, well within that.
 func TimingsFor(profile string) Timings {
 	if profile == ProfileKubernetes {
 		return Timings{
 			LeaseDuration: 40 * time.Second, LeaseRenewInterval: 10 * time.Second,
 			StatusUpdateFrequency: 10 * time.Second, SyncInterval: time.Minute,
 			BackoffInitial: 10 * time.Second, BackoffMax: 5 * time.Minute, BackoffReset: 10 * time.Minute,
-			TokenMaxAge: 24 * time.Hour,
+			TokenMaxAge:   24 * time.Hour,
+			ImageGCPeriod: DefaultImageGCPeriod, ImageMinimumGCAge: DefaultImageMinimumGCAge,
 		}
 	}
 	return Timings{
 		LeaseDuration: 10 * time.Second, LeaseRenewInterval: 2 * time.Second,
 		StatusUpdateFrequency: 4 * time.Second, SyncInterval: 5 * time.Second,
 		BackoffInitial: time.Second, BackoffMax: 30 * time.Second, BackoffReset: time.Minute,
+		ImageGCPeriod: 10 * time.Second, ImageMinimumGCAge: 10 * time.Second,
 	}
 }
 
@@ -137,6 +147,7 @@ func (c *Config) Default() {
 		{&t.StatusUpdateFrequency, &def.StatusUpdateFrequency}, {&t.SyncInterval, &def.SyncInterval},
 		{&t.BackoffInitial, &def.BackoffInitial}, {&t.BackoffMax, &def.BackoffMax},
 		{&t.TokenMaxAge, &def.TokenMaxAge},
+		{&t.ImageGCPeriod, &def.ImageGCPeriod}, {&t.ImageMinimumGCAge, &def.ImageMinimumGCAge},
 	} {
 		if *f.v == 0 {
 			*f.v = *f.d
@@ -195,5 +206,5 @@ func (c Config) Validate() error {
 	if !strings.HasPrefix(c.CgroupParent, "/") || c.CgroupParent == "/" {
 		return errors.New("kubelet config: cgroup parent must be an absolute path below /")
 	}
-	return nil
+	return c.ImageGC.Validate()
 }
