@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -96,8 +97,8 @@ func checkRegistryHost(h string) error {
 		if host, port, err = net.SplitHostPort(h); err != nil {
 			return err
 		}
-		if port == "" {
-			return fmt.Errorf("empty port")
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("bad port %q", port)
 		}
 	}
 	if host == "" || strings.ContainsAny(host, "/ =") {
