@@ -100,6 +100,11 @@ func (w *podWorker) pullBackOff(pod *v1.Pod, c *v1.Container) {
 		return
 	}
 	w.waiting[c.Name] = last
+	failed := w.pullFailed[c.Name]
+	if w.pullBackOffTold[c.Name].Equal(failed) {
+		return
+	}
+	w.pullBackOffTold[c.Name] = failed
 	w.k.event(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
 	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
 }
