@@ -25,6 +25,9 @@ type component struct {
 	host  string // the host it runs in
 	args  []string
 	files []*os.File // passed on as fd 3, 4, …
+	// spawnFiles, if set, opens files passed on after files at each
+	// start (restarts too); they are closed once the process has them.
+	spawnFiles func() ([]*os.File, error)
 	// readyPipe: the component says "ready" on a pipe it is handed (--ready-fd).
 	readyPipe bool
 	// ready, if set, waits until the component serves; it must respect ctx.
@@ -117,6 +120,14 @@ func (l *Lab) spawn(ctx context.Context, c component) (*running, *os.File, error
 	defer logf.Close()
 	args := append([]string{"component"}, c.args...)
 	files := append([]*os.File(nil), c.files...)
+	if c.spawnFiles != nil {
+		more, err := c.spawnFiles()
+		if err != nil {
+			return nil, nil, fmt.Errorf("start %s on %s: %w", c.name, c.host, err)
+		}
+		defer closeAll(more)
+		files = append(files, more...)
+	}
 	var readyR *os.File
 	if c.readyPipe {
 		r, w, err := os.Pipe()

@@ -58,6 +58,12 @@ type Config struct {
 	// LoadBalancerPool is the range LoadBalancer Services get addresses
 	// from, "FIRST-LAST" on the fabric (default 10.89.0.200-10.89.0.250).
 	LoadBalancerPool string
+	// RegistryMirrors are pull-through mirrors, "REGISTRY=URL" (REGISTRY
+	// as images name it: docker.io, ghcr.io, 127.0.0.1:5000), tried in
+	// order before the registry itself; InsecureRegistries are
+	// "HOST[:PORT]" pulled from over plain HTTP or unverified TLS. Both are
+	// written as containerd hosts.toml files for the kubelets.
+	RegistryMirrors, InsecureRegistries []string
 	// NodeCPU and NodeMemory are each node's capacity (default 2 and 4Gi).
 	NodeCPU, NodeMemory string
 	// NetworkOnly brings up the topology and containerd alone, without a control
@@ -116,6 +122,9 @@ func (c *Config) defaults() error {
 		}
 	}
 	if err := (kubeletconfig.ImageGC{HighThresholdPercent: c.ImageGCHighPercent, LowThresholdPercent: c.ImageGCLowPercent}).Validate(); err != nil {
+		return err
+	}
+	if _, err := RegistryHosts(c.RegistryMirrors, c.InsecureRegistries); err != nil {
 		return err
 	}
 	if c.Timing != TimingFast && c.Timing != TimingKubernetes {

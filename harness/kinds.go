@@ -29,6 +29,9 @@ type kind struct {
 	config func(l *Lab, h topology.Host, kubeconfig string) (any, error)
 	// files, if set, are handed to the instance as fd 3, 4…
 	files func(l *Lab) ([]*os.File, error)
+	// spawnFiles, if set, are opened anew for each start of an instance
+	// (restarts too) and handed to it after files.
+	spawnFiles func(l *Lab) ([]*os.File, error)
 	// ready, if set, waits until the instance on h serves; otherwise it
 	// says so on its ready pipe.
 	ready func(l *Lab, h topology.Host) func(ctx context.Context) error
@@ -61,7 +64,7 @@ var kinds = []kind{
 		config: (*Lab).dnsConfig, timeout: 60 * time.Second},
 	{name: "kubelet", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return KubeletComponent(h.Name) },
 		identity: func(h topology.Host) pki.Identity { return pki.NodeIdentity(h.Name) },
-		config:   (*Lab).kubeletConfig, timeout: 30 * time.Second},
+		config:   (*Lab).kubeletConfig, spawnFiles: (*Lab).hostNetns, timeout: 30 * time.Second},
 	{name: "proxy", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return ProxyComponent(h.Name) }, identity: as(pki.Proxy),
 		config: (*Lab).proxyConfig, timeout: 30 * time.Second},
 	{name: "delayer", onDemand: true, timeout: 10 * time.Second},
@@ -151,6 +154,9 @@ func (l *Lab) instance(k kind, h topology.Host) (component, error) {
 		if c.files, err = k.files(l); err != nil {
 			return component{}, err
 		}
+	}
+	if k.spawnFiles != nil {
+		c.spawnFiles = func() ([]*os.File, error) { return k.spawnFiles(l) }
 	}
 	if k.ready != nil {
 		c.ready, c.readyPipe = k.ready(l, h), false

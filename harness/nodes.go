@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -38,6 +39,10 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		v1.ResourceMemory: resource.MustParse(orDefault(l.cfg.NodeMemory, DefaultNodeMemory)),
 		v1.ResourcePods:   resource.MustParse(DefaultNodePods),
 	}
+	registries, err := l.writeRegistryConfig()
+	if err != nil {
+		return nil, err
+	}
 	timings := kubeletconfig.TimingsFor(l.cfg.Timing)
 	timings.TokenMaxAge = TimingProfile(l.cfg.Timing).TokenMaxAge
 	return kubeletconfig.Config{
@@ -53,6 +58,8 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		ClusterDNS: []string{topology.ClusterDNS.String()}, ClusterDomain: topology.ClusterDomain,
 		ServerAddress: ":10250", ServerCertFile: p.KubeletCert(n.Name), ServerKeyFile: p.KubeletKey(n.Name),
 		ClientCAFile: p.CACert(),
+		// The kubelet's only extra file: the host's namespace, for pulls.
+		HostNetnsFD: 3, RegistryConfigDir: registries,
 	}, nil
 }
 
@@ -173,4 +180,14 @@ func (l *Lab) RestartKubelet(ctx context.Context, node string) error {
 		return err
 	}
 	return l.restart(ctx, name, 30*time.Second)
+}
+
+// hostNetns opens the host's network namespace (the one of the calling
+// thread, which the supervisor never moves) for a kubelet to pull through.
+func (l *Lab) hostNetns() ([]*os.File, error) {
+	f, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("open the host's network namespace: %w", err)
+	}
+	return []*os.File{f}, nil
 }

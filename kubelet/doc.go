@@ -67,8 +67,12 @@
 // AppArmor, procMount, sysctls, SELinux and user namespaces are not
 // applied.
 //
-// Known differences from the upstream kubelet: an image already present is
-// never pulled again, whatever the pull policy (a lab has no registry); the
+// Images (internal/images) follow upstream's pull policies, pull secrets and
+// events, pulled through the host's network namespace (Config.HostNetnsFD);
+// the one difference is the lab's own store, kinns.local, which has no
+// registry: its images are used when present whatever the policy.
+//
+// Known differences from the upstream kubelet: the
 // projected service-account token is requested once per container start
 // and not rotated (the API server stretches a kubelet's one-hour token to a
 // year by default); a missing resource limit in the downward API is the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kinns/kinns/cni"
+	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/kubelet/internal/imagegc"
 	"github.com/kinns/kinns/kubelet/internal/node"
 	"github.com/kinns/kinns/kubelet/internal/pods"
@@ -116,8 +118,10 @@ func assemble(ctx context.Context, cfg Config, d deps) (*kubelet, func(), error)
 		FIFODir: filepath.Join(cfg.StateDir, "fifo"),
 		OpenLog: func(path string) (containerd.LogSink, error) { return logs.Create(path) },
 		// Exits are watched only from Recover on, when k.pods is set.
-		OnExit: func(c runtime.Container) { k.pods.ContainerExited(c) },
-		Log:    cfg.Log,
+		OnExit:            func(c runtime.Container) { k.pods.ContainerExited(c) },
+		Dial:              pullDial(cfg),
+		RegistryConfigDir: cfg.RegistryConfigDir,
+		Log:               cfg.Log,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -140,4 +144,13 @@ func assemble(ctx context.Context, cfg Config, d deps) (*kubelet, func(), error)
 	}
 	cfg.Log.Info("kubelet starting", "node", cfg.NodeName, "containers", len(adopted))
 	return k, func() { rt.Close() }, nil
+}
+
+// pullDial opens image pulls' connections in the host's namespace, from
+// the descriptor the harness handed down; nil (this namespace) without one.
+func pullDial(cfg Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if cfg.HostNetnsFD <= 0 {
+		return nil
+	}
+	return netns.NewDialer(os.NewFile(uintptr(cfg.HostNetnsFD), "host-netns")).DialContext
 }

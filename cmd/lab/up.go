@@ -31,6 +31,7 @@ type upOptions struct {
 	timing            string
 	containerdAddress string
 	dnsUpstream       []string
+	mirrors, insecure []string
 	lbPool            string
 	retain            bool
 	imageGCHigh       int32
@@ -40,7 +41,7 @@ type upOptions struct {
 func (o upOptions) config(g *globals) harness.Config {
 	return harness.Config{Name: g.name, Nodes: o.nodes, APIServers: o.controlPlanes, Timing: o.timing,
 		ContainerdAddress: o.containerdAddress, StateRoot: g.stateRoot, DNSUpstream: o.dnsUpstream, LoadBalancerPool: o.lbPool, Retain: o.retain,
-		ImageGCHighPercent: &o.imageGCHigh, ImageGCLowPercent: &o.imageGCLow}
+		ImageGCHighPercent: &o.imageGCHigh, ImageGCLowPercent: &o.imageGCLow, RegistryMirrors: o.mirrors, InsecureRegistries: o.insecure}
 }
 
 func (o *upOptions) flags(cmd *cobra.Command) {
@@ -52,6 +53,8 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP:53) the cluster DNS forwards other names to; none: they are refused")
 	cmd.Flags().Int32Var(&o.imageGCHigh, "image-gc-high", kubeletconfig.DefaultImageGCHighThresholdPercent, "kubelets remove unused images once the disk holding them is this full (percent; 100: never)")
 	cmd.Flags().Int32Var(&o.imageGCLow, "image-gc-low", kubeletconfig.DefaultImageGCLowThresholdPercent, "... until it is under this (percent)")
+	cmd.Flags().StringArrayVar(&o.mirrors, "registry-mirror", nil, "pull REGISTRY's images through a mirror first, REGISTRY=URL (repeatable), such as docker.io=http://127.0.0.1:5000")
+	cmd.Flags().StringArrayVar(&o.insecure, "insecure-registry", nil, "pull from HOST[:PORT] over plain HTTP or unverified TLS (repeatable); localhost and 127.0.0.1 registries need not be named")
 	cmd.Flags().StringVar(&o.lbPool, "lb-pool", "", "range of LoadBalancer Service addresses on the fabric, FIRST-LAST (default "+cloudconfig.DefaultPool+")")
 }
 
@@ -90,6 +93,9 @@ func runUp(out io.Writer, g *globals, o upOptions) error {
 		if _, err := netip.ParseAddrPort(u); err != nil {
 			return fmt.Errorf("--dns-upstream %q: want IP:PORT, such as 192.0.2.53:53", u)
 		}
+	}
+	if _, err := harness.RegistryHosts(o.mirrors, o.insecure); err != nil {
+		return err
 	}
 	if o.lbPool != "" {
 		if err := harness.CheckLoadBalancerPool(o.lbPool); err != nil {
@@ -149,6 +155,12 @@ func startSupervisor(store *state.Store, g *globals, o upOptions) (proc.ID, *os.
 	}
 	if o.lbPool != "" {
 		args = append(args, "--lb-pool", o.lbPool)
+	}
+	for _, m := range o.mirrors {
+		args = append(args, "--registry-mirror", m)
+	}
+	for _, r := range o.insecure {
+		args = append(args, "--insecure-registry", r)
 	}
 	if o.retain {
 		args = append(args, "--retain")

@@ -117,6 +117,25 @@ func Do(path string, fn func() error) error {
 }
 
 func doLocked(path string, fn func() error) error {
+	target, err := vns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", path, err)
+	}
+	defer target.Close()
+	return doInLocked(target, path, fn)
+}
+
+// DoIn is Do for a namespace held open as ns (an nsfs file, such as one
+// inherited from a parent process); ns stays open.
+func DoIn(ns *os.File, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- doInLocked(vns.NsHandle(ns.Fd()), ns.Name(), fn) }()
+	return <-errc
+}
+
+// doInLocked locks the calling goroutine's thread, runs fn inside target and
+// switches back; name is for errors.
+func doInLocked(target vns.NsHandle, name string, fn func() error) error {
 	runtime.LockOSThread()
 	orig, err := vns.Get()
 	if err != nil {
@@ -124,19 +143,13 @@ func doLocked(path string, fn func() error) error {
 		return fmt.Errorf("get current netns: %w", err)
 	}
 	defer orig.Close()
-	target, err := vns.GetFromPath(path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open netns %s: %w", path, err)
-	}
-	defer target.Close()
 	if err := vns.Set(target); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("enter netns %s: %w", path, err)
+		return fmt.Errorf("enter netns %s: %w", name, err)
 	}
 	fnErr := fn()
 	if err := vns.Set(orig); err != nil {
-		return fmt.Errorf("switch back from netns %s: %w", path, err)
+		return fmt.Errorf("switch back from netns %s: %w", name, err)
 	}
 	runtime.UnlockOSThread()
 	return fnErr

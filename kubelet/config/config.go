@@ -36,6 +36,15 @@ type Config struct {
 	NodeNetns string
 	// Bridge is the node's pod bridge (default cni0).
 	Bridge string
+	// HostNetnsFD is an open descriptor, inherited from the harness, of the
+	// host's network namespace: image pulls (registries, proxies, name
+	// servers) connect through it, pods never do. 0: pulls connect from
+	// NodeNetns, which has no way out.
+	HostNetnsFD int
+	// RegistryConfigDir holds containerd certs.d-style <host>/hosts.toml
+	// files (mirrors, insecure registries) written by the harness; empty:
+	// each registry's defaults.
+	RegistryConfigDir string
 
 	// ContainerdAddress is the shared daemon's socket; ContainerdNamespace
 	// this node's namespace in it ("<lab>-<node>"), made by the harness.

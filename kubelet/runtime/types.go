@@ -95,6 +95,9 @@ type Image struct {
 	// User is the user its config runs as ("1000", "app:staff"); empty for
 	// root.
 	User string
+	// Size is the bytes of its manifest, config and layers as stored (the
+	// compressed layers), as upstream reports an image's size.
+	Size int64
 }
 
 // Mount is a host file or folder seen inside the container.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,19 @@ func (f *fakeRuntime) EnsureImage(_ context.Context, ref, policy string) (runtim
 		return runtime.Image{}, &runtime.ImageError{Reason: "ErrImagePull", Image: ref, Err: fmt.Errorf("dial tcp: lookup %s: no such host", ref)}
 	}
 	return runtime.Image{Ref: ref, ID: ref + "@sha256:abcd"}, nil
+}
+
+func (f *fakeRuntime) LocalImage(_ context.Context, ref string) (runtime.Image, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.missing[ref] || f.missing[strings.TrimPrefix(ref, "docker.io/library/")] {
+		return runtime.Image{}, false, nil
+	}
+	return runtime.Image{Ref: ref, ID: ref + "@sha256:abcd"}, true, nil
+}
+
+func (f *fakeRuntime) PullImage(_ context.Context, ref string, _ *runtime.Auth) (runtime.Image, error) {
+	return runtime.Image{}, &runtime.ImageError{Reason: "ErrImagePull", Image: ref, Err: fmt.Errorf("dial tcp: lookup %s: no such host", ref)}
 }
 
 func (f *fakeRuntime) Start(_ context.Context, s runtime.Spec) (runtime.Container, error) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kinns/kinns/cni"
 	"github.com/kinns/kinns/kubelet/config"
+	"github.com/kinns/kinns/kubelet/internal/images"
 	"github.com/kinns/kinns/kubelet/internal/podinputs"
 	"github.com/kinns/kinns/kubelet/records"
 	"github.com/kinns/kinns/kubelet/runtime"
@@ -39,6 +40,9 @@ type Network interface {
 type Deps struct {
 	Client  kubernetes.Interface
 	Runtime runtime.Runtime
+	// Images is the node's image store; nil: Runtime, which must then
+	// implement runtime.ImageService.
+	Images  runtime.ImageService
 	Network Network
 	// Clock defaults to the real one.
 	Clock clock.WithTicker
@@ -59,6 +63,7 @@ type Manager struct {
 	cfg     config.Config
 	client  kubernetes.Interface
 	rt      runtime.Runtime
+	images  *images.Manager
 	net     Network
 	inputs  *podinputs.Inputs
 	clock   clock.WithTicker
@@ -102,6 +107,13 @@ func New(cfg config.Config, d Deps) *Manager {
 	if k.dial == nil {
 		k.dial = (&net.Dialer{}).DialContext
 	}
+	if d.Images == nil {
+		d.Images = d.Runtime.(runtime.ImageService)
+	}
+	k.images = images.New(images.Config{
+		Store: d.Images, Secret: k.secret, Clock: k.clock, Log: cfg.Log,
+		Event: func(pod *v1.Pod, kind, reason, msg string) { k.event(pod, kind, reason, "%s", msg) },
+	})
 	return k
 }
 
@@ -298,4 +310,12 @@ func (k *Manager) event(pod *v1.Pod, kind, reason, format string, args ...any) {
 	if k.events != nil && pod != nil {
 		k.events.Event(pod, kind, reason, fmt.Sprintf(format, args...))
 	}
+}
+
+// secret reads a pull secret through the API (bounded, as every call of a
+// start).
+func (k *Manager) secret(ctx context.Context, namespace, name string) (*v1.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	return k.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 }

@@ -31,14 +31,12 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	pullKey := "pull/" + backoffKey(pod, c.Name)
 	if failed, ok := w.pullFailed[c.Name]; ok {
 		if wait := w.k.backoff.Remaining(pullKey, failed, now); wait > 0 {
-			if r := w.waiting[c.Name].Reason; r == "ErrImagePull" || r == "ImagePullBackOff" {
-				w.waiting[c.Name] = waiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q", c.Image)}
-			}
+			w.pullBackOff(pod, c)
 			return wait
 		}
 	}
 	w.at("start " + c.Name + ": image")
-	img, err := w.k.rt.EnsureImage(ctx, c.Image, string(c.ImagePullPolicy))
+	img, err := w.k.images.Ensure(ctx, pod, c)
 	if err != nil {
 		return w.failStart(pod, c, pullKey, imageReason(err), err)
 	}
@@ -82,10 +80,33 @@ func (w *podWorker) failStart(pod *v1.Pod, c *v1.Container, key, reason string, 
 		// container's waiting state.
 		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
 	} else {
-		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s: %v", reason, err)
+		// An image error: the image manager's event told the cause.
+		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 	}
 	w.k.log.Warn("container not started", "pod", w.name(), "container", c.Name, "reason", reason, "err", err)
 	return max(w.k.backoff.Remaining(key, now, now), time.Millisecond)
+}
+
+// pullBackOff shows a container whose image pull failed, while it waits
+// for its next try, as upstream does: ImagePullBackOff with the last pull
+// error, a BackOff event.
+func (w *podWorker) pullBackOff(pod *v1.Pod, c *v1.Container) {
+	last := w.waiting[c.Name]
+	switch last.Reason {
+	case "ErrImagePull":
+		last = waiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, last.Message)}
+	case "ImagePullBackOff":
+	default:
+		return
+	}
+	w.waiting[c.Name] = last
+	failed := w.pullFailed[c.Name]
+	if w.pullBackOffTold[c.Name].Equal(failed) {
+		return
+	}
+	w.pullBackOffTold[c.Name] = failed
+	w.k.event(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
 }
 
 func imageReason(err error) string {

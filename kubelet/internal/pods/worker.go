@@ -32,12 +32,15 @@ type podWorker struct {
 	sandbox    *sandbox
 	waiting    map[string]waiting // per container: failed pull or start
 	pullFailed map[string]time.Time
-	probes     *podProbes
-	killed     map[string]killKind // runs a sync stopped, and what follows
-	lastSent   *v1.PodStatus
-	lastPatch  time.Time
-	done       bool // the restart policy let nothing run again
-	stopped    bool // everything stopped for good (deletion or final phase)
+	// pullBackOffTold: the pull failure (pullFailed) whose back-off the
+	// pod was told of, so that one back-off is one BackOff event.
+	pullBackOffTold map[string]time.Time
+	probes          *podProbes
+	killed          map[string]killKind // runs a sync stopped, and what follows
+	lastSent        *v1.PodStatus
+	lastPatch       time.Time
+	done            bool // the restart policy let nothing run again
+	stopped         bool // everything stopped for good (deletion or final phase)
 
 	// step names what the sync is doing, for the watchdog's warning.
 	step atomic.Pointer[string]
@@ -54,7 +57,7 @@ func (w *podWorker) at(step string) { w.step.Store(&step) }
 func newPodWorker(k *Manager, uid types.UID, ref runtime.PodRef) *podWorker {
 	w := &podWorker{
 		k: k, uid: uid, ref: ref, kick: make(chan struct{}, 1),
-		waiting: map[string]waiting{}, pullFailed: map[string]time.Time{},
+		waiting: map[string]waiting{}, pullFailed: map[string]time.Time{}, pullBackOffTold: map[string]time.Time{},
 		killed: map[string]killKind{},
 	}
 	w.probes = newPodProbes(k, w.kickNow)

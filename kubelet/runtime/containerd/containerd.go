@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,6 +40,17 @@ type Config struct {
 	FIFODir string
 	// PullTimeout bounds one image pull (default 5 minutes).
 	PullTimeout time.Duration
+	// Dial opens the connections of pulls (to registries, proxies and
+	// name servers); nil: net.Dialer's, from this process's namespace.
+	// The kubelet dials through the host's namespace (netns.Dialer).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Resolver resolves registry names for Dial's connections; nil: the
+	// default resolver.
+	Resolver *net.Resolver
+	// RegistryConfigDir is a containerd certs.d-style folder of
+	// <host>/hosts.toml files (mirrors, plain-HTTP or unverified
+	// registries); empty: each registry's defaults.
+	RegistryConfigDir string
 	// OpenLog opens the log file of a run, appending to it if it exists.
 	OpenLog func(path string) (LogSink, error)
 	// OnExit is told of every run whose exit was recorded by a watcher (not
