@@ -42,26 +42,16 @@ func (l *Lab) importTestImage(ctx context.Context) error {
 		return err
 	}
 	l.cfg.Progress("test image: " + images.TestAppImage + " into every node")
-	if _, err = l.Load(ctx, archive); err != nil {
-		return err
-	}
-	return l.pinTestImage(ctx)
+	_, err = l.Load(ctx, archive)
+	return err
 }
 
-// pinTestImage keeps the test image from the kubelets' image garbage
-// collection, as upstream's keeps the pause image: no registry has it, so a
-// node that lost it could never get it back.
-func (l *Lab) pinTestImage(ctx context.Context) error {
-	for _, n := range l.plan.Nodes() {
-		if err := images.Pin(ctx, l.containerdAddress, topology.ContainerdNamespace(l.Name(), n.Name), images.TestAppImage); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Load imports an OCI or docker-save archive into every node and returns the
-// image names it held.
+// Load imports an OCI or docker-save archive into every node, pins what it
+// held against the kubelets' image garbage collection and returns the image
+// names. Pinned as upstream's runtime pins the pause image: no registry could
+// give a loaded image back (the test image's kinns.local is no registry at
+// all), so a node that lost one could not run it again; images pulled from a
+// registry are the ones image GC removes.
 func (l *Lab) Load(ctx context.Context, archive string) ([]string, error) {
 	if _, err := os.Stat(archive); err != nil {
 		return nil, fmt.Errorf("image archive: %w", err)
@@ -75,6 +65,11 @@ func (l *Lab) Load(ctx context.Context, archive string) ([]string, error) {
 			got, err := images.ImportArchive(gctx, l.containerdAddress, ns, archive)
 			if err != nil {
 				return fmt.Errorf("import %s into %s: %w", archive, n.Name, err)
+			}
+			for _, name := range got {
+				if err := images.Pin(gctx, l.containerdAddress, ns, name); err != nil {
+					return err
+				}
 			}
 			names[i] = got
 			return nil

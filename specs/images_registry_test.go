@@ -207,7 +207,14 @@ var _ = Describe("lab images", imagesRegistryLabel, func() {
 })
 
 var _ = Describe("image garbage collection", imagesRegistryLabel, func() {
-	It("removes an unused image over the high threshold and keeps the one a pod runs", func(ctx SpecContext) {
+	It("removes a pulled image no pod uses over the high threshold, and keeps the one a pod runs and the loaded ones", func(ctx SpecContext) {
+		port, root := registryUp(ctx)
+		for _, tag := range []string{"keep", "drop"} {
+			runLab(ctx, "registry", "push", "--port", strconv.Itoa(port), "--state-root", root,
+				variantArchive("kinns.local/gc:"+tag), "gc:"+tag)
+		}
+		keep, drop := fmt.Sprintf("localhost:%d/gc:keep", port), fmt.Sprintf("localhost:%d/gc:drop", port)
+
 		// Thresholds no disk meets: every GC period removes whatever may go.
 		lab, err := harness.Up(ctx, harness.Config{Name: uniqueName("gc"), Nodes: 1, APIServers: 1, LabBinary: labBinary,
 			FailureLogs: failureLogs(), ImageGCHighPercent: ptr.To[int32](1), ImageGCLowPercent: ptr.To[int32](0)})
@@ -216,25 +223,30 @@ var _ = Describe("image garbage collection", imagesRegistryLabel, func() {
 		DeferCleanup(reportOnFailure, lab)
 		cs := clientAs(lab, pki.Admin)
 
-		By("loading two images made from the test image, then running a pod of one")
-		keep, drop := "kinns.local/gc-keep:1", "kinns.local/gc-drop:1"
-		_, err = lab.Load(ctx, variantArchive(keep))
+		By("a loaded image, and two pulled ones each run by a pod, one of which is deleted")
+		loaded := "kinns.local/gc-loaded:1"
+		_, err = lab.Load(ctx, variantArchive(loaded))
 		Expect(err).NotTo(HaveOccurred())
-		pod := testPod("keeper")
-		pod.Spec.Containers[0].Image, pod.Spec.Containers[0].ImagePullPolicy = keep, corev1.PullNever
-		create(ctx, cs, pod)
-		waitFor(ctx, cs, "keeper", 30*time.Second, func(g Gomega, p *corev1.Pod) { g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning)) })
-		_, err = lab.Load(ctx, variantArchive(drop))
-		Expect(err).NotTo(HaveOccurred())
+		for name, image := range map[string]string{"keeper": keep, "dropper": drop} {
+			pod := testPod(name)
+			pod.Spec.Containers[0].Image, pod.Spec.Containers[0].ImagePullPolicy = image, corev1.PullIfNotPresent
+			create(ctx, cs, pod)
+			waitFor(ctx, cs, name, 45*time.Second, func(g Gomega, p *corev1.Pod) { g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning)) })
+		}
+		Expect(cs.CoreV1().Pods("default").Delete(ctx, "dropper", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})).To(Succeed())
 
-		By("the unused one goes within a GC period past its minimum age")
+		By("the unused pulled image goes within a GC period past its minimum age; the pinned ones stay")
 		Eventually(func(g Gomega) {
 			list, err := lab.Images(ctx, "node-1")
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(findImage(list[0].Images, drop)).To(BeNil())
 			g.Expect(findImage(list[0].Images, keep)).NotTo(BeNil())
-			g.Expect(findImage(list[0].Images, testImage)).NotTo(BeNil(), "the pinned test image stays")
-		}).WithContext(ctx).WithTimeout(45 * time.Second).WithPolling(time.Second).Should(Succeed())
+			for _, pinned := range []string{testImage, loaded} {
+				img := findImage(list[0].Images, pinned)
+				g.Expect(img).NotTo(BeNil(), "loaded images are pinned: %s stays", pinned)
+				g.Expect(img.Pinned).To(BeTrue())
+			}
+		}).WithContext(ctx).WithTimeout(60 * time.Second).WithPolling(time.Second).Should(Succeed())
 
 		By("the pod keeps running, and the Node says the disk could not be freed enough")
 		p, err := cs.CoreV1().Pods("default").Get(ctx, "keeper", metav1.GetOptions{})
