@@ -12,9 +12,11 @@ import (
 	"github.com/kinns/kinns/controlplane/controllers/endpoints"
 	"github.com/kinns/kinns/controlplane/controllers/garbagecollector"
 	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
+	"github.com/kinns/kinns/controlplane/controllers/localpath"
 	"github.com/kinns/kinns/controlplane/controllers/namespace"
 	"github.com/kinns/kinns/controlplane/controllers/nodeipam"
 	"github.com/kinns/kinns/controlplane/controllers/nodelifecycle"
+	"github.com/kinns/kinns/controlplane/controllers/persistentvolume"
 	"github.com/kinns/kinns/controlplane/controllers/replicaset"
 	"github.com/kinns/kinns/controlplane/controllers/rootca"
 	"github.com/kinns/kinns/controlplane/controllers/serviceaccount"
@@ -84,6 +86,18 @@ var specs = []spec{
 	}},
 	{"deployment", "deployment-controller", func(e env) (runner, error) {
 		return deployment.New(e.Deps, deployment.Options{})
+	}},
+	{"persistentvolume-binder", "persistent-volume-binder", func(e env) (runner, error) {
+		return persistentvolume.New(e.Deps, persistentvolume.Options{})
+	}},
+	{"pvc-protection", "pvc-protection-controller", func(e env) (runner, error) {
+		return persistentvolume.NewClaimProtection(e.Deps)
+	}},
+	{"pv-protection", "pv-protection-controller", func(e env) (runner, error) {
+		return persistentvolume.NewVolumeProtection(e.Deps)
+	}},
+	{"local-path-provisioner", "persistent-volume-binder", func(e env) (runner, error) {
+		return localpath.New(e.Deps, localpath.Options{Root: e.cfg.LocalPathRoot})
 	}},
 }
 
