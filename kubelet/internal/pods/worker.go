@@ -32,6 +32,7 @@ type podWorker struct {
 	sandbox    *sandbox
 	waiting    map[string]waiting // per container: failed pull or start
 	pullFailed map[string]time.Time
+	mountMsg   string // the last FailedMount event's message
 	probes     *podProbes
 	killed     map[string]killKind // runs a sync stopped, and what follows
 	lastSent   *v1.PodStatus
