@@ -87,16 +87,16 @@ var specs = []spec{
 	{"deployment", "deployment-controller", func(e env) (runner, error) {
 		return deployment.New(e.Deps, deployment.Options{})
 	}},
-	{"persistentvolume-binder", "persistent-volume-binder", func(e env) (runner, error) {
+	{name: "persistentvolume-binder", account: "persistent-volume-binder", build: func(e env) (runner, error) {
 		return persistentvolume.New(e.Deps, persistentvolume.Options{})
 	}},
-	{"pvc-protection", "pvc-protection-controller", func(e env) (runner, error) {
+	{name: "pvc-protection", account: "pvc-protection-controller", build: func(e env) (runner, error) {
 		return persistentvolume.NewClaimProtection(e.Deps)
 	}},
-	{"pv-protection", "pv-protection-controller", func(e env) (runner, error) {
+	{name: "pv-protection", account: "pv-protection-controller", build: func(e env) (runner, error) {
 		return persistentvolume.NewVolumeProtection(e.Deps)
 	}},
-	{"local-path-provisioner", "persistent-volume-binder", func(e env) (runner, error) {
+	{name: "local-path-provisioner", account: "persistent-volume-binder", build: func(e env) (runner, error) {
 		return localpath.New(e.Deps, localpath.Options{Root: e.cfg.LocalPathRoot})
 	}},
 }
