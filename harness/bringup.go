@@ -37,12 +37,13 @@ func (l *Lab) steps() []steps.Step {
 		steps.Step{Name: "cloud-addon", After: []string{"apiserver"}, Run: l.ensureCloudAddon},
 		steps.Step{Name: "cloud", After: []string{"cloud-addon", "lb-router"}, Run: l.kindStep("cloud", "")},
 		steps.Step{Name: "dns-addon", After: []string{"apiserver"}, Run: l.ensureDNSAddon},
+		steps.Step{Name: "storage-addon", After: []string{"apiserver"}, Run: l.ensureStorageAddon},
 		steps.Step{Name: "dns", After: []string{"dns-addon"}, Run: l.kindStep("dns", "")},
 		steps.Step{Name: "node-cgroup", Run: l.recordNodeCgroup},
 		steps.Step{Name: "kubelets", After: []string{"apiserver", "containerd", "node-cgroup"},
 			Run: l.kindStep("kubelet", fmt.Sprintf("kubelets and proxies on node-1..node-%d, DNS on cp-2 and cp-3", len(l.plan.Nodes())))},
 		steps.Step{Name: "proxies", After: []string{"apiserver"}, Run: l.kindStep("proxy", "")},
-		steps.Step{Name: "usable", After: []string{"kubelets", "proxies", "dns", "scheduler", "controllers", "cloud"}, Run: l.waitUsable},
+		steps.Step{Name: "usable", After: []string{"kubelets", "proxies", "dns", "scheduler", "controllers", "cloud", "storage-addon"}, Run: l.waitUsable},
 	)
 }
 

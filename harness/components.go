@@ -30,5 +30,5 @@ func (l *Lab) schedulerConfig(h topology.Host, kubeconfig string) (any, error) {
 
 func (l *Lab) controllersConfig(h topology.Host, kubeconfig string) (any, error) {
 	return controllersconfig.Config{Kubeconfig: kubeconfig, NodeTiming: controllersconfig.Timing(l.cfg.Timing), DNSServers: l.DNSServers(),
-		LeaderElection: l.leaderElection(h)}, nil
+		LocalPathRoot: l.localPathRoot(), LeaderElection: l.leaderElection(h)}, nil
 }

@@ -310,9 +310,9 @@ func (l *Lab) teardown(ctx context.Context) error {
 	return l.store.Remove()
 }
 
-// resources is what the lab recorded, and the pod namespaces that the
-// kubelets recorded in their own state folders (records.Netns reads
-// them; every node folder is read, whatever the lab's size is believed to be).
+// resources is what the lab recorded, and the pod namespaces and volume
+// mounts that the kubelets left in their own state folders (records.Netns
+// and records.Mounts read them; every node folder is read, whatever the lab's size is believed to be).
 func (l *Lab) resources() ([]state.Resource, error) {
 	rs, err := l.store.Resources()
 	if err != nil {
@@ -322,6 +322,9 @@ func (l *Lab) resources() ([]state.Resource, error) {
 	for _, n := range nodes {
 		for _, name := range records.Netns(l.kubeletStateDir(n.Name())) {
 			rs = append(rs, state.Resource{Kind: state.KindNetns, Name: name})
+		}
+		for _, dir := range records.Mounts(l.kubeletStateDir(n.Name())) {
+			rs = append(rs, state.Resource{Kind: state.KindMount, Name: dir})
 		}
 	}
 	return rs, nil

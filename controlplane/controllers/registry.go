@@ -12,9 +12,11 @@ import (
 	"github.com/kinns/kinns/controlplane/controllers/endpoints"
 	"github.com/kinns/kinns/controlplane/controllers/garbagecollector"
 	"github.com/kinns/kinns/controlplane/controllers/internal/deps"
+	"github.com/kinns/kinns/controlplane/controllers/localpath"
 	"github.com/kinns/kinns/controlplane/controllers/namespace"
 	"github.com/kinns/kinns/controlplane/controllers/nodeipam"
 	"github.com/kinns/kinns/controlplane/controllers/nodelifecycle"
+	"github.com/kinns/kinns/controlplane/controllers/persistentvolume"
 	"github.com/kinns/kinns/controlplane/controllers/replicaset"
 	"github.com/kinns/kinns/controlplane/controllers/rootca"
 	"github.com/kinns/kinns/controlplane/controllers/serviceaccount"
@@ -84,6 +86,18 @@ var specs = []spec{
 	}},
 	{"deployment", "deployment-controller", func(e env) (runner, error) {
 		return deployment.New(e.Deps, deployment.Options{})
+	}},
+	{name: "persistentvolume-binder", account: "persistent-volume-binder", build: func(e env) (runner, error) {
+		return persistentvolume.New(e.Deps, persistentvolume.Options{})
+	}},
+	{name: "pvc-protection", account: "pvc-protection-controller", build: func(e env) (runner, error) {
+		return persistentvolume.NewClaimProtection(e.Deps)
+	}},
+	{name: "pv-protection", account: "pv-protection-controller", build: func(e env) (runner, error) {
+		return persistentvolume.NewVolumeProtection(e.Deps)
+	}},
+	{name: "local-path-provisioner", account: "persistent-volume-binder", build: func(e env) (runner, error) {
+		return localpath.New(e.Deps, localpath.Options{Root: e.cfg.LocalPathRoot})
 	}},
 }
 

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -30,7 +31,8 @@ func (s *scheduler) scheduleOne(ctx context.Context, key string, t ticket) {
 		s.async(ctx, func(ctx context.Context) { s.reportGated(ctx, pod) })
 		return
 	}
-	d, bound, err := s.cache.schedule(pod)
+	vols := ReadPodVolumes(pod, s.volumeListers)
+	d, bound, err := s.cache.schedule(pod, vols)
 	var fit *FitError
 	switch {
 	case errors.As(err, &fit):
@@ -43,7 +45,7 @@ func (s *scheduler) scheduleOne(ctx context.Context, key string, t ticket) {
 		s.async(ctx, func(ctx context.Context) { s.reportFailure(ctx, pod, v1.PodReasonSchedulerError, err.Error()) })
 	default:
 		s.queue.Assumed(key)
-		s.async(ctx, func(ctx context.Context) { s.bind(ctx, bound, d.Node) })
+		s.async(ctx, func(ctx context.Context) { s.bind(ctx, bound, d.Node, vols.Delayed) })
 	}
 }
 
@@ -60,9 +62,20 @@ func (s *scheduler) pendingPod(key string) (*v1.Pod, bool) {
 	return pod, true
 }
 
-// bind binds the assumed pod to node. On failure the assumption is undone
-// and the pod retried after its backoff, unless it is gone.
-func (s *scheduler) bind(ctx context.Context, assumed *v1.Pod, node string) {
+// bind writes node on the pod's delayed claims, then binds the assumed pod
+// to node. On failure the assumption is undone and the pod retried after
+// its backoff, unless it is gone.
+func (s *scheduler) bind(ctx context.Context, assumed *v1.Pod, node string, delayed []string) {
+	if err := s.selectNode(ctx, assumed.Namespace, delayed, node); err != nil {
+		s.cache.forget(assumed)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("selecting the node of the pod's claims failed", "pod", podKey(assumed), "node", node, "err", err)
+		s.queue.Retry(podKey(assumed))
+		s.reportFailure(ctx, assumed, v1.PodReasonSchedulerError, fmt.Sprintf("running PreBind plugin \"VolumeBinding\": %v", err))
+		return
+	}
 	binding := &v1.Binding{
 		// The UID makes the API server refuse the binding if the pod was
 		// replaced by another of the same name meanwhile.
@@ -86,4 +99,20 @@ func (s *scheduler) bind(ctx context.Context, assumed *v1.Pod, node string) {
 		return // bound by someone else, or replaced: the retry will see it
 	}
 	s.reportFailure(ctx, assumed, v1.PodReasonSchedulerError, fmt.Sprintf("Binding rejected: %v", err))
+}
+
+// selectNode writes node in the selected-node annotation of the named
+// claims (upstream's VolumeBinding PreBind for dynamic provisioning); the
+// provisioner then makes their volumes there. The pod is bound without
+// waiting for them: its kubelet waits for the claims to be bound before it
+// starts the containers.
+func (s *scheduler) selectNode(ctx context.Context, ns string, claims []string, node string) error {
+	for _, name := range claims {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, AnnSelectedNode, node)
+		_, err := s.client.CoreV1().PersistentVolumeClaims(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		if err != nil {
+			return fmt.Errorf("select node %s for claim %s/%s: %w", node, ns, name, err)
+		}
+	}
+	return nil
 }

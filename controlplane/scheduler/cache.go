@@ -93,10 +93,10 @@ func (c *clusterCache) removePod(pod *v1.Pod) bool {
 
 // schedule decides for pod and, when a node fits, assumes the pod there. It
 // returns the assumed copy (spec.nodeName set) to bind.
-func (c *clusterCache) schedule(pod *v1.Pod) (Decision, *v1.Pod, error) {
+func (c *clusterCache) schedule(pod *v1.Pod, vols PodVolumes) (Decision, *v1.Pod, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, err := Schedule(pod, c.snap)
+	d, err := ScheduleWithVolumes(pod, c.snap, vols)
 	if err != nil {
 		return d, nil, err
 	}

@@ -47,6 +47,20 @@
 //     node.kubernetes.io/unschedulable NoSchedule taint.
 //   - TaintToleration: every NoSchedule and NoExecute taint is tolerated.
 //   - NodeAffinity: nodeSelector and required node affinity.
+//   - VolumeBinding: the node affinity of the PersistentVolumes bound to
+//     the pod's claims, and the node already selected for a claim waiting
+//     for its volume. Before any node, a claim that is missing, being
+//     deleted, or unbound with Immediate binding makes the pod
+//     unschedulable with kube-scheduler's message (`0/3 nodes are
+//     available: persistentvolumeclaim "data" not found.`); it is retried
+//     when a claim, PV or StorageClass changes. For an unbound claim whose
+//     class binds WaitForFirstConsumer, the scheduler writes the chosen
+//     node in its volume.kubernetes.io/selected-node annotation, then binds
+//     the pod at once: the provisioner makes the volume on that node, and
+//     the kubelet starts the containers once the claim is bound (upstream
+//     waits for the binding before it binds the pod; binding first is
+//     simpler here and looks the same to the user: ContainerCreating).
+//     Pre-made unbound PVs are not matched to WaitForFirstConsumer claims.
 //   - NodePorts: the pod's host ports are free.
 //   - NodeResourcesFit: pod count, cpu, memory, ephemeral storage and
 //     extended resources fit in allocatable minus what bound pods request,

@@ -68,6 +68,7 @@ type candidate struct {
 	nodeAffinity    nodeaffinity.RequiredNodeAffinity
 	softTolerations []v1.Toleration // for PreferNoSchedule taints
 	state           *affinityState
+	volumes         PodVolumes
 }
 
 // filters run in this order; see the Filter constants.
@@ -76,6 +77,7 @@ var filters = []func(*candidate, *nodeInfo) []Reason{
 	(*candidate).unschedulableFilter,
 	(*candidate).taintFilter,
 	(*candidate).nodeAffinityFilter,
+	(*candidate).volumeFilter,
 	(*candidate).portsFilter,
 	(*candidate).resourcesFilter,
 	(*candidate).podAffinityFilter,

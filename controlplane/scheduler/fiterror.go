@@ -23,6 +23,9 @@ type FitError struct {
 	NumNodes int
 	// NodeReasons holds, for each node, why it was rejected.
 	NodeReasons map[string][]Reason
+	// PreFilterMsg, when set, rejected the pod before any node was
+	// looked at (a missing claim): it is the whole reason.
+	PreFilterMsg string
 }
 
 // ReasonCount is one reason and the number of nodes it rejected.
@@ -36,6 +39,9 @@ type ReasonCount struct {
 func (e *FitError) Error() string {
 	if e.NumNodes == 0 {
 		return "no nodes available to schedule pods"
+	}
+	if e.PreFilterMsg != "" {
+		return fmt.Sprintf("0/%d nodes are available: %s.", e.NumNodes, e.PreFilterMsg)
 	}
 	items := make([]string, 0, len(e.NodeReasons))
 	for _, rc := range e.Reasons() {

@@ -156,3 +156,10 @@ func unwrap(obj any) any {
 	}
 	return obj
 }
+
+// volumeHandler retries the pods parked for their volumes when a claim, a
+// PersistentVolume or a StorageClass comes or changes.
+func (s *scheduler) volumeHandler() cache.ResourceEventHandlerFuncs {
+	moved := func(any) { s.queue.Moved(eventVolume) }
+	return cache.ResourceEventHandlerFuncs{AddFunc: moved, UpdateFunc: func(_, obj any) { moved(obj) }}
+}

@@ -22,15 +22,21 @@ const (
 	eventPodAssigned
 	// eventNamespace: namespace labels changed (affinity namespaceSelector).
 	eventNamespace
+	// eventVolume: a claim, PersistentVolume or StorageClass was added or
+	// changed.
+	eventVolume
 )
 
-const numEvents = 4
+const numEvents = 5
 
 // wakeOn returns the events that may lift the rejections of fit: node
 // events always (a new node may fit), the others according to the filters
 // that rejected nodes.
 func wakeOn(fit *FitError) clusterEvent {
 	mask := eventNode
+	if fit.PreFilterMsg != "" {
+		mask |= eventVolume
+	}
 	for _, reasons := range fit.NodeReasons {
 		if len(reasons) == 0 {
 			continue
@@ -40,6 +46,8 @@ func wakeOn(fit *FitError) clusterEvent {
 			mask |= eventPodFreed
 		case FilterInterPodAffinity:
 			mask |= eventPodFreed | eventPodAssigned | eventNamespace
+		case FilterVolumeBinding:
+			mask |= eventVolume
 		}
 	}
 	return mask

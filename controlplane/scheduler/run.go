@@ -111,8 +111,10 @@ type scheduler struct {
 	factory  informers.SharedInformerFactory
 	pods     corelisters.PodLister
 	nsLister corelisters.NamespaceLister
-	cache    *clusterCache
-	queue    *podQueue
+	// volumeListers read the claims, volumes and classes of pending pods.
+	volumeListers Listers
+	cache         *clusterCache
+	queue         *podQueue
 
 	broadcaster events.EventBroadcaster
 	recorder    events.EventRecorder
@@ -207,6 +209,8 @@ func (s *scheduler) watch() ([]cache.InformerSynced, error) {
 	namespaces := s.factory.Core().V1().Namespaces()
 	s.pods = corelisters.NewPodLister(pods.GetIndexer())
 	s.nsLister = namespaces.Lister()
+	claims, volumes, classes := s.factory.Core().V1().PersistentVolumeClaims(), s.factory.Core().V1().PersistentVolumes(), s.factory.Storage().V1().StorageClasses()
+	s.volumeListers = Listers{Claims: claims.Lister(), Volumes: volumes.Lister(), Classes: classes.Lister()}
 	var regs []cache.InformerSynced
 	for _, h := range []struct {
 		informer cache.SharedIndexInformer
@@ -215,6 +219,9 @@ func (s *scheduler) watch() ([]cache.InformerSynced, error) {
 		{nodes.Informer(), s.nodeHandler()},
 		{pods, s.podHandler()},
 		{namespaces.Informer(), s.namespaceHandler()},
+		{claims.Informer(), s.volumeHandler()},
+		{volumes.Informer(), s.volumeHandler()},
+		{classes.Informer(), s.volumeHandler()},
 	} {
 		reg, err := h.informer.AddEventHandler(h.handler)
 		if err != nil {

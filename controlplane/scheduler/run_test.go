@@ -131,6 +131,8 @@ func (tc *testCluster) create(obj runtime.Object) {
 		_, err = tc.client.CoreV1().Pods(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 	case *v1.Node:
 		_, err = tc.client.CoreV1().Nodes().Create(ctx, o, metav1.CreateOptions{})
+	case *v1.PersistentVolumeClaim:
+		_, err = tc.client.CoreV1().PersistentVolumeClaims(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 	default:
 		err = fmt.Errorf("cannot create %T", obj)
 	}

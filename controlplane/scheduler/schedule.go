@@ -41,13 +41,24 @@ type NodeScore struct {
 // pod itself is malformed (an unparsable pod affinity selector) and
 // retrying will not help until the pod changes.
 func Schedule(pod *v1.Pod, snap *Snapshot) (Decision, error) {
+	return ScheduleWithVolumes(pod, snap, PodVolumes{})
+}
+
+// ScheduleWithVolumes is Schedule for a pod whose PersistentVolumeClaims
+// ask what vols says (see ReadPodVolumes): an unresolvable claim fits no
+// node, and a node must match the node affinity of the pod's volumes.
+func ScheduleWithVolumes(pod *v1.Pod, snap *Snapshot, vols PodVolumes) (Decision, error) {
 	if pod == nil || snap == nil {
 		return Decision{}, errors.New("schedule: nil pod or snapshot")
+	}
+	if vols.Unresolvable != "" {
+		return Decision{}, &FitError{Pod: podKey(pod), NumNodes: len(snap.nodes), PreFilterMsg: vols.Unresolvable}
 	}
 	c, err := newCandidate(pod, snap)
 	if err != nil {
 		return Decision{}, fmt.Errorf("schedule pod %q: %w", podKey(pod), err)
 	}
+	c.volumes = vols
 	feasible, rejected := c.filterAll(snap.nodes)
 	if len(feasible) == 0 {
 		return Decision{Rejected: rejected}, &FitError{Pod: podKey(pod), NumNodes: len(snap.nodes), NodeReasons: rejected}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/moby/sys/mountinfo"
+
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -89,4 +91,20 @@ func read(stateDir string, uid types.UID) (Record, bool) {
 		return Record{}, false
 	}
 	return r, true
+}
+
+// Mounts lists the folders of pod volumes that the kubelet with this state
+// folder mounted on the host (the tmpfs of memory emptyDirs,
+// <pod>/volumes/empty-dir/<volume>) and has not unmounted yet: what a lab's
+// teardown must unmount after the kubelet was killed, before it removes
+// the state folder.
+func Mounts(stateDir string) []string {
+	dirs, _ := filepath.Glob(filepath.Join(stateDir, "pods", "*", "volumes", "empty-dir", "*"))
+	var out []string
+	for _, d := range dirs {
+		if mounted, err := mountinfo.Mounted(d); err == nil && mounted {
+			out = append(out, d)
+		}
+	}
+	return out
 }

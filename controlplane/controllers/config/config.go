@@ -58,6 +58,11 @@ type Config struct {
 	// DNSServers are the cluster DNS instances' addresses, whose readiness
 	// the dns-endpoints controller turns into kube-dns's endpoints.
 	DNSServers []string
+	// LocalPathRoot holds a folder per node, <LocalPathRoot>/<node>, in
+	// which the local-path provisioner makes the node's volumes (under
+	// local-path/); the nodes share the host's filesystem, so it is a host
+	// path. Empty leaves the provisioner out.
+	LocalPathRoot string
 	// Controllers lists the controllers to run (see Names); empty means all.
 	Controllers []string
 	// Workers is the number of workers per controller (default 3).

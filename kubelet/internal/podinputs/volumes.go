@@ -31,6 +31,10 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 			return nil, fmt.Errorf("volume %q is not in the pod", vm.Name)
 		}
 		dir, err := in.prepareVolume(ctx, pod, vol)
+		var me *MountError
+		if errors.As(err, &me) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", vm.Name, err)
 		}
@@ -38,7 +42,15 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 			in.log.Debug("volume kind not supported, not mounted", "pod", pod.Namespace+"/"+pod.Name, "volume", vm.Name)
 			continue
 		}
-		out = append(out, runtime.Mount{HostPath: filepath.Join(dir, vm.SubPath), ContainerPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+		host := filepath.Join(dir, vm.SubPath)
+		if vm.SubPath != "" && holdsData(vol) {
+			// As upstream, a missing subPath of a folder volume is made.
+			if err := os.MkdirAll(host, 0o755); err != nil {
+				return nil, fmt.Errorf("volume %q: subPath %q: %w", vm.Name, vm.SubPath, err)
+			}
+		}
+		ro := vm.ReadOnly || (vol.PersistentVolumeClaim != nil && vol.PersistentVolumeClaim.ReadOnly)
+		out = append(out, runtime.Mount{HostPath: host, ContainerPath: vm.MountPath, ReadOnly: ro})
 	}
 	return out, nil
 }
@@ -50,14 +62,18 @@ func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 	src := apiEnvSource{in}
 	owned := ownedBy(pod)
 	switch {
+	case vol.EmptyDir != nil && vol.EmptyDir.Medium == v1.StorageMediumMemory:
+		var size int64
+		if vol.EmptyDir.SizeLimit != nil {
+			size = vol.EmptyDir.SizeLimit.Value()
+		}
+		return memoryDir(pod, filepath.Join(base, "empty-dir", vol.Name), size)
 	case vol.EmptyDir != nil:
 		return emptyDir(pod, filepath.Join(base, "empty-dir", vol.Name))
 	case vol.HostPath != nil:
-		t := vol.HostPath.Type
-		if t != nil && *t == v1.HostPathDirectoryOrCreate {
-			return vol.HostPath.Path, os.MkdirAll(vol.HostPath.Path, 0o755)
-		}
-		return vol.HostPath.Path, nil
+		return vol.HostPath.Path, checkHostPath(vol.Name, vol.HostPath)
+	case vol.PersistentVolumeClaim != nil:
+		return in.claimVolume(ctx, pod, vol, vol.PersistentVolumeClaim.ClaimName)
 	case vol.ConfigMap != nil:
 		data, err := src.configMap(ctx, pod.Namespace, vol.ConfigMap.Name)
 		data, err = sourceData(data, err, vol.ConfigMap.Optional, "configmap "+vol.ConfigMap.Name)
@@ -86,6 +102,12 @@ func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 		return owned(writeFiles(filepath.Join(base, "projected", vol.Name), files))
 	}
 	return "", nil
+}
+
+// holdsData: the volume is a folder of data, in which a missing subPath is
+// made (not a volume of files the kubelet writes).
+func holdsData(vol *v1.Volume) bool {
+	return vol.EmptyDir != nil || vol.HostPath != nil || vol.PersistentVolumeClaim != nil
 }
 
 // ownedBy gives a volume the kubelet wrote, once written, to the pod's

@@ -89,8 +89,12 @@ func (k *Manager) nodeNetnsPath() string {
 	return netns.Path(k.cfg.NodeNetns)
 }
 
-// removePodFiles removes the pod's state folder and its logs.
+// removePodFiles removes the pod's state folder, once what its volumes
+// mounted there is unmounted, and its logs.
 func (k *Manager) removePodFiles(ref runtime.PodRef) error {
+	if err := k.inputs.UnmountPodVolumes(types.UID(ref.UID)); err != nil {
+		return err
+	}
 	return errors.Join(
 		os.RemoveAll(k.inputs.PodDir(types.UID(ref.UID))),
 		os.RemoveAll(k.inputs.PodLogDir(ref)),

@@ -45,6 +45,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	specCtx, cancel := context.WithTimeout(ctx, apiTimeout)
 	spec, err := w.k.inputs.ContainerSpec(specCtx, pod, sb.Sandbox, podinputs.Run{Container: c, Init: a.init, Attempt: a.attempt, Image: img})
 	cancel()
+	var mountErr *podinputs.MountError
+	if errors.As(err, &mountErr) {
+		return w.waitMount(pod, c, mountErr)
+	}
 	if err != nil {
 		return w.failStart(pod, c, pullKey, "CreateContainerConfigError", err)
 	}
@@ -59,6 +63,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 		return w.failStart(pod, c, pullKey, "CreateContainerError", err)
 	}
 	delete(w.waiting, c.Name)
+	w.mountMsg = ""
 	if run.State == runtime.StateExited {
 		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s", run.Message)
 		return 0
@@ -107,6 +112,25 @@ func (w *podWorker) pullBackOff(pod *v1.Pod, c *v1.Container) {
 	w.pullBackOffTold[c.Name] = failed
 	w.k.event(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
 	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
+}
+
+// mountRetry is how soon a start whose volume was not ready is tried
+// again: a claim is bound within a second or two of its pod's binding.
+const mountRetry = time.Second
+
+// waitMount keeps the container in ContainerCreating while a volume cannot
+// be set up, with a FailedMount event each time the reason changes, as the
+// kubelet's volume manager does; no backoff: it is not the container's
+// failure.
+func (w *podWorker) waitMount(pod *v1.Pod, c *v1.Container, err *podinputs.MountError) time.Duration {
+	prev := w.waiting[c.Name]
+	w.waiting[c.Name] = waiting{Reason: "ContainerCreating"}
+	if w.mountMsg != err.Msg {
+		w.mountMsg = err.Msg
+		w.k.event(pod, v1.EventTypeWarning, "FailedMount", "%s", err.Msg)
+		w.k.log.Info("volume not ready", "pod", w.name(), "container", c.Name, "volume", err.Volume, "err", err.Msg, "was", prev.Reason)
+	}
+	return mountRetry
 }
 
 func imageReason(err error) string {

@@ -35,6 +35,7 @@ type podWorker struct {
 	// pullBackOffTold: the pull failure (pullFailed) whose back-off the
 	// pod was told of, so that one back-off is one BackOff event.
 	pullBackOffTold map[string]time.Time
+	mountMsg        string // the last FailedMount event's message
 	probes          *podProbes
 	killed          map[string]killKind // runs a sync stopped, and what follows
 	lastSent        *v1.PodStatus
