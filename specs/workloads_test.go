@@ -253,7 +253,7 @@ var _ = Describe("Workload controllers", workloadsLabel, Ordered, func() {
 			victim = pods[0]
 		}).WithContext(ctx).WithTimeout(10 * time.Second).Should(Succeed())
 
-		err = cs.PolicyV1().Evictions("default").Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: victim.Name}})
+		err = cs.PolicyV1().Evictions("default").Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: victim.Name, Namespace: "default"}})
 		Expect(apierrors.IsTooManyRequests(err)).To(BeTrue(), "eviction answered %v", err)
 		Expect(err.Error()).To(ContainSubstring("Cannot evict pod as it would violate the pod's disruption budget."))
 
