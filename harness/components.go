@@ -29,6 +29,8 @@ func (l *Lab) schedulerConfig(h topology.Host, kubeconfig string) (any, error) {
 }
 
 func (l *Lab) controllersConfig(h topology.Host, kubeconfig string) (any, error) {
+	p := l.PKIPaths() // csrsigning signs with the lab CA
 	return controllersconfig.Config{Kubeconfig: kubeconfig, NodeTiming: controllersconfig.Timing(l.cfg.Timing), DNSServers: l.DNSServers(),
-		LocalPathRoot: l.localPathRoot(), LeaderElection: l.leaderElection(h)}, nil
+		LocalPathRoot: l.localPathRoot(), SigningCertFile: p.CACert(), SigningKeyFile: p.CAKey(),
+		LeaderElection: l.leaderElection(h)}, nil
 }

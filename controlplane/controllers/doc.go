@@ -4,8 +4,8 @@
 //
 // Run builds the controllers listed in Config.Controllers (all by default;
 // see Names), gives them one shared informer factory and one events.k8s.io/v1
-// broadcaster, and runs each with Config.Workers workers until its context
-// is done:
+// broadcaster, and runs each with its workers (Config.Workers for kinns'
+// own) until its context is done:
 //
 //   - endpointslice, endpoints: EndpointSlices and Endpoints of Services
 //     (package endpoints);
@@ -18,7 +18,16 @@
 //     namespace, which pods' service account volumes read (package rootca);
 //   - namespace, garbagecollector, root-ca-cert-publisher: upstream's
 //     controllers as libraries;
-//   - replicaset, deployment: their own packages.
+//   - replicaset, deployment: their own packages;
+//   - replicationcontroller, daemonset, statefulset, job, cronjob,
+//     ttl-after-finished, disruption, resourcequota, podgc,
+//     endpointslicemirroring, csrapproving, csrsigning: upstream's
+//     controllers (k8s.io/kubernetes/pkg/controller/...) as libraries, one
+//     small package each, adapted by internal/upstream (klog bridged to
+//     slog, built in Run with the term's context, informers registered in
+//     New); they run with kube-controller-manager's default worker counts.
+//     csrsigning signs with Config.SigningCertFile and SigningKeyFile (the
+//     lab CA).
 //
 // Every controller package has one constructor, New(deps.Deps, Options)
 // (*Controller, error): deps.Deps (package internal/deps) carries the

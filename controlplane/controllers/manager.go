@@ -82,7 +82,11 @@ func runControllers(ctx context.Context, cfg Config, c clients) error {
 	base := env{Deps: deps.Deps{Factory: factory}, cfg: cfg, metaInf: metaInf, started: started, rootCA: c.rootCA}
 	// Every controller is built before the informers start, so each one's
 	// informers (and indexers) are registered in time.
-	runners := map[string]runner{}
+	type built struct {
+		r       runner
+		workers int
+	}
+	var runners []built
 	for _, s := range specs {
 		if !cfg.Enabled(s.name) {
 			continue
@@ -94,7 +98,7 @@ func runControllers(ctx context.Context, cfg Config, c clients) error {
 		if err != nil {
 			return err
 		}
-		runners[s.name] = r
+		runners = append(runners, built{r, workersOf(s, cfg)})
 	}
 	factory.Start(ctx.Done())
 	metaInf.Start(ctx.Done())
@@ -103,8 +107,8 @@ func runControllers(ctx context.Context, cfg Config, c clients) error {
 		"nodeGrace", cfg.NodeMonitorGracePeriod, "nodeMonitorPeriod", cfg.NodeMonitorPeriod)
 
 	var wg sync.WaitGroup
-	for _, r := range runners {
-		wg.Go(func() { r.Run(ctx, cfg.Workers) })
+	for _, b := range runners {
+		wg.Go(func() { b.r.Run(ctx, b.workers) })
 	}
 	wg.Wait()
 	return nil

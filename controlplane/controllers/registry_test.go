@@ -30,3 +30,18 @@ func TestEveryRowBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryRowActsAsAServiceAccount: each controller writes as an upstream
+// kube-system ServiceAccount, and no two rows share a name.
+func TestEveryRowActsAsAServiceAccount(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if s.account == "" {
+			t.Errorf("%s: no ServiceAccount", s.name)
+		}
+		if seen[s.name] {
+			t.Errorf("%s: two rows", s.name)
+		}
+		seen[s.name] = true
+	}
+}

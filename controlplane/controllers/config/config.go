@@ -65,7 +65,14 @@ type Config struct {
 	LocalPathRoot string
 	// Controllers lists the controllers to run (see Names); empty means all.
 	Controllers []string
-	// Workers is the number of workers per controller (default 3).
+	// SigningCertFile and SigningKeyFile are the CA the csrsigning
+	// controller signs approved CertificateSigningRequests with (the lab
+	// CA, as kube-controller-manager's --cluster-signing-cert-file and
+	// --cluster-signing-key-file); unset, nothing is signed.
+	SigningCertFile, SigningKeyFile string
+	// Workers is the number of workers of each of kinns' own controllers
+	// (default 3); upstream's run with kube-controller-manager's default
+	// counts.
 	Workers int
 	// QPS and Burst limit each API client (default 100 and 200: a lab's
 	// controllers should never wait on their own rate limiter).
@@ -128,6 +135,9 @@ func (c Config) Validate(known []string) error {
 	}
 	if c.NodeMonitorPeriod >= c.NodeMonitorGracePeriod {
 		errs = append(errs, fmt.Errorf("node monitor period %s must be shorter than the grace period %s", c.NodeMonitorPeriod, c.NodeMonitorGracePeriod))
+	}
+	if (c.SigningCertFile == "") != (c.SigningKeyFile == "") {
+		errs = append(errs, fmt.Errorf("signing CA: certificate %q and key %q must be given together", c.SigningCertFile, c.SigningKeyFile))
 	}
 	if err := c.LeaderElection.Validate(); err != nil {
 		errs = append(errs, err)
