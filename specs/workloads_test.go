@@ -150,7 +150,7 @@ var _ = Describe("Workload controllers", workloadsLabel, Ordered, func() {
 			WithTimeout(30*time.Second).Should(Equal([]string{"node-1", "node-2", "node-3"}), "node-3 gets its pod once untainted")
 	}, SpecTimeout(90*time.Second))
 
-	It("brings a StatefulSet up in order, with stable names that resolve, and brings back a deleted replica under its name", func(ctx SpecContext) {
+	It("brings a StatefulSet up in order, with stable names that resolve, and brings back a deleted replica under its name with its data", func(ctx SpecContext) {
 		createService(ctx, cs, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.ServiceSpec{
 			ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "web"},
 			Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(8080)}}}})
@@ -159,7 +159,12 @@ var _ = Describe("Workload controllers", workloadsLabel, Ordered, func() {
 		defer w.Stop()
 		set := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: appsv1.StatefulSetSpec{
 			Replicas: ptr.To[int32](3), ServiceName: "web", PodManagementPolicy: appsv1.OrderedReadyPodManagement,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: appTemplate("web")}}
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: appTemplate("web"),
+			// As the upstream tutorial's: a claim per replica, of the default class.
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "www"},
+				Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}}}
+		set.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "www", MountPath: "/data"}}
 		_, err = cs.AppsV1().StatefulSets("default").Create(ctx, set, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) { cs.AppsV1().StatefulSets("default").Delete(ctx, "web", metav1.DeleteOptions{}) })
@@ -181,12 +186,24 @@ var _ = Describe("Workload controllers", workloadsLabel, Ordered, func() {
 			return resolve(ctx, lab, cs, "web-1", "web-0.web.default.svc.cluster.local")
 		}).WithContext(ctx).WithTimeout(20*time.Second).Should(Equal([]string{pods["web-0"].Status.PodIP}), "web-0 by its stable name")
 
+		By("each replica has its own claim, bound; web-1 keeps its data across its deletion")
+		for i := range 3 {
+			claim, err := cs.CoreV1().PersistentVolumeClaims("default").Get(ctx, fmt.Sprintf("www-web-%d", i), metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(claim.Status.Phase).To(Equal(corev1.ClaimBound))
+		}
+		_, err = execIn(ctx, lab, cs, "web-1", "/testapp", "write", "/data/name", "web-1's data")
+		Expect(err).NotTo(HaveOccurred())
 		Expect(cs.CoreV1().Pods("default").Delete(ctx, "web-1", metav1.DeleteOptions{})).To(Succeed())
 		back := waitFor(ctx, cs, "web-1", 30*time.Second, func(g Gomega, p *corev1.Pod) {
 			g.Expect(p.UID).NotTo(Equal(pods["web-1"].UID), "a new pod")
 			beReady(g, p)
 		})
 		Expect(back.Spec.Hostname).To(Equal("web-1"))
+		Expect(back.Spec.NodeName).To(Equal(pods["web-1"].Spec.NodeName), "back on the node of its volume")
+		out, err := execIn(ctx, lab, cs, "web-1", "/testapp", "cat", "/data/name")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(out)).To(Equal("web-1's data"))
 	}, SpecTimeout(2*time.Minute))
 
 	It("runs a Job of 4 completions 2 at a time to Complete, fails one at its backoff limit, and removes a finished Job with a TTL of 0", func(ctx SpecContext) {
