@@ -100,6 +100,13 @@ func runControllers(ctx context.Context, cfg Config, c clients) error {
 		}
 		runners = append(runners, built{r, workersOf(s, cfg)})
 	}
+	// Upstream controllers are made before the informers start too (see
+	// upstream.Runner.Prepare).
+	for _, b := range runners {
+		if p, ok := b.r.(interface{ Prepare(context.Context) }); ok {
+			p.Prepare(ctx)
+		}
+	}
 	factory.Start(ctx.Done())
 	metaInf.Start(ctx.Done())
 	close(started)

@@ -72,6 +72,9 @@ func Run(t *testing.T, factory informers.SharedInformerFactory, r Runner, worker
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	if p, ok := r.(interface{ Prepare(context.Context) }); ok {
+		p.Prepare(ctx) // before the informers start, as the manager does
+	}
 	go func() { defer close(done); r.Run(ctx, workers) }()
 	factory.Start(ctx.Done())
 	t.Cleanup(func() {

@@ -30,30 +30,49 @@ func Register(infs ...Informer) {
 // RunFunc runs a built upstream controller until ctx is done.
 type RunFunc func(ctx context.Context, workers int)
 
-// Runner builds an upstream controller in Run and runs it.
+// Runner builds an upstream controller and runs it.
 type Runner struct {
 	// Log receives the controller's own log lines (klog, bridged).
 	Log *slog.Logger
 	// Start builds the upstream controller with ctx, which carries the
 	// bridged logger and ends with the term.
 	Start func(ctx context.Context) (RunFunc, error)
+
+	prepared bool
+	run      RunFunc
+	err      error
 }
 
-// Run builds the controller and runs it with workers goroutines until ctx
-// is done. A controller that cannot be built logs the error and waits for
-// ctx: the other controllers of the manager go on.
-func (r Runner) Run(ctx context.Context, workers int) {
+// Prepare builds the controller now. The manager prepares every upstream
+// controller before it starts the informers: an upstream constructor adds
+// its event handlers first and sets its listers after (the disruption
+// controller does), as kube-controller-manager, which starts informers
+// only once all controllers are built, allows. Built on running informers,
+// a handler would be called with the existing objects before the lister it
+// reads is set.
+func (r *Runner) Prepare(ctx context.Context) {
 	ctx = klog.NewContext(ctx, logr.FromSlogHandler(r.Log.Handler()))
-	run, err := r.Start(ctx)
-	if err != nil {
+	r.run, r.err = r.Start(ctx)
+	r.prepared = true
+}
+
+// Run runs the controller, built by Prepare or now, with workers goroutines
+// until ctx is done. A controller that cannot be built logs the error and
+// waits for ctx: the other controllers of the manager go on.
+func (r *Runner) Run(ctx context.Context, workers int) {
+	if !r.prepared {
+		r.Prepare(ctx)
+	}
+	ctx = klog.NewContext(ctx, logr.FromSlogHandler(r.Log.Handler()))
+	if r.err != nil {
 		if ctx.Err() == nil {
-			r.Log.Error("cannot start: controller disabled", "err", err)
+			r.Log.Error("cannot start: controller disabled", "err", r.err)
 		}
 		<-ctx.Done()
 		return
 	}
 	r.Log.Info("starting", "workers", workers)
-	run(ctx, workers)
+	r.run(ctx, workers)
 }
 
 // WaitDiscovery polls discover every second until it lists at least one
