@@ -165,7 +165,7 @@ func (d Daemon) start(ctx context.Context) error {
 	}()
 	if err := WaitServing(waitCtx, d.Address(), startTimeout); err != nil {
 		proc.Stop(context.Background(), id, 5*time.Second)
-		return fmt.Errorf("containerd did not start serving on %s; its log is %s (last lines: %s): %w", d.Address(), d.LogPath(), tail(d.LogPath(), 5), err)
+		return fmt.Errorf("containerd did not start serving on %s; its log is %s (last lines: %s): %w", d.Address(), d.LogPath(), proc.LogTail(d.LogPath(), 5), err)
 	}
 	return nil
 }
@@ -278,17 +278,4 @@ func (d Daemon) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return d.Log
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(unreadable)"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -131,4 +132,18 @@ func WaitGone(ctx context.Context, id ID, d time.Duration) bool {
 		pause = min(pause*2, 100*time.Millisecond)
 	}
 	return true
+}
+
+// LogTail is the last n lines of a process's log file, joined by " | ", for
+// an error message that says why the process did not come up.
+func LogTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log)"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
 }

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -160,7 +159,7 @@ func (r Registry) start(ctx context.Context, o Options) (Info, error) {
 	if err := r.waitServing(ctx, exited, cmp.Or(o.Wait, 15*time.Second)); err != nil {
 		proc.Stop(context.Background(), id, 5*time.Second)
 		os.Remove(r.recordPath())
-		return Info{}, fmt.Errorf("registry did not answer on %s; its log is %s (last lines: %s): %w", r.Address(), r.LogPath(), tail(r.LogPath(), 5), err)
+		return Info{}, fmt.Errorf("registry did not answer on %s; its log is %s (last lines: %s): %w", r.Address(), r.LogPath(), proc.LogTail(r.LogPath(), 5), err)
 	}
 	r.logger().Info("registry up", "address", r.Address(), "pid", id.PID)
 	return info, nil
@@ -366,17 +365,4 @@ func (r Registry) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return r.Log
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(unreadable)"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }
