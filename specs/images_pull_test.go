@@ -8,7 +8,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -96,10 +95,7 @@ func (r *specRegistry) push(img ggcrv1.Image, repoTag string) string {
 // builds, as `lab load` would import it.
 func testAppImage(ctx context.Context) ggcrv1.Image {
 	GinkgoHelper()
-	bin := os.Getenv("KINNS_TESTAPP")
-	Expect(bin).NotTo(BeEmpty(), "KINNS_TESTAPP must name the testapp binary (ci/e2e.sh sets it)")
-	path, err := images.BuildArchive(ctx, bin, GinkgoT().TempDir())
-	Expect(err).NotTo(HaveOccurred())
+	path := testArchive(ctx)
 	tag, err := name.NewTag(images.TestAppImage)
 	Expect(err).NotTo(HaveOccurred())
 	img, err := tarball.ImageFromPath(path, &tag)

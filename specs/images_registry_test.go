@@ -15,7 +15,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	appsv1 "k8s.io/api/apps/v1"
@@ -275,14 +274,7 @@ func findImage(list []images.Listed, name string) *images.Listed {
 // with a label of its own so its digest differs from the test image's.
 func variantArchive(ref string) string {
 	GinkgoHelper()
-	img, err := tarball.ImageFromPath(testArchive(context.Background()), nil)
-	Expect(err).NotTo(HaveOccurred())
-	cfg, err := img.ConfigFile()
-	Expect(err).NotTo(HaveOccurred())
-	c := cfg.Config
-	c.Labels = map[string]string{"kinns.io/variant": ref}
-	img, err = mutate.Config(img, c)
-	Expect(err).NotTo(HaveOccurred())
+	img := labelled(testAppImage(context.Background()), ref)
 	tag, err := name.NewTag(ref)
 	Expect(err).NotTo(HaveOccurred())
 	p := filepath.Join(GinkgoT().TempDir(), "variant.tar")

@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -47,16 +46,13 @@ func deletePod(ctx context.Context, cs kubernetes.Interface, name string) {
 	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).Should(BeTrue(), "pod %s not gone", name)
 }
 
-// eventNotes are the notes of the events about the pod with reason.
+// eventNotes are the messages of the pod's events with reason.
 func eventNotes(ctx context.Context, cs kubernetes.Interface, pod, reason string) []string {
-	sel := fields.Set{"involvedObject.name": pod, "reason": reason}.AsSelector().String()
-	list, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: sel})
-	if err != nil {
-		return nil
-	}
 	var out []string
-	for _, e := range list.Items {
-		out = append(out, e.Message)
+	for _, e := range podEvents(ctx, cs, pod) {
+		if msg, ok := strings.CutPrefix(e, reason+": "); ok {
+			out = append(out, msg)
+		}
 	}
 	return out
 }
