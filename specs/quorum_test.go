@@ -50,6 +50,25 @@ func takeSnapshot(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface
 	return s
 }
 
+// settledSnapshot takes a snapshot once every node's rules send web to each
+// of its ready endpoints: the API showing an endpoint does not mean every
+// node's proxy has programmed it yet, and a "before" taken in between would
+// differ from an "after" that only the proxies' catching up changed.
+func settledSnapshot(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface) snapshot {
+	GinkgoHelper()
+	var s snapshot
+	Eventually(func(g Gomega) {
+		ips := readyEndpoints(ctx, cs, "web")
+		s = takeSnapshot(ctx, lab, cs)
+		for node, rules := range s.rules {
+			for _, ip := range ips {
+				g.Expect(rules).To(ContainSubstring("--to-destination "+ip+":8080"), "%s's rules send web to %s", node, ip)
+			}
+		}
+	}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(250 * time.Millisecond).Should(Succeed())
+	return s
+}
+
 // dropComments removes iptables-save's dated header and footer lines.
 func dropComments(s string) string {
 	return regexp.MustCompile(`(?m)^#.*\n`).ReplaceAllString(s, "")
@@ -104,7 +123,7 @@ var _ = Describe("etcd quorum under traffic", Quorum, Ordered, func() {
 	})
 
 	It("[claim 16] stops writes within seconds with a clear error, while Services keep serving and nothing moves", func(ctx SpecContext) {
-		before := takeSnapshot(ctx, lab, cs)
+		before := settledSnapshot(ctx, lab, cs)
 		breakLab(ctx, lab, "quorum lose")
 		lost := time.Now() // members 2 and 3 are gone
 		failedAt, err := firstWrite(ctx, cs, func(err error) bool { return err != nil })
