@@ -31,8 +31,12 @@ func (l *Lab) steps() []steps.Step {
 		steps.Step{Name: "vip", After: []string{"network"}, Run: l.whenHA(l.addVIP)},
 		steps.Step{Name: "apilb", After: []string{"vip", "pki"}, Run: l.kindStep("apilb", "")},
 		steps.Step{Name: "apiserver", After: []string{"etcd", "forward", "apilb"}, Run: l.startAPIServer},
-		steps.Step{Name: "scheduler", After: []string{"apiserver"}, Run: l.kindStep("scheduler", "")},
-		steps.Step{Name: "controllers", After: []string{"apiserver"}, Run: l.kindStep("controllers", "scheduler, controller manager and cloud controller manager on cp-1")},
+		// The API's clients start with etcd, while the API server boots:
+		// each waits for its readiness (apiready), so their own start-up
+		// (process, caches, the kubelet's containers) is off the critical
+		// path.
+		steps.Step{Name: "scheduler", After: []string{"etcd"}, Run: l.kindStep("scheduler", "")},
+		steps.Step{Name: "controllers", After: []string{"etcd"}, Run: l.kindStep("controllers", "scheduler, controller manager and cloud controller manager on cp-1")},
 		steps.Step{Name: "lb-router", After: []string{"network"}, Run: l.addRouter},
 		steps.Step{Name: "cloud-addon", After: []string{"apiserver"}, Run: l.ensureCloudAddon},
 		steps.Step{Name: "cloud", After: []string{"cloud-addon", "lb-router"}, Run: l.kindStep("cloud", "")},
@@ -40,9 +44,9 @@ func (l *Lab) steps() []steps.Step {
 		steps.Step{Name: "storage-addon", After: []string{"apiserver"}, Run: l.ensureStorageAddon},
 		steps.Step{Name: "dns", After: []string{"dns-addon"}, Run: l.kindStep("dns", "")},
 		steps.Step{Name: "node-cgroup", Run: l.recordNodeCgroup},
-		steps.Step{Name: "kubelets", After: []string{"apiserver", "containerd", "node-cgroup"},
+		steps.Step{Name: "kubelets", After: []string{"etcd", "containerd", "node-cgroup"},
 			Run: l.kindStep("kubelet", fmt.Sprintf("kubelets and proxies on node-1..node-%d, DNS on cp-2 and cp-3", len(l.plan.Nodes())))},
-		steps.Step{Name: "proxies", After: []string{"apiserver"}, Run: l.kindStep("proxy", "")},
+		steps.Step{Name: "proxies", After: []string{"etcd"}, Run: l.kindStep("proxy", "")},
 		steps.Step{Name: "usable", After: []string{"kubelets", "proxies", "dns", "scheduler", "controllers", "cloud", "storage-addon"}, Run: l.waitUsable},
 	)
 }

@@ -66,7 +66,9 @@ var kinds = []kind{
 		identity: func(h topology.Host) pki.Identity { return pki.NodeIdentity(h.Name) },
 		config:   (*Lab).kubeletConfig, spawnFiles: (*Lab).hostNetns, timeout: 30 * time.Second},
 	{name: "proxy", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return ProxyComponent(h.Name) }, identity: as(pki.Proxy),
-		config: (*Lab).proxyConfig, timeout: 30 * time.Second},
+		// Ready after its first sync, which waits for the API server it
+		// starts alongside: its timeout covers the API server's too.
+		config: (*Lab).proxyConfig, timeout: 90 * time.Second},
 	{name: "delayer", onDemand: true, timeout: 10 * time.Second},
 }
 

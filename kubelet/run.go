@@ -16,6 +16,7 @@ import (
 
 	"github.com/kinns/kinns/cni"
 	"github.com/kinns/kinns/cni/netns"
+	"github.com/kinns/kinns/controlplane/apiready"
 	"github.com/kinns/kinns/kubelet/internal/imagegc"
 	"github.com/kinns/kinns/kubelet/internal/node"
 	"github.com/kinns/kinns/kubelet/internal/pods"
@@ -50,7 +51,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("make API client: %w", err)
 	}
-	return run(ctx, cfg, deps{client: client})
+	waitAPI := func(ctx context.Context) error { return apiready.Wait(ctx, client.Discovery().RESTClient(), cfg.Log) }
+	return run(ctx, cfg, deps{client: client, waitAPI: waitAPI})
 }
 
 // deps are what Run makes before the kubelet: the API client and
@@ -58,6 +60,9 @@ func Run(ctx context.Context, cfg Config) error {
 type deps struct {
 	client kubernetes.Interface
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	// waitAPI, if set, returns once the API server is ready: the harness
+	// may start the kubelet while it boots (see apiready).
+	waitAPI func(ctx context.Context) error
 }
 
 // kubelet is the node agent and the pods' manager of one node.
@@ -75,6 +80,11 @@ func run(ctx context.Context, cfg Config, d deps) error {
 		return err
 	}
 	defer closeRuntime()
+	if d.waitAPI != nil {
+		if err := d.waitAPI(ctx); err != nil {
+			return nil // ctx ended
+		}
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if cfg.ServerCertFile != "" {
 		g.Go(func() error {

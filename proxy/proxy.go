@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kinns/kinns/controlplane/apiready"
 )
 
 // Services and slices the proxy leaves alone, as kube-proxy does: those
@@ -47,6 +49,10 @@ func Run(ctx context.Context, cfg Config, ready func()) error {
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return fmt.Errorf("make API client: %w", err)
+	}
+	// The harness may start the proxy while the API server boots.
+	if err := apiready.Wait(ctx, client.Discovery().RESTClient(), p.Log); err != nil {
+		return nil
 	}
 	return run(ctx, p, deps{client: client, ipt: ExecIPTables{}, ct: NetlinkConntrack{}, now: time.Now}, ready)
 }

@@ -77,6 +77,7 @@ func componentCmd(kind string, run runner) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			defer profileStart(kind)()
 			return run(ctx, *f, componentLog(kind))
 		},
 	}
