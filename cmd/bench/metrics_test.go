@@ -104,6 +104,12 @@ func TestPercentile(t *testing.T) {
 	if got := median([]float64{5, 1, 3, 2, 4}); got != 3 {
 		t.Errorf("median: %v, want 3", got)
 	}
+	if got := num(5935.08); got != "5935" {
+		t.Errorf("num(5935.08) = %q", got)
+	}
+	if got := num(0.093699); got != "0.0937" {
+		t.Errorf("num(0.093699) = %q", got)
+	}
 	if !math.IsNaN(percentile(nil, 0.5)) {
 		t.Error("percentile of nothing is a number")
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/kinns/kinns/harness/topology"
 )
 
-var nodesNames = []string{"nodes_max", "rss_per_node_mb", "rss_20_nodes_mb"}
+var nodesNames = []string{"nodes_max", "rss_per_node_mb", "rss_20_nodes_mb", "pss_per_node_mb", "pss_20_nodes_mb"}
 
 // teardownReserve is kept from the budget for taking the last lab down.
 const teardownReserve = time.Minute
@@ -24,9 +24,9 @@ func (b *bench) nodeScale(ctx context.Context) (Figures, error) {
 	if _, ok := b.res.Figures["lab_up_warm_seconds"]; ok {
 		figs["nodes_max"] = 3
 	}
-	var rss20 float64
+	var m20 memory
 	var rssErr error
-	took, err := b.upAt(ctx, 20, func(l *harness.Lab) { rss20, rssErr = b.labRSS(l, "20 nodes") })
+	took, err := b.upAt(ctx, 20, func(l *harness.Lab) { m20, rssErr = b.labRSS(l, "20 nodes") })
 	if err != nil {
 		return figs, fmt.Errorf("20 nodes: %w", err)
 	}
@@ -39,7 +39,8 @@ func (b *bench) nodeScale(ctx context.Context) (Figures, error) {
 	case !ok:
 		err = fmt.Errorf("no memory figure at 3 nodes: %s", b.res.Missing["rss_3_nodes_mb"])
 	default:
-		figs["rss_20_nodes_mb"], figs["rss_per_node_mb"] = rss20, (rss20-rss3)/17
+		figs["rss_20_nodes_mb"], figs["rss_per_node_mb"] = m20.rss, (m20.rss-rss3)/17
+		figs["pss_20_nodes_mb"], figs["pss_per_node_mb"] = m20.pss, (m20.pss-b.res.Figures["pss_3_nodes_mb"])/17
 	}
 	return figs, err
 }

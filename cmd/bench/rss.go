@@ -18,7 +18,10 @@ import (
 type procInfo struct {
 	pid, ppid int
 	argv      []string
-	rssKB     float64
+	// rssKB counts every page mapped, shared ones (the lab binary's text,
+	// which every component maps) in each process; pssKB shares each page
+	// among the processes that map it.
+	rssKB, pssKB float64
 }
 
 // labProcesses picks a lab's processes out of procs: its components
@@ -99,6 +102,7 @@ func readProc(pid int) (procInfo, error) {
 			p.rssKB, _ = strconv.ParseFloat(f[1], 64)
 		}
 	}
+	p.pssKB = readPss(pid)
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		return p, err
@@ -107,13 +111,31 @@ func readProc(pid int) (procInfo, error) {
 	return p, nil
 }
 
-// labRSS is the summed RSS, in MiB, of a lab's processes: each component
+// readPss reads a process's Pss from smaps_rollup, 0 if it cannot.
+func readPss(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Pss:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+// memory is a lab's summed RSS and PSS in MiB.
+type memory struct{ rss, pss float64 }
+
+// labRSS is the summed RSS and PSS of a lab's processes: each component
 // that lab status lists (etcd members, API server, scheduler, controller
 // manager, cloud, DNS, apilb, forwarder, each node's kubelet and proxy),
 // the containerd shims of its nodes and all their descendants. Not
 // counted: the supervisor (here the bench process itself) and the
 // containerd daemon, which every lab shares.
-func (b *bench) labRSS(l *harness.Lab, when string) (float64, error) {
+func (b *bench) labRSS(l *harness.Lab, when string) (memory, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var roots []int
@@ -123,7 +145,7 @@ func (b *bench) labRSS(l *harness.Lab, when string) (float64, error) {
 		}
 	}
 	if len(roots) == 0 {
-		return 0, fmt.Errorf("lab %s lists no running component", l.Name())
+		return memory{}, fmt.Errorf("lab %s lists no running component", l.Name())
 	}
 	var namespaces []string
 	for _, n := range l.Plan().Nodes() {
@@ -131,14 +153,15 @@ func (b *bench) labRSS(l *harness.Lab, when string) (float64, error) {
 	}
 	procs, err := readProcs()
 	if err != nil {
-		return 0, err
+		return memory{}, err
 	}
 	picked := labProcesses(procs, roots, namespaces)
-	var kb float64
+	var m memory
 	for _, p := range picked {
-		kb += p.rssKB
+		m.rss += p.rssKB / 1024
+		m.pss += p.pssKB / 1024
 	}
-	b.res.note("RSS at %s: %.0f MiB in %d processes (%d components, %d shims/containers/children)",
-		when, kb/1024, len(picked), len(roots), len(picked)-len(roots))
-	return kb / 1024, nil
+	b.res.note("memory at %s: RSS %.0f MiB, PSS %.0f MiB, in %d processes (%d components, %d shims, containers or children)",
+		when, m.rss, m.pss, len(picked), len(roots), len(picked)-len(roots))
+	return m, nil
 }

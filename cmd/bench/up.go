@@ -32,7 +32,7 @@ var labScenarios = []labScenario{
 // scenario on it, and takes it down.
 func (b *bench) labFigures(ctx context.Context) {
 	var lab *harness.Lab
-	b.measure(ctx, "lab up warm", []string{"lab_up_warm_seconds", "rss_3_nodes_mb"}, func(ctx context.Context) (Figures, error) {
+	b.measure(ctx, "lab up warm", []string{"lab_up_warm_seconds", "rss_3_nodes_mb", "pss_3_nodes_mb"}, func(ctx context.Context) (Figures, error) {
 		took, l, err := b.upTimes(ctx, "bench-w", 1, b.opts.runs)
 		if err != nil {
 			return nil, err
@@ -40,11 +40,11 @@ func (b *bench) labFigures(ctx context.Context) {
 		lab = l
 		b.res.note("lab_up_warm_seconds: runs %s", list(took))
 		figs := Figures{"lab_up_warm_seconds": median(took)}
-		rss, err := b.labRSS(l, "3 nodes")
+		m, err := b.labRSS(l, "3 nodes")
 		if err != nil {
 			return figs, fmt.Errorf("memory at 3 nodes: %w", err)
 		}
-		figs["rss_3_nodes_mb"] = rss
+		figs["rss_3_nodes_mb"], figs["pss_3_nodes_mb"] = m.rss, m.pss
 		return figs, nil
 	})
 	var names []string
