@@ -54,7 +54,7 @@ soak: deps build
 # _output/e2e.json that the last whole `make e2e` wrote.
 bench: deps build
 	@mkdir -p _output
-	$(GO) run ./cmd/bench -lab $(BIN)/lab -json _output/bench.json
+	$(GO) run ./cmd/bench -lab $(BIN)/lab -json _output/bench.json -lab-log _output/bench-labs.log
 
 lab: deps build
 	$(BIN)/lab up --nodes $(NODES)

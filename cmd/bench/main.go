@@ -28,6 +28,7 @@ type options struct {
 	jsonOut   string
 	labBinary string
 	e2eReport string
+	labLog    string
 	budget    time.Duration
 }
 
@@ -37,6 +38,7 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write the figures as a JSON object to this file")
 	flag.StringVar(&o.labBinary, "lab", "_output/bin/lab", "path of the lab binary (runs the components)")
 	flag.StringVar(&o.e2eReport, "e2e-report", "_output/e2e.json", "the Ginkgo JSON report of the last make e2e")
+	flag.StringVar(&o.labLog, "lab-log", "", "write the labs' own logs (each bring-up step and its time) to this file")
 	flag.DurationVar(&o.budget, "budget", 13*time.Minute, "the most the whole bench may take; the node search uses what is left")
 	flag.Parse()
 	if err := o.validate(); err != nil {
@@ -86,6 +88,8 @@ type bench struct {
 	deadline time.Time
 	res      *Result
 	log      *slog.Logger
+	// labLog is given to every lab the bench brings up.
+	labLog *slog.Logger
 }
 
 // run measures every figure it can within the budget. A scenario that
@@ -93,7 +97,15 @@ type bench struct {
 // nothing can be measured at all.
 func run(ctx context.Context, o options) (*Result, error) {
 	b := &bench{opts: o, deadline: time.Now().Add(o.budget), res: newResult(),
-		log: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "bench")}
+		log: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "bench"), labLog: slog.New(slog.DiscardHandler)}
+	if o.labLog != "" {
+		f, err := os.Create(o.labLog)
+		if err != nil {
+			return nil, fmt.Errorf("lab log: %w", err)
+		}
+		defer f.Close()
+		b.labLog = slog.New(slog.NewTextHandler(f, nil))
+	}
 	ctx, cancel := context.WithDeadline(ctx, b.deadline)
 	defer cancel()
 	release, err := holdContainerd(ctx)
@@ -130,7 +142,7 @@ func (b *bench) measure(ctx context.Context, what string, names []string, f func
 // labConfig is a lab of the bench: 3 nodes and one API server unless
 // changed.
 func (b *bench) labConfig(name string) harness.Config {
-	return harness.Config{Name: name, Nodes: 3, APIServers: 1, LabBinary: b.opts.labBinary}
+	return harness.Config{Name: name, Nodes: 3, APIServers: 1, LabBinary: b.opts.labBinary, Log: b.labLog}
 }
 
 // holdContainerd starts the shared containerd first, so that its own start-up is
