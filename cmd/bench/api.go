@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,79 +13,110 @@ import (
 	"github.com/kinns/kinns/harness"
 )
 
-// controlPlane times a whole lab's bring-up (etcd, API server) and the API's
-// latency for creates and gets of small objects, one at a time.
-func controlPlane(ctx context.Context, labBinary string, runs int) ([]Result, error) {
-	abs, err := filepath.Abs(labBinary)
+var apiNames = []string{"api_mutating_p99_seconds", "api_get_p99_seconds", "api_list_1000_seconds", "watch_delivery_p99_seconds"}
+
+const (
+	apiNamespace = "bench-api"
+	apiObjects   = 1000
+	apiRate      = 100 // requests a second, open loop
+)
+
+// apiLatency sends 1,000 ConfigMap creates at a fixed 100 a second,
+// whatever the answers take (open loop: each request's latency counts from
+// its scheduled send), while a watcher times each create's event; then
+// gets of them at the same rate; then lists them.
+func apiLatency(ctx context.Context, lab *harness.Lab) (Figures, error) {
+	cs, err := clientset(lab)
 	if err != nil {
 		return nil, err
 	}
-	up := Result{Name: "lab up with control plane, 3 nodes", Unit: "ms", Runs: runs}
-	var lab *harness.Lab
-	for i := 0; i < runs; i++ {
-		t := time.Now()
-		l, err := harness.Up(ctx, harness.Config{Name: fmt.Sprintf("bench-cp-%d", i), Nodes: 3, APIServers: 1, LabBinary: abs})
-		if err != nil {
-			return nil, err
-		}
-		up.Values = append(up.Values, ms(time.Since(t)))
-		if i < runs-1 {
-			if err := l.Down(ctx); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		lab = l
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: apiNamespace}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", apiNamespace, err)
 	}
-	defer lab.Down(context.Background())
-	rc, err := lab.RESTConfig()
+	defer cs.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), apiNamespace, metav1.DeleteOptions{})
+	events, err := watchAdded(ctx, cs)
 	if err != nil {
 		return nil, err
 	}
-	rc.QPS, rc.Burst = 1000, 1000
-	cs, err := kubernetes.NewForConfig(rc)
+	defer events.close()
+	creates, sent, err := openLoop(ctx, apiObjects, apiRate, func(ctx context.Context, i int) error {
+		_, err := cs.CoreV1().ConfigMaps(apiNamespace).Create(ctx, benchConfigMap(i), metav1.CreateOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creates: %w", err)
+	}
+	delivery, err := events.delays(sent, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	const n = 300
-	create := Result{Name: fmt.Sprintf("API create configmap (%d, sequential)", n), Unit: "ms", Runs: n}
-	get := Result{Name: fmt.Sprintf("API get configmap (%d, sequential)", n), Unit: "ms", Runs: n}
-	for i := 0; i < n; i++ {
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", i)}, Data: map[string]string{"k": "v"}}
-		t := time.Now()
-		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-			return nil, err
-		}
-		create.Values = append(create.Values, ms(time.Since(t)))
+	gets, _, err := openLoop(ctx, apiObjects, apiRate, func(ctx context.Context, i int) error {
+		_, err := cs.CoreV1().ConfigMaps(apiNamespace).Get(ctx, cmName(i), metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gets: %w", err)
 	}
-	for i := 0; i < n; i++ {
-		t := time.Now()
-		if _, err := cs.CoreV1().ConfigMaps("default").Get(ctx, fmt.Sprintf("bench-%d", i), metav1.GetOptions{}); err != nil {
-			return nil, err
-		}
-		get.Values = append(get.Values, ms(time.Since(t)))
+	list, err := listTimes(ctx, cs, 5)
+	if err != nil {
+		return nil, err
 	}
-	out := []Result{summarise(up), summarise(create), summarise(get)}
-	more, err := onLab(ctx, lab)
-	return append(out, more...), err
+	return Figures{"api_mutating_p99_seconds": percentile(creates, 0.99), "api_get_p99_seconds": percentile(gets, 0.99),
+		"api_list_1000_seconds": median(list), "watch_delivery_p99_seconds": percentile(delivery, 0.99)}, nil
 }
 
-// onLab runs the scenarios that need a whole lab, in order, on one lab.
-func onLab(ctx context.Context, lab *harness.Lab) ([]Result, error) {
-	scenarios := []func() ([]Result, error){
-		func() ([]Result, error) { return podStartup(ctx, lab, 30) },
-		func() ([]Result, error) { r, err := ctrRun(ctx, lab, 10); return []Result{r}, err },
-		func() ([]Result, error) { r, err := scheduling(ctx, lab, 500, 10); return []Result{r}, err },
-		func() ([]Result, error) { r, err := networkProgramming(ctx, lab, 30); return []Result{r}, err },
-		func() ([]Result, error) { return dnsLatency(ctx, lab, 200) },
-	}
-	var out []Result
-	for _, run := range scenarios {
-		rs, err := run()
-		if err != nil {
-			return nil, err
+func cmName(i int) string { return fmt.Sprintf("bench-%d", i) }
+
+func benchConfigMap(i int) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName(i), Namespace: apiNamespace}, Data: map[string]string{"k": "v"}}
+}
+
+// openLoop starts request i at start + i/rate whether or not earlier ones
+// have answered, and returns each latency from its scheduled start (in
+// seconds) and those starts. The first error ends it.
+func openLoop(ctx context.Context, n, rate int, request func(context.Context, int) error) ([]float64, []time.Time, error) {
+	lat, sched := make([]float64, n), make([]time.Time, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		sched[i] = start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil, nil, ctx.Err()
+		case <-time.After(time.Until(sched[i])):
 		}
-		out = append(out, rs...)
+		wg.Go(func() {
+			if err := request(ctx, i); err != nil {
+				errs <- fmt.Errorf("request %d: %w", i, err)
+			}
+			lat[i] = seconds(time.Since(sched[i]))
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, nil, err
+	}
+	return lat, sched, nil
+}
+
+// listTimes lists the namespace's ConfigMaps runs times, one after the
+// other, and checks each list holds them all.
+func listTimes(ctx context.Context, cs kubernetes.Interface, runs int) ([]float64, error) {
+	var out []float64
+	for range runs {
+		t := time.Now()
+		l, err := cs.CoreV1().ConfigMaps(apiNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list: %w", err)
+		}
+		out = append(out, seconds(time.Since(t)))
+		if len(l.Items) < apiObjects {
+			return nil, fmt.Errorf("list gave %d ConfigMaps, want %d or more", len(l.Items), apiObjects)
+		}
 	}
 	return out, nil
 }

@@ -1,17 +1,20 @@
-// Command bench measures kinns labs and prints a table; with -json it also writes
-// the figures for tooling. Speed goals live here, never in tests. It needs root.
+// Command bench measures kinns labs and prints one table of named figures
+// (issue 17), each with its goal on a 2-core machine, its floor and its
+// reference; with -json it also writes them as one flat JSON object
+// name -> number. Speed goals live here, never in tests. It needs root.
 //
-//	go run ./cmd/bench -runs 5 -json _output/bench.json
+//	go run ./cmd/bench -lab _output/bin/lab -json _output/bench.json
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
-	"sort"
-	"text/tabwriter"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/kinns/kinns/harness"
@@ -19,59 +22,127 @@ import (
 	"github.com/kinns/kinns/harness/proc"
 )
 
-// Result is one measured scenario.
-type Result struct {
-	Name   string    `json:"name"`
-	Unit   string    `json:"unit"`
-	Runs   int       `json:"runs"`
-	P50    float64   `json:"p50"`
-	P90    float64   `json:"p90"`
-	P99    float64   `json:"p99"`
-	Max    float64   `json:"max"`
-	Values []float64 `json:"values"`
+// options are the command's flags.
+type options struct {
+	runs      int
+	jsonOut   string
+	labBinary string
+	e2eReport string
+	labLog    string
+	budget    time.Duration
 }
 
 func main() {
-	runs := flag.Int("runs", 5, "runs per scenario")
-	jsonOut := flag.String("json", "", "also write results as JSON to this file")
-	lab := flag.String("lab", "_output/bin/lab", "path of the lab binary (runs the components)")
+	var o options
+	flag.IntVar(&o.runs, "runs", 5, "bring-ups per lab_up figure (the median is reported)")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the figures as a JSON object to this file")
+	flag.StringVar(&o.labBinary, "lab", "_output/bin/lab", "path of the lab binary (runs the components)")
+	flag.StringVar(&o.e2eReport, "e2e-report", "_output/e2e.json", "the Ginkgo JSON report of the last make e2e")
+	flag.StringVar(&o.labLog, "lab-log", "", "write the labs' own logs (each bring-up step and its time) to this file")
+	flag.DurationVar(&o.budget, "budget", 13*time.Minute, "the most the whole bench may take; the node search uses what is left")
 	flag.Parse()
-	if err := run(context.Background(), *runs, *jsonOut, *lab); err != nil {
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := run(ctx, o)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	if err := printTable(os.Stdout, table, r); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if o.jsonOut != "" {
+		if err := writeJSON(o.jsonOut, r.Figures); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
 }
 
-func run(ctx context.Context, runs int, jsonOut, labBinary string) error {
+func (o *options) validate() error {
+	if o.runs < 1 {
+		return fmt.Errorf("invalid -runs %d: at least 1", o.runs)
+	}
+	if o.budget < time.Minute {
+		return fmt.Errorf("invalid -budget %s: at least 1m", o.budget)
+	}
+	abs, err := filepath.Abs(o.labBinary)
+	if err != nil {
+		return fmt.Errorf("lab binary %q: %w", o.labBinary, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("lab binary: %w (run make build first)", err)
+	}
+	o.labBinary = abs
+	return nil
+}
+
+// bench is one run: its options, its deadline and what it found.
+type bench struct {
+	opts     options
+	deadline time.Time
+	res      *Result
+	log      *slog.Logger
+	// labLog is given to every lab the bench brings up.
+	labLog *slog.Logger
+}
+
+// run measures every figure it can within the budget. A scenario that
+// fails leaves its figures out, with why; run itself fails only when
+// nothing can be measured at all.
+func run(ctx context.Context, o options) (*Result, error) {
+	b := &bench{opts: o, deadline: time.Now().Add(o.budget), res: newResult(),
+		log: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "bench"), labLog: slog.New(slog.DiscardHandler)}
+	if o.labLog != "" {
+		f, err := os.Create(o.labLog)
+		if err != nil {
+			return nil, fmt.Errorf("lab log: %w", err)
+		}
+		defer f.Close()
+		b.labLog = slog.New(slog.NewTextHandler(f, nil))
+	}
+	ctx, cancel := context.WithDeadline(ctx, b.deadline)
+	defer cancel()
 	release, err := holdContainerd(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release()
-	var results []Result
-	for _, nodes := range []int{3, 20} {
-		up, down, err := topologyUpDown(ctx, nodes, runs)
-		if err != nil {
-			return err
-		}
-		results = append(results, up, down)
+	b.labFigures(ctx)
+	b.measure(ctx, "proxy full sync", proxyNames, func(ctx context.Context) (Figures, error) { return proxyFullSync(ctx, 1000, 10, 3) })
+	b.measure(ctx, "lab up HA", []string{"lab_up_ha_seconds"}, b.labUpHA)
+	b.measure(ctx, "nodes", nodesNames, b.nodeScale)
+	b.measure(ctx, "e2e report", []string{"e2e_suite_seconds"}, func(context.Context) (Figures, error) { return e2eSuite(o.e2eReport) })
+	return b.res, nil
+}
+
+// measure runs one scenario and records its figures, or why it has none,
+// and how long it took.
+func (b *bench) measure(ctx context.Context, what string, names []string, f func(context.Context) (Figures, error)) {
+	if err := ctx.Err(); err != nil {
+		b.res.fail(names, fmt.Errorf("not run: %w", context.Cause(ctx)))
+		return
 	}
-	api, err := controlPlane(ctx, labBinary, runs)
+	b.log.Info("scenario", "name", what)
+	t := time.Now()
+	figs, err := f(ctx)
+	b.res.add(figs)
 	if err != nil {
-		return err
+		b.log.Error("scenario failed", "name", what, "err", err)
+		b.res.fail(names, err)
 	}
-	results = append(results, api...)
-	sync, err := proxyFullSync(ctx, 1000, 10, 3)
-	if err != nil {
-		return err
-	}
-	results = append(results, sync...)
-	print(results)
-	if jsonOut == "" {
-		return nil
-	}
-	b, _ := json.MarshalIndent(results, "", "  ")
-	return os.WriteFile(jsonOut, b, 0o644)
+	b.res.note("time: %s took %.1f s", what, time.Since(t).Seconds())
+}
+
+// labConfig is a lab of the bench: 3 nodes and one API server unless
+// changed.
+func (b *bench) labConfig(name string) harness.Config {
+	return harness.Config{Name: name, Nodes: 3, APIServers: 1, LabBinary: b.opts.labBinary, Log: b.labLog}
 }
 
 // holdContainerd starts the shared containerd first, so that its own start-up is
@@ -84,46 +155,9 @@ func holdContainerd(ctx context.Context) (func(), error) {
 	d := containerd.NewDaemon(harness.StateRoot(), nil)
 	holder := fmt.Sprintf("bench-%d", self.PID)
 	if _, err := d.Acquire(ctx, holder, self); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start the shared containerd: %w", err)
 	}
 	return func() { d.Release(context.Background(), holder) }, nil
 }
 
-// topology times harness.Up and Down of a lab with the given number of nodes: the
-// namespaces, veths, bridges, addresses, routes and containerd namespaces.
-func topologyUpDown(ctx context.Context, nodes, runs int) (Result, Result, error) {
-	up := Result{Name: fmt.Sprintf("topology up, %d nodes", nodes), Unit: "ms", Runs: runs}
-	down := Result{Name: fmt.Sprintf("topology down, %d nodes", nodes), Unit: "ms", Runs: runs}
-	for i := 0; i < runs; i++ {
-		t := time.Now()
-		lab, err := harness.Up(ctx, harness.Config{Name: fmt.Sprintf("bench-%d", i), Nodes: nodes, NetworkOnly: true})
-		if err != nil {
-			return up, down, err
-		}
-		up.Values = append(up.Values, ms(time.Since(t)))
-		t = time.Now()
-		if err := lab.Down(ctx); err != nil {
-			return up, down, err
-		}
-		down.Values = append(down.Values, ms(time.Since(t)))
-	}
-	return summarise(up), summarise(down), nil
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func summarise(r Result) Result {
-	v := append([]float64(nil), r.Values...)
-	sort.Float64s(v)
-	r.P50, r.P90, r.P99, r.Max = v[len(v)/2], v[(len(v)*9)/10], v[(len(v)*99)/100], v[len(v)-1]
-	return r
-}
-
-func print(rs []Result) {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\truns\tp50\tp90\tp99\tmax\tunit\t")
-	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n", r.Name, r.Runs, r.P50, r.P90, r.P99, r.Max, r.Unit)
-	}
-	tw.Flush()
-}
+func seconds(d time.Duration) float64 { return d.Seconds() }

@@ -40,9 +40,10 @@ func benchPod(name string) *corev1.Pod {
 	}
 }
 
-// podStartup creates n pods at once and watches each one reach Running and
-// Ready, from the moment its create call was sent.
-func podStartup(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) {
+// podStartup creates n pods at once and watches each one reach Running,
+// from the moment its create call was sent; then deletes them and waits
+// until they are gone, so that the next scenario finds a quiet lab.
+func podStartup(ctx context.Context, lab *harness.Lab, n int) (Figures, error) {
 	cs, err := clientset(lab)
 	if err != nil {
 		return nil, err
@@ -52,57 +53,65 @@ func podStartup(ctx context.Context, lab *harness.Lab, n int) ([]Result, error) 
 		return nil, err
 	}
 	defer w.Stop()
-	var mu sync.Mutex
-	created := map[string]time.Time{}
-	var wg sync.WaitGroup
-	createErrs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := fmt.Sprintf("burst-%d", i)
-			mu.Lock()
-			created[name] = time.Now()
-			mu.Unlock()
-			if _, err := cs.CoreV1().Pods("default").Create(ctx, benchPod(name), metav1.CreateOptions{}); err != nil {
-				createErrs <- fmt.Errorf("create pod %s: %w", name, err)
-			}
-		}()
-	}
-	running := Result{Name: fmt.Sprintf("pod creation -> Running (burst of %d, 3 nodes)", n), Unit: "ms", Runs: n}
-	ready := Result{Name: fmt.Sprintf("pod creation -> Ready (burst of %d, 3 nodes)", n), Unit: "ms", Runs: n}
-	seenRunning, seenReady := map[string]bool{}, map[string]bool{}
+	defer deletePods(context.WithoutCancel(ctx), cs, "bench=pods")
+	created, createErrs := createBurst(ctx, cs, n)
+	var running []float64
+	seen := map[string]bool{}
 	timeout := time.After(3 * time.Minute)
-	for len(seenReady) < n {
+	for len(seen) < n {
 		select {
 		case err := <-createErrs:
 			return nil, err
 		case ev, open := <-w.ResultChan():
 			if !open {
-				return nil, fmt.Errorf("the pod watch ended after %d of %d pods were Ready", len(seenReady), n)
+				return nil, fmt.Errorf("the pod watch ended after %d of %d pods were Running", len(seen), n)
 			}
 			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Deleted {
+			if !ok || ev.Type == watch.Deleted || p.Status.Phase != corev1.PodRunning || seen[p.Name] {
 				continue
 			}
-			mu.Lock()
-			t0 := created[p.Name]
-			mu.Unlock()
-			if p.Status.Phase == corev1.PodRunning && !seenRunning[p.Name] {
-				seenRunning[p.Name] = true
-				running.Values = append(running.Values, ms(time.Since(t0)))
-			}
-			if isPodReady(p) && !seenReady[p.Name] {
-				seenReady[p.Name] = true
-				ready.Values = append(ready.Values, ms(time.Since(t0)))
-			}
+			seen[p.Name] = true
+			running = append(running, seconds(time.Since(created(p.Name))))
 		case <-timeout:
-			return nil, fmt.Errorf("only %d of %d pods Ready after 3m; not Ready: %s", len(seenReady), n, notReady(ctx, cs))
+			return nil, fmt.Errorf("only %d of %d pods Running after 3m; not Ready: %s", len(seen), n, notReady(ctx, cs))
 		}
 	}
-	wg.Wait()
-	cs.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=pods"})
-	return []Result{summarise(running), summarise(ready)}, nil
+	return Figures{"pod_startup_p50_seconds": percentile(running, 0.5), "pod_startup_p99_seconds": percentile(running, 0.99)}, nil
+}
+
+// createBurst creates n bench pods at once; created tells when the create
+// of a pod was sent, once that pod was seen.
+func createBurst(ctx context.Context, cs kubernetes.Interface, n int) (created func(string) time.Time, errs chan error) {
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	errs = make(chan error, n)
+	for i := range n {
+		name := fmt.Sprintf("burst-%d", i)
+		mu.Lock()
+		sent[name] = time.Now()
+		mu.Unlock()
+		go func() {
+			if _, err := cs.CoreV1().Pods("default").Create(ctx, benchPod(name), metav1.CreateOptions{}); err != nil {
+				errs <- fmt.Errorf("create pod %s: %w", name, err)
+			}
+		}()
+	}
+	return func(name string) time.Time { mu.Lock(); defer mu.Unlock(); return sent[name] }, errs
+}
+
+// deletePods deletes the pods of selector and waits up to a minute until
+// they are gone.
+func deletePods(ctx context.Context, cs kubernetes.Interface, selector string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	opts := metav1.ListOptions{LabelSelector: selector}
+	cs.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, opts)
+	for ctx.Err() == nil {
+		if l, err := cs.CoreV1().Pods("default").List(ctx, opts); err == nil && len(l.Items) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // notReady describes the bench pods that are not Ready, for the error.
@@ -129,64 +138,81 @@ func isPodReady(p *corev1.Pod) bool {
 	return false
 }
 
-// ctrRun times a plain `ctr run` of the test image on the same containerd: the
-// floor under any pod start.
-func ctrRun(ctx context.Context, lab *harness.Lab, runs int) (Result, error) {
-	r := Result{Name: "ctr run --rm of the test image (baseline)", Unit: "ms", Runs: runs}
-	ns := topology.ContainerdNamespace(lab.Name(), "node-1")
-	for i := 0; i < runs; i++ {
-		t := time.Now()
-		out, err := exec.CommandContext(ctx, "ctr", "-a", lab.ContainerdAddress(), "-n", ns, "run", "--rm",
-			testImage, fmt.Sprintf("bench-ctr-%d", i), "/testapp", "help").CombinedOutput()
-		if err != nil {
-			return r, fmt.Errorf("ctr run: %v: %s", err, out)
-		}
-		r.Values = append(r.Values, ms(time.Since(t)))
+// ctrBurst runs n plain `ctr run --rm` of the test image at once on the
+// lab's containerd, spread over the nodes' containerd namespaces, and times
+// each from its start to its exit: the floor under a burst of pods.
+func ctrBurst(ctx context.Context, lab *harness.Lab, n int) (Figures, error) {
+	nodes := lab.Plan().Nodes()
+	took := make([]float64, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ns := topology.ContainerdNamespace(lab.Name(), nodes[i%len(nodes)].Name)
+		wg.Go(func() {
+			t := time.Now()
+			out, err := exec.CommandContext(ctx, "ctr", "-a", lab.ContainerdAddress(), "-n", ns, "run", "--rm",
+				testImage, fmt.Sprintf("bench-ctr-%d", i), "/testapp", "help").CombinedOutput()
+			took[i] = seconds(time.Since(t))
+			if err != nil {
+				errs <- fmt.Errorf("ctr run in %s: %w: %s", ns, err, out)
+			}
+		})
 	}
-	return summarise(r), nil
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return Figures{"ctr_run_p50_seconds": percentile(took, 0.5), "ctr_run_p99_seconds": percentile(took, 0.99)}, nil
 }
 
 // scheduling measures binding throughput: 500 pods onto 10 registered nodes
 // that no kubelet runs (the real node is cordoned), so that only the scheduler
 // and the API server are measured.
-func scheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (Result, error) {
-	r := Result{Name: fmt.Sprintf("scheduler: %d pods bound on %d nodes", pods, nodes), Unit: "pods/s", Runs: 1}
+func scheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (Figures, error) {
 	cs, err := clientset(lab)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	cordon := []byte(`{"spec":{"unschedulable":true}}`)
 	for _, n := range lab.Plan().Nodes() {
 		if _, err := cs.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, cordon, metav1.PatchOptions{}); err != nil {
-			return r, err
+			return nil, err
 		}
 	}
 	for i := 0; i < nodes; i++ {
 		if err := fakeNode(ctx, cs, fmt.Sprintf("sched-node-%d", i)); err != nil {
-			return r, err
+			return nil, err
 		}
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
+	errs := make(chan error, pods)
 	for i := 0; i < pods; i++ {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sched-%d", i)},
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sched-%d", i), Labels: map[string]string{"bench": "sched"}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: testImage}},
 					Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}
-			cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+			if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				errs <- fmt.Errorf("create pod %s: %w", p.Name, err)
+			}
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "bench=sched"})
 		if err != nil {
-			return r, err
+			return nil, err
 		}
 		bound := 0
 		for _, p := range list.Items {
@@ -194,14 +220,12 @@ func scheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (Result,
 				bound++
 			}
 		}
-		if bound == pods {
-			secs := time.Since(start).Seconds()
-			r.Values = []float64{float64(pods) / secs}
-			return summarise(r), nil
+		if bound >= pods {
+			return Figures{"scheduling_pods_per_second": float64(pods) / time.Since(start).Seconds()}, nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return r, fmt.Errorf("not all %d pods bound after 2m", pods)
+	return nil, fmt.Errorf("not all %d pods bound after 2m", pods)
 }
 
 func fakeNode(ctx context.Context, cs kubernetes.Interface, name string) error {

@@ -23,28 +23,28 @@ import (
 
 // networkProgramming times an endpoint change until the rules of every
 // node send to the new endpoint (polled from each node's iptables-save).
-func networkProgramming(ctx context.Context, lab *harness.Lab, changes int) (Result, error) {
-	r := Result{Name: fmt.Sprintf("network programming, endpoint change -> rules on %d nodes", len(lab.Plan().Nodes())), Unit: "ms", Runs: changes}
+func networkProgramming(ctx context.Context, lab *harness.Lab, changes int) (Figures, error) {
 	cs, err := clientset(lab)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench-np"},
 		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "p", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
 	}
 	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return r, err
+		return nil, err
 	}
 	defer cs.CoreV1().Services("default").Delete(context.Background(), svc.Name, metav1.DeleteOptions{})
+	var took []float64
 	for i := range changes {
-		took, err := oneEndpointChange(ctx, lab, cs, 10000+i)
+		d, err := oneEndpointChange(ctx, lab, cs, 10000+i)
 		if err != nil {
-			return r, err
+			return nil, err
 		}
-		r.Values = append(r.Values, ms(took))
+		took = append(took, seconds(d))
 	}
-	return summarise(r), nil
+	return Figures{"network_programming_p50_seconds": percentile(took, 0.5), "network_programming_p99_seconds": percentile(took, 0.99)}, nil
 }
 
 // oneEndpointChange writes the selectorless Service's slice with an
@@ -104,18 +104,17 @@ func benchSlice(name, svc string, n int, port int32) *discoveryv1.EndpointSlice 
 	return s
 }
 
+var proxyNames = []string{"proxy_full_sync_1000x10_seconds", "iptables_restore_1000x10_seconds"}
+
 // proxyFullSync times, in namespaces of its own, one full sync of the
 // proxy for services×endpoints (read the tables, render, one restore)
-// into an empty namespace and into one that has the rules already (the
-// periodic resync), against a plain iptables-restore of the same text.
-func proxyFullSync(ctx context.Context, services, endpoints, runs int) ([]Result, error) {
-	name := fmt.Sprintf("%d×%d", services, endpoints)
-	plain := Result{Name: "iptables-restore of the same rules, empty namespace", Unit: "ms", Runs: runs}
-	first := Result{Name: "proxy full sync " + name + ", empty namespace", Unit: "ms", Runs: runs}
-	again := Result{Name: "proxy full sync " + name + ", rules in place", Unit: "ms", Runs: runs}
+// into an empty namespace, against a plain iptables-restore of the same
+// text; the median of runs of each.
+func proxyFullSync(ctx context.Context, services, endpoints, runs int) (Figures, error) {
 	svcs, slices := syntheticServices(services, endpoints)
 	cfg := proxy.Config{NodeName: "node-1", NodeIP: "10.89.0.21", ClusterCIDR: "10.244.0.0/16"}
 	text := rules.Render(rules.Config{NodeName: "node-1"}, svcs, slices, rules.Existing{}).Text
+	var plain, sync []float64
 	for i := range runs {
 		d, err := inScratchNetns(fmt.Sprintf("kinns-bench-%d-%d-a", os.Getpid(), i), func(ipt proxy.ExecIPTables) error {
 			return ipt.Restore(ctx, text)
@@ -123,15 +122,17 @@ func proxyFullSync(ctx context.Context, services, endpoints, runs int) ([]Result
 		if err != nil {
 			return nil, err
 		}
-		plain.Values = append(plain.Values, ms(d[0]))
-		sync := func(ipt proxy.ExecIPTables) error { _, err := proxy.SyncOnce(ctx, cfg, ipt, svcs, slices); return err }
-		d, err = inScratchNetns(fmt.Sprintf("kinns-bench-%d-%d-b", os.Getpid(), i), sync, sync)
+		plain = append(plain, seconds(d[0]))
+		d, err = inScratchNetns(fmt.Sprintf("kinns-bench-%d-%d-b", os.Getpid(), i), func(ipt proxy.ExecIPTables) error {
+			_, err := proxy.SyncOnce(ctx, cfg, ipt, svcs, slices)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
-		first.Values, again.Values = append(first.Values, ms(d[0])), append(again.Values, ms(d[1]))
+		sync = append(sync, seconds(d[0]))
 	}
-	return []Result{summarise(plain), summarise(first), summarise(again)}, nil
+	return Figures{"proxy_full_sync_1000x10_seconds": median(sync), "iptables_restore_1000x10_seconds": median(plain)}, nil
 }
 
 // inScratchNetns makes a network namespace of its own, times each step in
