@@ -22,12 +22,19 @@ import (
 // that `lab fault` uses, in the fast timing profile; each figure is the
 // median of faultRuns runs, in seconds.
 
-// faultRuns is how many times each fault is measured.
-const faultRuns = 3
+// faultRuns is how many times each fault is measured; a node kill, which
+// takes some 30 s a run, twice, to keep the whole within about 3 minutes.
+const (
+	faultRuns    = 3
+	selfHealRuns = 2
+)
 
 // faultScenario breaks a lab once, measures, mends it and waits until it
 // has settled; it returns its figures by name.
-type faultScenario func(ctx context.Context, f *faultLab) (map[string]float64, error)
+type faultScenario struct {
+	run  func(ctx context.Context, f *faultLab) (map[string]float64, error)
+	runs int
+}
 
 // faultGroup is the scenarios that run on one lab.
 type faultGroup struct {
@@ -47,8 +54,8 @@ func faultFigures(ctx context.Context, labBinary string) (map[string]float64, er
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("bench", "faults")
 	groups := []faultGroup{
-		{harness.Config{Name: "bench-faults", Nodes: 3, APIServers: 1}, []faultScenario{selfHeal, quorumLoss}},
-		{harness.Config{Name: "bench-ha", Nodes: 2, APIServers: 3}, []faultScenario{apiServerFailover, leaderFailover}},
+		{harness.Config{Name: "faults", Nodes: 3, APIServers: 1}, []faultScenario{{selfHeal, selfHealRuns}, {quorumLoss, faultRuns}}},
+		{harness.Config{Name: "faults-ha", Nodes: 2, APIServers: 3}, []faultScenario{{apiServerFailover, faultRuns}, {leaderFailover, faultRuns}}},
 	}
 	out := map[string]float64{}
 	for _, g := range groups {
@@ -73,6 +80,7 @@ func onFaultLab(ctx context.Context, g faultGroup, log *slog.Logger) (_ map[stri
 		return nil, fmt.Errorf("bring up lab %s: %w", g.cfg.Name, err)
 	}
 	defer func() {
+		keepLogs(lab, log)
 		if derr := lab.Down(context.WithoutCancel(ctx)); derr != nil {
 			err = errors.Join(err, fmt.Errorf("remove lab %s: %w", g.cfg.Name, derr))
 		}
@@ -83,8 +91,8 @@ func onFaultLab(ctx context.Context, g faultGroup, log *slog.Logger) (_ map[stri
 	}
 	values := map[string][]float64{}
 	for _, s := range g.scenarios {
-		for run := range faultRuns {
-			figs, err := s(ctx, f)
+		for run := range s.runs {
+			figs, err := s.run(ctx, f)
 			if err != nil {
 				return nil, err
 			}
@@ -95,6 +103,21 @@ func onFaultLab(ctx context.Context, g faultGroup, log *slog.Logger) (_ map[stri
 		}
 	}
 	return medians(values), nil
+}
+
+// keepLogs copies the lab's logs into $KINNS_BENCH_LOGS/<lab>, if set, before
+// the lab goes: the components' timestamps show where a figure's time went.
+func keepLogs(lab *harness.Lab, log *slog.Logger) {
+	dir := os.Getenv("KINNS_BENCH_LOGS")
+	if dir == "" {
+		return
+	}
+	dst := filepath.Join(dir, lab.Name())
+	if err := lab.CopyLogs(dst); err != nil {
+		log.Warn("keep the lab's logs", "dir", dst, "err", err)
+		return
+	}
+	log.Info("kept the lab's logs", "dir", dst)
 }
 
 // faultLab is a lab under measurement: its admin clients and a log.

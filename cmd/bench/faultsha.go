@@ -47,7 +47,7 @@ func apiServerFailover(ctx context.Context, f *faultLab) (map[string]float64, er
 	if err := f.inject(ctx, fmt.Sprintf("apiserver stop %d", n)); err != nil {
 		return nil, err
 	}
-	time.Sleep(2 * time.Second) // writes after the stop, on another server
+	time.Sleep(time.Until(stop.Add(2 * time.Second))) // writes after the stop, on another server
 	writes := w.stop()
 	if served, err = servedBy(f.lab); err != nil {
 		return nil, err
@@ -58,7 +58,8 @@ func apiServerFailover(ctx context.Context, f *faultLab) (map[string]float64, er
 	}
 	failures, firstErr := countFailed(writes, stop)
 	f.log.Info("API server stopped", "stopped", harness.APIServerComponent(n), "failedWrites", failures, "firstError", firstErr,
-		"firstGoodElsewhere", good.end.Sub(stop).Round(time.Millisecond), "servedBy", served[good.name])
+		"firstGoodElsewhere", good.end.Sub(stop).Round(time.Millisecond), "servedBy", served[good.name],
+		"outOfRotation", f.outOfRotation(n, stop), "writes", trace(writes, served, stop, good.end))
 	if err := f.mendAPIServer(ctx, n); err != nil {
 		return nil, err
 	}
@@ -86,6 +87,35 @@ func (f *faultLab) waitRotation(ctx context.Context) error {
 		}
 		return len(bs) > 0, nil
 	})
+}
+
+// outOfRotation is when the balancer took API server n out, after stop.
+func (f *faultLab) outOfRotation(n int, stop time.Time) string {
+	bs := f.lab.APIServers()
+	if n > len(bs) || bs[n-1].Ready || bs[n-1].Since.Before(stop) {
+		return "not seen"
+	}
+	return "+" + bs[n-1].Since.Sub(stop).Round(time.Millisecond).String()
+}
+
+// trace describes the writes that ended between from and to: when each
+// ended, who served it or why it failed.
+func trace(ws []write, served map[string]int, from, to time.Time) string {
+	var b strings.Builder
+	for _, w := range ws {
+		if w.end.Before(from) || w.end.After(to) {
+			continue
+		}
+		fmt.Fprintf(&b, "+%s ", w.end.Sub(from).Round(time.Millisecond))
+		if w.err != nil {
+			fmt.Fprintf(&b, "failed after %s (%v); ", w.end.Sub(w.start).Round(time.Millisecond), w.err)
+		} else if n := served[w.name]; n > 0 {
+			fmt.Fprintf(&b, "cp-%d; ", n)
+		} else {
+			b.WriteString("served, in no audit log; ")
+		}
+	}
+	return strings.TrimSuffix(b.String(), "; ")
 }
 
 // servedBy reads every API server's audit log: the control-plane host

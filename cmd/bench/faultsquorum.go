@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // quorumOutage is how long quorum stays lost after the first failed write:
@@ -30,9 +32,15 @@ func quorumLoss(ctx context.Context, f *faultLab) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.log.Info("quorum lost: first failed write", "after", bad.end.Sub(lose).Round(time.Millisecond),
-		"took", bad.end.Sub(bad.start).Round(time.Millisecond), "err", bad.err)
 	time.Sleep(quorumOutage)
+	// A write in flight hangs until the client's timeout; the API
+	// server's own answer, a 503, comes once it has seen quorum go.
+	first503 := "none"
+	if refused, ok := firstEnded(w.writes(), lose, func(w write) bool { return apierrors.IsServiceUnavailable(w.err) }); ok {
+		first503 = refused.end.Sub(lose).Round(time.Millisecond).String()
+	}
+	f.log.Info("quorum lost: first failed write", "after", bad.end.Sub(lose).Round(time.Millisecond),
+		"took", bad.end.Sub(bad.start).Round(time.Millisecond), "err", bad.err, "first503After", first503)
 	restore := time.Now()
 	if err := f.inject(ctx, "quorum restore"); err != nil {
 		return nil, err
