@@ -116,6 +116,7 @@ func run(ctx context.Context, o options) (*Result, error) {
 	b.labFigures(ctx)
 	b.measure(ctx, "proxy full sync", proxyNames, func(ctx context.Context) (Figures, error) { return proxyFullSync(ctx, 1000, 10, 3) })
 	b.measure(ctx, "lab up HA", []string{"lab_up_ha_seconds"}, b.labUpHA)
+	b.measure(ctx, "faults", faultNames, func(ctx context.Context) (Figures, error) { return faultFigures(ctx, o.labBinary) })
 	b.measure(ctx, "nodes", nodesNames, b.nodeScale)
 	b.measure(ctx, "e2e report", []string{"e2e_suite_seconds"}, func(context.Context) (Figures, error) { return e2eSuite(o.e2eReport) })
 	return b.res, nil
