@@ -9,7 +9,7 @@ import (
 )
 
 // Interval is the pause between two asks of /readyz.
-const Interval = 100 * time.Millisecond
+const Interval = 200 * time.Millisecond
 
 // Limit bounds the wait: past it the component goes on, and its clients
 // retry as they would against an API server that went away later (the
