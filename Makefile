@@ -49,9 +49,12 @@ soak: deps build
 	KINNS_SOAK_CYCLES=$(SOAK_CYCLES) LABELS=soak VERBOSE=1 POLL_PROGRESS_AFTER=0 \
 		TIMEOUT=$$(( $(SOAK_CYCLES) + 10 ))m ci/e2e.sh
 
+# The upstream kube-scheduler, built from our k8s.io/kubernetes (a tool in
+# go.mod), runs beside ours for the scheduling comparison.
 bench: deps build
 	@mkdir -p _output
-	$(GO) run ./cmd/bench -lab $(BIN)/lab -json _output/bench.json
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
+	$(GO) run ./cmd/bench -lab $(BIN)/lab -kube-scheduler $(BIN)/kube-scheduler -json _output/bench.json
 
 lab: deps build
 	$(BIN)/lab up --nodes $(NODES)
