@@ -35,8 +35,18 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per scenario")
 	jsonOut := flag.String("json", "", "also write results as JSON to this file")
 	lab := flag.String("lab", "_output/bin/lab", "path of the lab binary (runs the components)")
+	only := flag.String("only", "", `"upstream": only the comparisons with upstream Kubernetes`)
 	flag.Parse()
-	if err := run(context.Background(), *runs, *jsonOut, *lab); err != nil {
+	var err error
+	switch *only {
+	case "":
+		err = run(context.Background(), *runs, *jsonOut, *lab)
+	case "upstream":
+		err = runUpstream(context.Background(), *runs, *lab)
+	default:
+		err = fmt.Errorf("-only %q: want \"upstream\" or nothing", *only)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
