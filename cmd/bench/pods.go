@@ -266,9 +266,12 @@ func deleteBatch(ctx context.Context, cs kubernetes.Interface, prefix string) er
 	return fmt.Errorf("pods of %s still there 1m after their deletion", prefix)
 }
 
+// fakeNodePods is how many pods a fake node takes, as a kubelet's default.
+const fakeNodePods = 110
+
 func fakeNode(ctx context.Context, cs kubernetes.Interface, name string) error {
 	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"),
-		corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")}
+		corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: *resource.NewQuantity(fakeNodePods, resource.DecimalSI)}
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
 		Status: corev1.NodeStatus{Capacity: alloc, Allocatable: alloc}}
 	if _, err := cs.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

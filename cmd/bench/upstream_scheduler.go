@@ -39,6 +39,9 @@ var kubeSchedulerBinary = flag.String("kube-scheduler", "_output/bin/kube-schedu
 // first; its pods are deleted before upstream's batch, so that both find
 // the same empty nodes.
 func upstreamScheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (map[string]float64, error) {
+	if pods < 1 || nodes < 1 || pods > nodes*fakeNodePods {
+		return nil, fmt.Errorf("scheduling comparison of %d pods on %d nodes: want at least one of each, and at most %d pods a node", pods, nodes, fakeNodePods)
+	}
 	cs, err := clientset(lab)
 	if err != nil {
 		return nil, err

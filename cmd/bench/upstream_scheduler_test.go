@@ -70,3 +70,19 @@ func TestBindRateReportsFailedCreates(t *testing.T) {
 		t.Fatal("a pod of the batch could not be created, and bindRate did not say so")
 	}
 }
+
+func TestUpstreamSchedulingRefusesImpossibleBatches(t *testing.T) {
+	for _, c := range []struct{ pods, nodes int }{{0, 10}, {500, 0}, {1101, 10}} {
+		if _, err := upstreamScheduling(context.Background(), nil, c.pods, c.nodes); err == nil {
+			t.Errorf("%d pods on %d nodes: no error", c.pods, c.nodes)
+		}
+	}
+}
+
+func TestUpstreamProxySyncRefusesBadSizes(t *testing.T) {
+	for _, c := range []struct{ services, endpoints, runs int }{{0, 10, 1}, {10, 0, 1}, {10, 10, 0}, {10, 1000, 1}} {
+		if _, err := upstreamProxySync(context.Background(), c.services, c.endpoints, c.runs); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+}
