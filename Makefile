@@ -51,10 +51,13 @@ soak: deps build
 
 # One table of issue 17's figures on stdout, _output/bench.json as name -> number;
 # within 15 minutes. It does not run e2e: e2e_suite_seconds is read from the
-# _output/e2e.json that the last whole `make e2e` wrote.
+# _output/e2e.json that the last whole `make e2e` wrote. The upstream
+# kube-scheduler, built from our k8s.io/kubernetes (a tool in go.mod), runs
+# beside ours for the scheduling comparison.
 bench: deps build
 	@mkdir -p _output
-	$(GO) run ./cmd/bench -lab $(BIN)/lab -json _output/bench.json -lab-log _output/bench-labs.log
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
+	$(GO) run ./cmd/bench -lab $(BIN)/lab -kube-scheduler $(BIN)/kube-scheduler -json _output/bench.json -lab-log _output/bench-labs.log
 
 lab: deps build
 	$(BIN)/lab up --nodes $(NODES)

@@ -15,17 +15,25 @@ const (
 	ComponentControllers = "controller-manager"
 )
 
-// inClusterURL is how components inside the lab reach the API server.
-func (l *Lab) inClusterURL() string { return "https://" + l.apiAddress() }
+// SchedulerQPS and SchedulerBurst bound our scheduler's requests to the API
+// server; the bench gives upstream's kube-scheduler the same, to compare them.
+const (
+	SchedulerQPS   = 200
+	SchedulerBurst = 400
+)
+
+// InClusterURL is how components inside the lab reach the API server: the
+// address of cp-1's, or the VIP in front of three.
+func (l *Lab) InClusterURL() string { return "https://" + l.apiAddress() }
 
 // kubeconfigFor writes the kubeconfig of identity id, pointing inside the lab.
 func (l *Lab) kubeconfigFor(id pki.Identity) (string, error) {
 	path := filepath.Join(l.store.Path("config"), string(id)+".kubeconfig")
-	return path, pki.WriteKubeconfig(path, l.pki, id, l.inClusterURL())
+	return path, pki.WriteKubeconfig(path, l.pki, id, l.InClusterURL())
 }
 
 func (l *Lab) schedulerConfig(h topology.Host, kubeconfig string) (any, error) {
-	return schedulerconfig.Config{Kubeconfig: kubeconfig, QPS: 200, Burst: 400, LeaderElection: l.leaderElection(h)}, nil
+	return schedulerconfig.Config{Kubeconfig: kubeconfig, QPS: SchedulerQPS, Burst: SchedulerBurst, LeaderElection: l.leaderElection(h)}, nil
 }
 
 func (l *Lab) controllersConfig(h topology.Host, kubeconfig string) (any, error) {

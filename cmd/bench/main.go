@@ -115,6 +115,9 @@ func run(ctx context.Context, o options) (*Result, error) {
 	defer release()
 	b.labFigures(ctx)
 	b.measure(ctx, "proxy full sync", proxyNames, func(ctx context.Context) (Figures, error) { return proxyFullSync(ctx, 1000, 10, 3) })
+	b.measure(ctx, "upstream proxy full sync", []string{"proxy_full_sync_upstream_1000x10_seconds"}, func(ctx context.Context) (Figures, error) {
+		return upstreamProxySync(ctx, 1000, 10, 3)
+	})
 	b.measure(ctx, "lab up HA", []string{"lab_up_ha_seconds"}, b.labUpHA)
 	b.measure(ctx, "faults", faultNames, func(ctx context.Context) (Figures, error) { return faultFigures(ctx, o.labBinary) })
 	b.measure(ctx, "nodes", nodesNames, b.nodeScale)

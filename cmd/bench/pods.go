@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -166,53 +167,47 @@ func ctrBurst(ctx context.Context, lab *harness.Lab, n int) (Figures, error) {
 	return Figures{"ctr_run_p50_seconds": percentile(took, 0.5), "ctr_run_p99_seconds": percentile(took, 0.99)}, nil
 }
 
-// scheduling measures binding throughput: 500 pods onto 10 registered nodes
-// that no kubelet runs (the real node is cordoned), so that only the scheduler
-// and the API server are measured.
-func scheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (Figures, error) {
-	cs, err := clientset(lab)
-	if err != nil {
-		return nil, err
-	}
+// fakeCluster cordons the lab's real nodes and registers n fake ones,
+// sched-node-0…, all Ready. It may run again on the same lab: each
+// scheduling batch then finds the same nodes, their heartbeat renewed.
+func fakeCluster(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface, n int) error {
 	cordon := []byte(`{"spec":{"unschedulable":true}}`)
-	for _, n := range lab.Plan().Nodes() {
-		if _, err := cs.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, cordon, metav1.PatchOptions{}); err != nil {
-			return nil, err
+	for _, node := range lab.Plan().Nodes() {
+		if _, err := cs.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, cordon, metav1.PatchOptions{}); err != nil {
+			return fmt.Errorf("cordon %s: %w", node.Name, err)
 		}
 	}
-	for i := 0; i < nodes; i++ {
+	for i := range n {
 		if err := fakeNode(ctx, cs, fmt.Sprintf("sched-node-%d", i)); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// schedBatch is one batch of the scheduling benchmark: pods prefix-0…,
+// labelled bench-sched=prefix, for the scheduler schedulerName ("": the
+// default one).
+type schedBatch struct {
+	prefix        string
+	schedulerName string
+	pods          int
+}
+
+// bindRate creates the batch's pods, 32 creates in flight, and returns its
+// pods per second, from the first create until all of them are bound
+// (polled every 20 ms).
+func bindRate(ctx context.Context, cs kubernetes.Interface, b schedBatch) (float64, error) {
 	start := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	errs := make(chan error, pods)
-	for i := 0; i < pods; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sched-%d", i), Labels: map[string]string{"bench": "sched"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: testImage}},
-					Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}
-			if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
-				errs <- fmt.Errorf("create pod %s: %w", p.Name, err)
-			}
-		}()
+	if err := createBatch(ctx, cs, b); err != nil {
+		return 0, err
 	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
-	}
+	selector := metav1.ListOptions{LabelSelector: "bench-sched=" + b.prefix}
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		list, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "bench=sched"})
+		list, err := cs.CoreV1().Pods("default").List(ctx, selector)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		bound := 0
 		for _, p := range list.Items {
@@ -220,21 +215,67 @@ func scheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (Figures
 				bound++
 			}
 		}
-		if bound >= pods {
-			return Figures{"scheduling_pods_per_second": float64(pods) / time.Since(start).Seconds()}, nil
+		if bound == b.pods {
+			return float64(b.pods) / time.Since(start).Seconds(), nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("not all %d pods bound after 2m", pods)
+	return 0, fmt.Errorf("not all %d pods of %s bound after 2m", b.pods, b.prefix)
 }
+
+func createBatch(ctx context.Context, cs kubernetes.Interface, b schedBatch) error {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	errs := make(chan error, b.pods)
+	for i := range b.pods {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", b.prefix, i), Labels: map[string]string{"bench-sched": b.prefix}},
+				Spec: corev1.PodSpec{SchedulerName: b.schedulerName, Containers: []corev1.Container{{Name: "c", Image: testImage}},
+					Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}
+			if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				errs <- fmt.Errorf("create pod %s: %w", p.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// deleteBatch deletes the batch's pods at once (no kubelet runs their
+// nodes) and waits until they are gone.
+func deleteBatch(ctx context.Context, cs kubernetes.Interface, prefix string) error {
+	selector := metav1.ListOptions{LabelSelector: "bench-sched=" + prefix}
+	now := metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}
+	if err := cs.CoreV1().Pods("default").DeleteCollection(ctx, now, selector); err != nil {
+		return fmt.Errorf("delete the pods of %s: %w", prefix, err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		list, err := cs.CoreV1().Pods("default").List(ctx, selector)
+		if err != nil {
+			return err
+		}
+		if len(list.Items) == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("pods of %s still there 1m after their deletion", prefix)
+}
+
+// fakeNodePods is how many pods a fake node takes, as a kubelet's default.
+const fakeNodePods = 110
 
 func fakeNode(ctx context.Context, cs kubernetes.Interface, name string) error {
 	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"),
-		corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("110")}
+		corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: *resource.NewQuantity(fakeNodePods, resource.DecimalSI)}
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
 		Status: corev1.NodeStatus{Capacity: alloc, Allocatable: alloc}}
-	if _, err := cs.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
-		return err
+	if _, err := cs.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("register node %s: %w", name, err)
 	}
 	// A patch, not an update: the controllers change new nodes (pod CIDR) at once.
 	now := time.Now().UTC().Format(time.RFC3339)

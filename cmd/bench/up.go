@@ -24,7 +24,9 @@ var labScenarios = []labScenario{
 	{"network programming", []string{"network_programming_p50_seconds", "network_programming_p99_seconds"}, func(ctx context.Context, l *harness.Lab) (Figures, error) { return networkProgramming(ctx, l, 30) }},
 	{"DNS", []string{"dns_p99_seconds"}, func(ctx context.Context, l *harness.Lab) (Figures, error) { return dnsLatency(ctx, l, 200) }},
 	// Last: it cordons the real nodes and leaves 500 pods on fake ones.
-	{"scheduling", []string{"scheduling_pods_per_second"}, func(ctx context.Context, l *harness.Lab) (Figures, error) { return scheduling(ctx, l, 500, 10) }},
+	// Ours, then the upstream kube-scheduler, on the same fake nodes.
+	{"scheduling", []string{"scheduling_pods_per_second", "scheduling_pods_per_second_upstream", "scheduling_vs_upstream_ratio"},
+		func(ctx context.Context, l *harness.Lab) (Figures, error) { return upstreamScheduling(ctx, l, 500, 10) }},
 }
 
 // labFigures times the warm bring-up, keeps the last lab, takes its memory
