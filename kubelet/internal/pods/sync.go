@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -60,11 +61,8 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		w.probes.sync(pod, rs, sb.IP)
 	}
 	w.setBackoffWaiting(p.backoff)
-	if rs.anyRunning() { // a pod whose containers all ended reads no token
-		w.at("refresh tokens")
-		if err := w.k.inputs.RefreshTokens(ctx, pod); err != nil {
-			w.k.log.Warn("refresh service account tokens", "pod", w.name(), "err", err)
-		}
+	if rs.anyRunning() { // a pod whose containers all ended reads no file
+		w.refreshVolumes(ctx, pod)
 	}
 	w.at("collect old runs")
 	w.gcRuns(ctx, rs)
@@ -73,6 +71,33 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		requeue = earliest(requeue, retryIn)
 	}
 	return requeue
+}
+
+// refreshVolumes keeps a running pod's written volumes current: tokens
+// once due (checked on every sync, no API call until then), the rest from
+// the API once per SyncInterval, or at once when the pod's labels or
+// annotations (what the downward API shows) changed.
+func (w *podWorker) refreshVolumes(ctx context.Context, pod *v1.Pod) {
+	w.at("refresh tokens")
+	if err := w.k.inputs.RefreshTokens(ctx, pod); err != nil {
+		w.k.log.Warn("refresh service account tokens", "pod", w.name(), "err", err)
+	}
+	now := w.k.clock.Now()
+	if !w.volumesDue(pod, now) {
+		return
+	}
+	w.at("refresh volumes")
+	w.volumesAt, w.volumesMeta = now, pod.ObjectMeta
+	if err := w.k.inputs.RefreshVolumes(ctx, pod); err != nil {
+		w.k.log.Warn("refresh volumes", "pod", w.name(), "err", err)
+	}
+}
+
+// volumesDue: a SyncInterval passed since the last refresh, or the pod's
+// labels or annotations changed.
+func (w *podWorker) volumesDue(pod *v1.Pod, now time.Time) bool {
+	return now.Sub(w.volumesAt) >= w.k.cfg.SyncInterval ||
+		!maps.Equal(pod.Labels, w.volumesMeta.Labels) || !maps.Equal(pod.Annotations, w.volumesMeta.Annotations)
 }
 
 // act runs a plan's kills (together) and then its starts (in order).
