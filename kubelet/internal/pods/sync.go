@@ -52,6 +52,10 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		p.actions = onlyKills(p.actions)
 	}
 	w.done = w.done || p.done
+	if p.deadlineExceeded && !w.deadlineExceeded {
+		w.deadlineExceeded = true
+		w.k.event(pod, v1.EventTypeNormal, deadlineReason, "%s", deadlineMessage)
+	}
 	requeue := p.requeue
 	if len(p.actions) > 0 {
 		requeue = earliest(requeue, w.act(ctx, pod, sb, rs, p.actions))
@@ -259,6 +263,11 @@ func (w *podWorker) gcRuns(ctx context.Context, rs runs) {
 			delete(w.killed, id)
 		}
 	}
+	for id := range w.messages {
+		if !rs.has(id) {
+			delete(w.messages, id)
+		}
+	}
 	for _, list := range rs {
 		for _, r := range list[min(2, len(list)):] {
 			if r.State != runtime.StateExited {
@@ -271,6 +280,7 @@ func (w *podWorker) gcRuns(ctx context.Context, rs runs) {
 			if r.LogPath != "" {
 				os.Remove(r.LogPath)
 			}
+			os.Remove(w.k.inputs.TerminationLogPath(w.uid, r.Name, r.Attempt))
 		}
 	}
 }
