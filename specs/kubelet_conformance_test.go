@@ -1,0 +1,107 @@
+package specs
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness"
+)
+
+// What the upstream conformance suite checks of a kubelet's pods (issue
+// 16): volume file modes and updates, termination messages,
+// activeDeadlineSeconds.
+var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered, func() {
+	var (
+		lab *harness.Lab
+		cs  kubernetes.Interface
+	)
+	BeforeAll(func(ctx SpecContext) {
+		lab = bootLab(ctx, 1)
+		cs = clientAs(lab, pki.Admin)
+	}, NodeTimeout(2*time.Minute))
+
+	It("gives volume files their defaultMode, items' modes and the fsGroup, and shows updates in a running pod", func(ctx SpecContext) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "modes"}, Data: map[string]string{"a": "one", "b": "two"}}
+		_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) { cs.CoreV1().ConfigMaps("default").Delete(ctx, "modes", metav1.DeleteOptions{}) })
+		ref := corev1.LocalObjectReference{Name: "modes"}
+		p := withSecurity("modes", &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000), FSGroup: ptr.To[int64](2000)}, nil)
+		p.Spec.Volumes = []corev1.Volume{
+			{Name: "all", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: ref, DefaultMode: ptr.To[int32](0o400)}}},
+			{Name: "items", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: ref,
+				Items: []corev1.KeyToPath{{Key: "b", Path: "path/to/b", Mode: ptr.To[int32](0o600)}}}}},
+			{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+				Items: []corev1.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
+		}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "all", MountPath: "/all"}, {Name: "items", MountPath: "/items"}, {Name: "info", MountPath: "/info"}}
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "modes", time.Minute, beReady)
+
+		By("defaultMode 0400 and item mode 0600, each with fsGroup's group read, in a setgid ..data")
+		out, err := execIn(ctx, lab, cs, "modes", "/testapp", "stat", "/all/..data/a", "/items/..data/path/to/b", "/all/..data/")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("/all/..data/a -r--r----- uid=0 gid=2000\n/items/..data/path/to/b -rw-r----- uid=0 gid=2000\n" +
+			"/all/..data/ drwxr-sr-x uid=0 gid=2000\n"))
+		out, err = execIn(ctx, lab, cs, "modes", "/testapp", "cat", "/all/a")
+		Expect(err).NotTo(HaveOccurred(), "user 1000 reads a 0440 file of group 2000")
+		Expect(out).To(Equal("one"))
+
+		By("a ConfigMap update and a new label reach the running pod's files")
+		cm.Data["a"] = "changed"
+		_, err = cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = cs.CoreV1().Pods("default").Patch(ctx, "modes", types.MergePatchType, []byte(`{"metadata":{"labels":{"tier":"new"}}}`), metav1.PatchOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			out, err := execIn(ctx, lab, cs, "modes", "/testapp", "cat", "/all/a", "/info/labels")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(out).To(Equal("changed" + "app=\"modes\"\ntier=\"new\"\n"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
+	}, SpecTimeout(2*time.Minute))
+
+	It("reads a container's termination log into its terminated state, or its log's tail when it failed under FallbackToLogsOnError", func(ctx SpecContext) {
+		p := testPod("ends")
+		p.Spec.RestartPolicy = corev1.RestartPolicyNever
+		p.Spec.Containers[0].Command = []string{"/testapp", "write", "/dev/termination-log", "DONE"}
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000)}
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{
+			Name: "fails", Image: testImage, Command: []string{"/testapp", "cat", "/missing"},
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		})
+		create(ctx, cs, p)
+		pod := waitFor(ctx, cs, "ends", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
+		})
+		msgs := map[string]string{}
+		for _, st := range pod.Status.ContainerStatuses {
+			Expect(st.State.Terminated).NotTo(BeNil())
+			msgs[st.Name] = st.State.Terminated.Message
+		}
+		Expect(msgs).To(Equal(map[string]string{"app": "DONE", "fails": "testapp: open /missing: no such file or directory\n"}))
+	}, SpecTimeout(90*time.Second))
+
+	It("fails a pod that runs past its activeDeadlineSeconds with DeadlineExceeded", func(ctx SpecContext) {
+		p := testPod("deadline")
+		p.Spec.ActiveDeadlineSeconds = ptr.To[int64](300)
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "deadline", time.Minute, beReady)
+		_, err := cs.CoreV1().Pods("default").Patch(ctx, "deadline", types.MergePatchType, []byte(`{"spec":{"activeDeadlineSeconds":5}}`), metav1.PatchOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		pod := waitFor(ctx, cs, "deadline", 30*time.Second, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
+		})
+		Expect([]string{pod.Status.Reason, pod.Status.Message}).To(Equal([]string{"DeadlineExceeded", "Pod was active on the node longer than the specified deadline"}))
+		Expect(pod.Status.ContainerStatuses[0].State.Terminated).NotTo(BeNil())
+		Eventually(func() []string { return podEvents(ctx, cs, "deadline") }).WithContext(ctx).WithTimeout(10 * time.Second).
+			Should(ContainElement("DeadlineExceeded: Pod was active on the node longer than the specified deadline"))
+	}, SpecTimeout(2*time.Minute))
+})
