@@ -63,7 +63,7 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 		Hostname:   hostname,
 		NetnsPath:  sb.NetnsPath,
 		Resources:  resources(c),
-		Mounts:     append(podFileMounts(sb), mounts...),
+		Mounts:     append(podFileMounts(sb, c), mounts...),
 		Security:   sec,
 		LogPath:    in.LogPath(ref, c.Name, r.Attempt),
 	}
