@@ -1,6 +1,8 @@
 package specs
 
 import (
+	"os"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -103,5 +105,34 @@ var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered
 		Expect(pod.Status.ContainerStatuses[0].State.Terminated).NotTo(BeNil())
 		Eventually(func() []string { return podEvents(ctx, cs, "deadline") }).WithContext(ctx).WithTimeout(10 * time.Second).
 			Should(ContainElement("DeadlineExceeded: Pod was active on the node longer than the specified deadline"))
+	}, SpecTimeout(2*time.Minute))
+
+	It("writes a pod's /etc/hosts as upstream (hostAliases included), the node's file for hostNetwork, none over a container's own", func(ctx SpecContext) {
+		p := testPod("hosts")
+		p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local", "bar.local"}}}
+		own := filepath.Join(GinkgoT().TempDir(), "hosts")
+		Expect(os.WriteFile(own, []byte("mine\n"), 0o644)).To(Succeed())
+		p.Spec.Volumes = []corev1.Volume{{Name: "own", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: own}}}}
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "own", Image: testImage, Args: []string{"--http-port", "8081", "--echo-port", "9001"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "own", MountPath: "/etc/hosts"}}})
+		hn := testPod("hostnet", "--http-port", "18080", "--echo-port", "19000")
+		hn.Spec.HostNetwork = true
+		create(ctx, cs, p)
+		create(ctx, cs, hn)
+		pod := waitFor(ctx, cs, "hosts", time.Minute, beReady)
+		waitFor(ctx, cs, "hostnet", time.Minute, beReady)
+
+		out, err := execIn(ctx, lab, cs, "hosts", "/testapp", "cat", "/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(HavePrefix("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"))
+		Expect(out).To(HaveSuffix(pod.Status.PodIP + "\thosts\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo.local\tbar.local\n"))
+		out, err = execInContainer(ctx, lab, cs, "hosts", "own", "/testapp", "cat", "/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("mine\n"), "the container's own volume, not the kubelet's file")
+		node, err := os.ReadFile("/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		out, err = execIn(ctx, lab, cs, "hostnet", "/testapp", "cat", "/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("# Kubernetes-managed hosts file (host network).\n" + string(node)))
 	}, SpecTimeout(2*time.Minute))
 })
