@@ -62,7 +62,8 @@
 // it runs. Each run gets a termination log at terminationMessagePath, read
 // into its terminated state (FallbackToLogsOnError: the log's tail), and a
 // pod past its activeDeadlineSeconds is stopped and Failed
-// (DeadlineExceeded).
+// (DeadlineExceeded). postStart and preStop hooks (exec, httpGet, sleep)
+// run as upstream's (hooks.go in internal/pods).
 //
 // A container's securityContext (over its pod's) is resolved in
 // internal/podinputs (security.go: user and groups, runAsNonRoot checked
@@ -79,8 +80,7 @@
 // registry: its images are used when present whatever the policy.
 //
 // Known differences from the upstream kubelet: a missing resource limit in the downward API is the
-// request (or 1), not the node's allocatable; no preStop/postStart hooks,
-// no static pods, no evictions.
+// request (or 1), not the node's allocatable; no static pods, no evictions.
 //
 // Example, as `lab component kubelet` runs it inside node-1's namespace:
 //

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -134,5 +135,32 @@ var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered
 		out, err = execIn(ctx, lab, cs, "hostnet", "/testapp", "cat", "/etc/hosts")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(Equal("# Kubernetes-managed hosts file (host network).\n" + string(node)))
+	}, SpecTimeout(2*time.Minute))
+
+	It("runs postStart and preStop hooks, and restarts a container whose postStart hook failed", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		p := testPod("hooks")
+		p.Spec.Volumes = []corev1.Volume{{Name: "hook", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "hook", MountPath: "/hook"}}
+		p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{
+			PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/testapp", "write", "/hook/poststart", "started"}}},
+			PreStop:   &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/testapp", "write", "/hook/prestop", "stopping"}}},
+		}
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "hooks", time.Minute, beReady)
+		Expect(os.ReadFile(filepath.Join(dir, "poststart"))).To(Equal([]byte("started")))
+		Expect(cs.CoreV1().Pods("default").Delete(ctx, "hooks", metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() ([]byte, error) { return os.ReadFile(filepath.Join(dir, "prestop")) }).WithContext(ctx).WithTimeout(30 * time.Second).
+			Should(Equal([]byte("stopping")))
+
+		bad := testPod("badhook")
+		bad.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{
+			HTTPGet: &corev1.HTTPGetAction{Path: "/nothing", Port: intstr.FromInt32(1)}}}
+		create(ctx, cs, bad)
+		waitFor(ctx, cs, "badhook", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.ContainerStatuses).To(HaveLen(1))
+			g.Expect(p.Status.ContainerStatuses[0].RestartCount).To(BeNumerically(">=", 1))
+		})
+		Expect(podEvents(ctx, cs, "badhook")).To(ContainElement(HavePrefix("FailedPostStartHook: HTTP lifecycle hook")))
 	}, SpecTimeout(2*time.Minute))
 })

@@ -139,6 +139,10 @@ func (w *podWorker) stopRuns(ctx context.Context, pod *v1.Pod, kills []action, g
 			w.k.event(pod, v1.EventTypeNormal, "Killing", "Stopping container %s: %s", a.name, a.reason)
 		}
 		wg.Go(func() {
+			grace := grace
+			if pod != nil {
+				grace = w.preStop(ctx, pod, a.name, a.id, grace)
+			}
 			if err := w.k.rt.Stop(ctx, a.id, grace); err != nil {
 				w.k.log.Error("stop container", "pod", w.name(), "container", a.name, "err", err)
 			}
