@@ -53,10 +53,17 @@
 //   - This package: Run, which wires them on the real containerd and cni.
 //
 // Pods get their resolv.conf by dnsPolicy (ClusterDNS, ClusterDomain), an
-// /etc/hosts, service environment variables, and emptyDir, hostPath,
-// configMap, secret, downwardAPI and projected volumes (the bound
-// service-account token included). Volume files are written when a
-// container starts and not refreshed while it runs.
+// /etc/hosts as upstream writes it (the node's for hostNetwork pods),
+// service environment variables, and emptyDir, hostPath, configMap, secret,
+// downwardAPI and projected volumes (the bound service-account token
+// included), their files with defaultMode and items' modes. Those files are
+// written when a container starts and rewritten from the API every
+// SyncInterval (at once when the pod's labels or annotations change) while
+// it runs. Each run gets a termination log at terminationMessagePath, read
+// into its terminated state (FallbackToLogsOnError: the log's tail), and a
+// pod past its activeDeadlineSeconds is stopped and Failed
+// (DeadlineExceeded). postStart and preStop hooks (exec, httpGet, sleep)
+// run as upstream's (hooks.go in internal/pods).
 //
 // A container's securityContext (over its pod's) is resolved in
 // internal/podinputs (security.go: user and groups, runAsNonRoot checked
@@ -72,12 +79,8 @@
 // the one difference is the lab's own store, kinns.local, which has no
 // registry: its images are used when present whatever the policy.
 //
-// Known differences from the upstream kubelet: the
-// projected service-account token is requested once per container start
-// and not rotated (the API server stretches a kubelet's one-hour token to a
-// year by default); a missing resource limit in the downward API is the
-// request (or 1), not the node's allocatable; no preStop/postStart hooks,
-// no static pods, no evictions.
+// Known differences from the upstream kubelet: a missing resource limit in the downward API is the
+// request (or 1), not the node's allocatable; no static pods, no evictions.
 //
 // Example, as `lab component kubelet` runs it inside node-1's namespace:
 //

@@ -76,12 +76,17 @@ func podReady(p *corev1.Pod) bool {
 // execIn runs cmd in the pod's container through the API server and the kubelet,
 // as kubectl exec does, and returns stdout.
 func execIn(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface, pod string, cmd ...string) (string, error) {
+	return execInContainer(ctx, lab, cs, pod, "app", cmd...)
+}
+
+// execInContainer is execIn in the pod's container of that name.
+func execInContainer(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface, pod, container string, cmd ...string) (string, error) {
 	rc, err := lab.RESTConfig()
 	if err != nil {
 		return "", err
 	}
 	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: "app", Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	ex, err := remotecommand.NewSPDYExecutor(rc, "POST", req.URL())
 	if err != nil {
 		return "", err

@@ -9,9 +9,10 @@
 //
 //   - Volumes (volumes.go): emptyDir, hostPath, configMap, secret,
 //     downwardAPI and projected ones (configMap, secret, downwardAPI and
-//     serviceAccountToken sources). Files are written from the API each time
-//     a container starts, all at once through upstream's AtomicWriter (the
-//     ..data link swap). The projected service-account token comes from the
+//     serviceAccountToken sources), each file with the volume's defaultMode
+//     or its item's mode (projection.go). Files are written from the API
+//     each time a container starts, and by RefreshVolumes while it runs,
+//     all at once through upstream's AtomicWriter (the ..data link swap). The projected service-account token comes from the
 //     token manager (kubelet/internal/tokens): from the TokenRequest API,
 //     bound to the pod, for the projection's expirationSeconds (3607 s when
 //     unset), and kept until due; RefreshTokens, called on every sync of a
@@ -25,7 +26,11 @@
 //     is made), configMap, secret, downwardAPI and projected volumes, with
 //     the kubelet's modes (group rw or r, setgid folders).
 //
-//   - Pod files (podfiles.go): /etc/hosts, /etc/resolv.conf by dnsPolicy
+//   - Termination logs (termination.go): an empty, world-writable file per
+//     run at the container's terminationMessagePath (TerminationLogPath).
+//
+//   - Pod files (podfiles.go): /etc/hosts as upstream's (the node's for
+//     hostNetwork pods), /etc/resolv.conf by dnsPolicy
 //     (the cluster DNS, the node's, or dnsConfig alone) and /etc/hostname,
 //     written into the sandbox's folder and mounted into every container.
 //
@@ -36,5 +41,6 @@
 //     err = in.WritePodFiles(pod, sb)
 //     spec, err := in.ContainerSpec(ctx, pod, sb, podinputs.Run{Container: c, Attempt: 0, Image: img})
 //     err = in.RefreshTokens(ctx, pod) // on each sync while it runs
+//     err = in.RefreshVolumes(ctx, pod) // every SyncInterval while it runs
 //     in.ForgetPod(pod.UID)            // once it is gone
 package podinputs

@@ -73,13 +73,24 @@ func TestPodFiles(t *testing.T) {
 		p.Spec.Hostname, p.Spec.Subdomain = "web-0", "web"
 		p.Spec.HostAliases = []v1.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"a", "b"}}}
 	})
-	hosts := hostsFile(pod, "10.244.1.7", "cluster.local")
-	for _, line := range []string{"127.0.0.1\tlocalhost", "10.244.1.7\tweb-0.web.shop.svc.cluster.local\tweb-0", "10.0.0.1\ta\tb"} {
-		if !strings.Contains(hosts, line+"\n") {
-			t.Errorf("hosts lacks %q:\n%s", line, hosts)
-		}
+	hosts := hostsFile(pod, "10.244.1.7", "cluster.local", nil)
+	want := "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n" +
+		"10.244.1.7\tweb-0.web.shop.svc.cluster.local\tweb-0\n\n# Entries added by HostAliases.\n10.0.0.1\ta\tb\n"
+	if hosts != want {
+		t.Errorf("hosts\n%s\nwant\n%s", hosts, want)
 	}
-	want := "nameserver 10.96.0.10\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
+	pod.Spec.HostNetwork = true
+	if got := hostsFile(pod, "10.89.0.21", "cluster.local", []byte("127.0.0.1 localhost\n")); got !=
+		"# Kubernetes-managed hosts file (host network).\n127.0.0.1 localhost\n\n# Entries added by HostAliases.\n10.0.0.1\ta\tb\n" {
+		t.Errorf("hostNetwork hosts\n%s", got)
+	}
+	pod.Spec.HostNetwork = false
+	c := &v1.Container{VolumeMounts: []v1.VolumeMount{{Name: "own", MountPath: "/etc/hosts"}}}
+	if ms := podFileMounts(Sandbox{Dir: "/d"}, c); len(ms) != 2 || ms[0].ContainerPath != "/etc/resolv.conf" {
+		t.Errorf("a container mounting its own /etc/hosts: pod file mounts %+v, want resolv.conf and hostname alone", ms)
+	}
+	want = "nameserver 10.96.0.10\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
 	if got := in.resolvConf(pod); got != want {
 		t.Errorf("resolv.conf\n%s", got)
 	}

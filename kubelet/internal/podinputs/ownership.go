@@ -22,19 +22,22 @@ const (
 )
 
 // setVolumeOwnership gives every file under dir to the pod's fsGroup, if it
-// has one. With fsGroupChangePolicy OnRootMismatch, a dir whose root
-// already has the group and modes is left as it is.
-func setVolumeOwnership(pod *v1.Pod, dir string, readOnly bool) error {
+// has one. written is a volume the kubelet writes (configMap, secret,
+// downwardAPI, projected): group read only, and always walked, as upstream
+// does (each write makes new files). For other volumes, with
+// fsGroupChangePolicy OnRootMismatch, a dir whose root already has the
+// group and modes is left as it is.
+func setVolumeOwnership(pod *v1.Pod, dir string, written bool) error {
 	psc := pod.Spec.SecurityContext
 	if psc == nil || psc.FSGroup == nil {
 		return nil
 	}
 	gid := int(*psc.FSGroup)
 	mask := rwMask
-	if readOnly {
+	if written {
 		mask = roMask
 	}
-	if p := psc.FSGroupChangePolicy; p != nil && *p == v1.FSGroupChangeOnRootMismatch && rootMatches(dir, gid, mask) {
+	if p := psc.FSGroupChangePolicy; !written && p != nil && *p == v1.FSGroupChangeOnRootMismatch && rootMatches(dir, gid, mask) {
 		return nil
 	}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -17,8 +18,15 @@ func (in *Inputs) WritePodFiles(pod *v1.Pod, sb Sandbox) error {
 	if err := os.MkdirAll(sb.Dir, 0o755); err != nil {
 		return fmt.Errorf("create pod folder: %w", err)
 	}
+	var nodeHosts []byte
+	if pod.Spec.HostNetwork {
+		var err error
+		if nodeHosts, err = os.ReadFile(nodeHostsPath); err != nil {
+			return fmt.Errorf("read the node's hosts file: %w", err)
+		}
+	}
 	for name, content := range map[string]string{
-		"hosts":       hostsFile(pod, sb.IP, in.cfg.ClusterDomain),
+		"hosts":       hostsFile(pod, sb.IP, in.cfg.ClusterDomain, nodeHosts),
 		"resolv.conf": in.resolvConf(pod),
 		"hostname":    podHostname(pod) + "\n",
 	} {
@@ -29,11 +37,16 @@ func (in *Inputs) WritePodFiles(pod *v1.Pod, sb Sandbox) error {
 	return nil
 }
 
-// podFileMounts mounts the pod's files into a container.
-func podFileMounts(sb Sandbox) []runtime.Mount {
+// podFileMounts mounts the pod's files into a container, except where the
+// container mounts a volume of its own (upstream leaves /etc/hosts to such
+// a mount).
+func podFileMounts(sb Sandbox, c *v1.Container) []runtime.Mount {
 	var ms []runtime.Mount
 	for _, name := range []string{"hosts", "resolv.conf", "hostname"} {
-		ms = append(ms, runtime.Mount{HostPath: filepath.Join(sb.Dir, name), ContainerPath: "/etc/" + name})
+		path := "/etc/" + name
+		if !slices.ContainsFunc(c.VolumeMounts, func(m v1.VolumeMount) bool { return filepath.Clean(m.MountPath) == path }) {
+			ms = append(ms, runtime.Mount{HostPath: filepath.Join(sb.Dir, name), ContainerPath: path})
+		}
 	}
 	return ms
 }
@@ -50,22 +63,56 @@ func podHostname(pod *v1.Pod) string {
 	return h
 }
 
-func hostsFile(pod *v1.Pod, ip, domain string) string {
+// nodeHostsPath is the node's hosts file: nodes are network namespaces of
+// one host, so the host's.
+const nodeHostsPath = "/etc/hosts"
+
+// The first line of the hosts file the kubelet writes, as upstream's (the
+// conformance suite tells a kubelet-managed /etc/hosts by it): a pod's own,
+// or the node's file for a hostNetwork pod.
+const (
+	managedHostsHeader            = "# Kubernetes-managed hosts file.\n"
+	managedHostsHeaderHostNetwork = "# Kubernetes-managed hosts file (host network).\n"
+)
+
+// hostsFile is a pod's /etc/hosts as upstream's kubelet writes it: the
+// localhost and IPv6 lines, the pod's IP with its hostname (and its FQDN
+// under a subdomain), then hostAliases; for a hostNetwork pod, the node's
+// hosts file (nodeHosts) and hostAliases.
+func hostsFile(pod *v1.Pod, ip, domain string, nodeHosts []byte) string {
 	var b strings.Builder
-	b.WriteString("# Pod hosts file, managed by the kinns kubelet.\n")
+	if pod.Spec.HostNetwork {
+		b.WriteString(managedHostsHeaderHostNetwork)
+		b.Write(nodeHosts)
+		writeHostAliases(&b, pod.Spec.HostAliases)
+		return b.String()
+	}
+	b.WriteString(managedHostsHeader)
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
 	host := podHostname(pod)
-	if pod.Spec.Subdomain != "" {
+	switch {
+	case ip == "":
+	case pod.Spec.Subdomain != "":
 		fqdn := fmt.Sprintf("%s.%s.%s.svc.%s", host, pod.Spec.Subdomain, pod.Namespace, domain)
 		fmt.Fprintf(&b, "%s\t%s\t%s\n", ip, fqdn, host)
-	} else if ip != "" {
+	default:
 		fmt.Fprintf(&b, "%s\t%s\n", ip, host)
 	}
-	for _, a := range pod.Spec.HostAliases {
-		fmt.Fprintf(&b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
-	}
+	writeHostAliases(&b, pod.Spec.HostAliases)
 	return b.String()
+}
+
+// writeHostAliases adds hostAliases after a blank line and a comment, one
+// line per IP, as upstream.
+func writeHostAliases(b *strings.Builder, aliases []v1.HostAlias) {
+	if len(aliases) == 0 {
+		return
+	}
+	b.WriteString("\n# Entries added by HostAliases.\n")
+	for _, a := range aliases {
+		fmt.Fprintf(b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
+	}
 }
 
 // resolvConf follows the pod's dnsPolicy: ClusterFirst uses the cluster's

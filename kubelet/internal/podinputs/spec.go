@@ -22,7 +22,8 @@ type Run struct {
 
 // ContainerSpec turns a run of a pod's container into what the runtime
 // runs: command and args with $(VAR) expanded, its environment, its volumes
-// made ready and mounted beside the pod's files, resources, hostname, the
+// made ready and mounted beside the pod's files and its termination log,
+// resources, hostname, the
 // sandbox's network namespace, its log file and cgroup, and its security
 // context. An error (a ConfigMap or Secret that cannot be read, a root
 // user under runAsNonRoot, say) is the container's
@@ -41,6 +42,13 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	if c.TerminationMessagePath != "" {
+		m, err := in.terminationLogMount(pod.UID, c.Name, r.Attempt, c.TerminationMessagePath)
+		if err != nil {
+			return runtime.Spec{}, err
+		}
+		mounts = append(mounts, m)
+	}
 	ref := runtime.PodRef{UID: string(pod.UID), Namespace: pod.Namespace, Name: pod.Name}
 	hostname := podHostname(pod)
 	if pod.Spec.HostNetwork {
@@ -55,7 +63,7 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 		Hostname:   hostname,
 		NetnsPath:  sb.NetnsPath,
 		Resources:  resources(c),
-		Mounts:     append(podFileMounts(sb), mounts...),
+		Mounts:     append(podFileMounts(sb, c), mounts...),
 		Security:   sec,
 		LogPath:    in.LogPath(ref, c.Name, r.Attempt),
 	}

@@ -21,8 +21,8 @@ import (
 // volumeMounts prepares the volumes a container mounts and returns the bind
 // mounts. Supported: emptyDir (a folder of the pod), hostPath, configMap,
 // secret, downwardAPI and projected (files written from the API when a
-// container starts; service account tokens also by RefreshTokens). Mounts of other volume kinds are left
-// out, with a log line.
+// container starts, and again by RefreshVolumes and RefreshTokens while it
+// runs). Mounts of other volume kinds are left out, with a log line.
 func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container) ([]runtime.Mount, error) {
 	var out []runtime.Mount
 	for _, vm := range c.VolumeMounts {
@@ -59,7 +59,6 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 // "" for a kind that is not supported.
 func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume) (string, error) {
 	base := filepath.Join(in.PodDir(pod.UID), "volumes")
-	src := apiEnvSource{in}
 	owned := ownedBy(pod)
 	switch {
 	case vol.EmptyDir != nil && vol.EmptyDir.Medium == v1.StorageMediumMemory:
@@ -74,32 +73,12 @@ func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 		return vol.HostPath.Path, checkHostPath(vol.Name, vol.HostPath)
 	case vol.PersistentVolumeClaim != nil:
 		return in.claimVolume(ctx, pod, vol, vol.PersistentVolumeClaim.ClaimName)
-	case vol.ConfigMap != nil:
-		data, err := src.configMap(ctx, pod.Namespace, vol.ConfigMap.Name)
-		data, err = sourceData(data, err, vol.ConfigMap.Optional, "configmap "+vol.ConfigMap.Name)
+	case vol.ConfigMap != nil, vol.Secret != nil, vol.DownwardAPI != nil, vol.Projected != nil:
+		fs, err := in.volumeFiles(ctx, pod, vol)
 		if err != nil {
 			return "", err
 		}
-		return owned(writeKeys(filepath.Join(base, "configmap", vol.Name), data, vol.ConfigMap.Items))
-	case vol.Secret != nil:
-		data, err := src.secret(ctx, pod.Namespace, vol.Secret.SecretName)
-		data, err = sourceData(data, err, vol.Secret.Optional, "secret "+vol.Secret.SecretName)
-		if err != nil {
-			return "", err
-		}
-		return owned(writeKeys(filepath.Join(base, "secret", vol.Name), data, vol.Secret.Items))
-	case vol.DownwardAPI != nil:
-		files, err := downwardFiles(pod, vol.DownwardAPI.Items)
-		if err != nil {
-			return "", err
-		}
-		return owned(writeFiles(filepath.Join(base, "downward-api", vol.Name), files))
-	case vol.Projected != nil:
-		files, err := in.projectedFiles(ctx, pod, vol.Projected)
-		if err != nil {
-			return "", err
-		}
-		return owned(writeFiles(filepath.Join(base, "projected", vol.Name), files))
+		return owned(writeFiles(writtenVolumeDir(base, vol), fs))
 	}
 	return "", nil
 }
@@ -121,50 +100,95 @@ func ownedBy(pod *v1.Pod) func(dir string, err error) (string, error) {
 	}
 }
 
+// volumeFiles are the files of a volume the kubelet writes, read from the
+// API now, with their modes (defaultMode, items' modes).
+func (in *Inputs) volumeFiles(ctx context.Context, pod *v1.Pod, vol *v1.Volume) (files, error) {
+	src := apiEnvSource{in}
+	switch {
+	case vol.ConfigMap != nil:
+		s := vol.ConfigMap
+		data, err := src.configMap(ctx, pod.Namespace, s.Name)
+		data, err = sourceData(data, err, s.Optional, "configmap "+s.Name)
+		if err != nil {
+			return nil, err
+		}
+		return keyFiles(data, s.Items, s.DefaultMode, isOptional(s.Optional), "configmap "+s.Name)
+	case vol.Secret != nil:
+		s := vol.Secret
+		data, err := src.secret(ctx, pod.Namespace, s.SecretName)
+		data, err = sourceData(data, err, s.Optional, "secret "+s.SecretName)
+		if err != nil {
+			return nil, err
+		}
+		return keyFiles(data, s.Items, s.DefaultMode, isOptional(s.Optional), "secret "+s.SecretName)
+	case vol.DownwardAPI != nil:
+		return downwardFiles(pod, vol.DownwardAPI.Items, vol.DownwardAPI.DefaultMode)
+	case vol.Projected != nil:
+		return in.projectedFiles(ctx, pod, vol.Projected)
+	}
+	return nil, fmt.Errorf("volume %q is not one the kubelet writes", vol.Name)
+}
+
+// writtenVolumeDir is the folder of a volume the kubelet writes.
+func writtenVolumeDir(base string, vol *v1.Volume) string {
+	kind := "projected"
+	switch {
+	case vol.ConfigMap != nil:
+		kind = "configmap"
+	case vol.Secret != nil:
+		kind = "secret"
+	case vol.DownwardAPI != nil:
+		kind = "downward-api"
+	}
+	return filepath.Join(base, kind, vol.Name)
+}
+
+// isWritten: the kubelet writes this volume's files from the API.
+func isWritten(vol *v1.Volume) bool {
+	return vol.ConfigMap != nil || vol.Secret != nil || vol.DownwardAPI != nil || vol.Projected != nil
+}
+
 // projectedFiles gathers the files of a projected volume from its sources,
 // the service account token among them (the API server's ServiceAccount
-// admission adds such a volume to every pod that mounts its token).
-func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource) (map[string]string, error) {
+// admission adds such a volume to every pod that mounts its token). Every
+// source's files get the volume's defaultMode unless an item says otherwise.
+func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource) (files, error) {
 	src := apiEnvSource{in}
-	files := map[string]string{}
-	add := func(more map[string]string) {
-		for name, v := range more {
-			files[name] = v
-		}
-	}
+	out := files{}
 	for _, s := range p.Sources {
+		var more files
+		var err error
 		switch {
 		case s.ServiceAccountToken != nil:
-			tok, err := in.serviceAccountToken(ctx, pod, s.ServiceAccountToken)
-			if err != nil {
-				return nil, err
-			}
-			files[s.ServiceAccountToken.Path] = tok
+			var tok string
+			tok, err = in.serviceAccountToken(ctx, pod, s.ServiceAccountToken)
+			more = files{}
+			more.add(s.ServiceAccountToken.Path, tok, tokenMode(pod, p.DefaultMode))
 		case s.ConfigMap != nil:
-			data, err := src.configMap(ctx, pod.Namespace, s.ConfigMap.Name)
+			var data map[string]string
+			data, err = src.configMap(ctx, pod.Namespace, s.ConfigMap.Name)
 			data, err = sourceData(data, err, s.ConfigMap.Optional, "configmap "+s.ConfigMap.Name)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				more, err = keyFiles(data, s.ConfigMap.Items, p.DefaultMode, isOptional(s.ConfigMap.Optional), "configmap "+s.ConfigMap.Name)
 			}
-			add(pick(data, s.ConfigMap.Items))
 		case s.Secret != nil:
-			data, err := src.secret(ctx, pod.Namespace, s.Secret.Name)
+			var data map[string]string
+			data, err = src.secret(ctx, pod.Namespace, s.Secret.Name)
 			data, err = sourceData(data, err, s.Secret.Optional, "secret "+s.Secret.Name)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				more, err = keyFiles(data, s.Secret.Items, p.DefaultMode, isOptional(s.Secret.Optional), "secret "+s.Secret.Name)
 			}
-			add(pick(data, s.Secret.Items))
 		case s.DownwardAPI != nil:
-			more, err := downwardFiles(pod, s.DownwardAPI.Items)
-			if err != nil {
-				return nil, err
-			}
-			add(more)
+			more, err = downwardFiles(pod, s.DownwardAPI.Items, p.DefaultMode)
 		default:
 			in.log.Debug("projected volume source not supported, left out", "pod", pod.Namespace+"/"+pod.Name)
 		}
+		if err != nil {
+			return nil, err
+		}
+		out.merge(more)
 	}
-	return files, nil
+	return out, nil
 }
 
 // serviceAccountToken is a token of the pod's service account, bound to
@@ -199,21 +223,48 @@ func (in *Inputs) RefreshTokens(ctx context.Context, pod *v1.Pod) error {
 		if vol.Projected == nil || !in.tokensDue(pod, vol.Projected) {
 			continue
 		}
-		dir := filepath.Join(in.PodDir(pod.UID), "volumes", "projected", vol.Name)
-		if _, err := os.Stat(dir); err != nil {
-			continue
-		}
-		files, err := in.projectedFiles(ctx, pod, vol.Projected)
-		if err == nil {
-			_, err = writeFiles(dir, files)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("refresh volume %q: %w", vol.Name, err))
+		if err := in.rewrite(ctx, pod, vol); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		in.log.Debug("service account token refreshed", "pod", pod.Namespace+"/"+pod.Name, "volume", vol.Name)
 	}
 	return errors.Join(errs...)
+}
+
+// RefreshVolumes rewrites the volumes the kubelet writes (configMap,
+// secret, downwardAPI, projected) of a running pod from what the API holds
+// now, as upstream's volume manager remounts them on its periodic pod sync:
+// a changed ConfigMap or Secret, or a label or annotation of the pod, shows
+// in the mounted files (each volume swapped at once through the ..data
+// link; unchanged files are not rewritten). A source that cannot be read
+// leaves the volume as it was; the error says which. Volumes not set up yet
+// (no container started) are left to the start.
+func (in *Inputs) RefreshVolumes(ctx context.Context, pod *v1.Pod) error {
+	var errs []error
+	for i := range pod.Spec.Volumes {
+		if vol := &pod.Spec.Volumes[i]; isWritten(vol) {
+			errs = append(errs, in.rewrite(ctx, pod, vol))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rewrite writes a kubelet-written volume again, with its fsGroup
+// ownership, if it is set up.
+func (in *Inputs) rewrite(ctx context.Context, pod *v1.Pod, vol *v1.Volume) error {
+	dir := writtenVolumeDir(filepath.Join(in.PodDir(pod.UID), "volumes"), vol)
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	fs, err := in.volumeFiles(ctx, pod, vol)
+	if err == nil {
+		_, err = ownedBy(pod)(writeFiles(dir, fs))
+	}
+	if err != nil {
+		return fmt.Errorf("refresh volume %q: %w", vol.Name, err)
+	}
+	return nil
 }
 
 // tokensDue: one of the projection's tokens is due.
@@ -231,8 +282,8 @@ func (in *Inputs) ForgetPod(uid types.UID) { in.tokens.Forget(uid) }
 
 // downwardFiles are the files of downward API items: pod fields and
 // container resources.
-func downwardFiles(pod *v1.Pod, items []v1.DownwardAPIVolumeFile) (map[string]string, error) {
-	files := map[string]string{}
+func downwardFiles(pod *v1.Pod, items []v1.DownwardAPIVolumeFile, def *int32) (files, error) {
+	out := files{}
 	for _, it := range items {
 		var v string
 		var err error
@@ -249,9 +300,9 @@ func downwardFiles(pod *v1.Pod, items []v1.DownwardAPIVolumeFile) (map[string]st
 		if err != nil {
 			return nil, fmt.Errorf("downward API file %s: %w", it.Path, err)
 		}
-		files[it.Path] = v
+		out.add(it.Path, v, fileMode(it.Mode, def))
 	}
-	return files, nil
+	return out, nil
 }
 
 // formatMap writes key="value" lines, sorted, as the downward API does.
@@ -275,34 +326,12 @@ func sourceData(data map[string]string, err error, optional *bool, what string) 
 	return nil, fmt.Errorf("%s: %w", what, err)
 }
 
-// writeKeys writes one file per key (or per item, at the item's path).
-func writeKeys(dir string, data map[string]string, items []v1.KeyToPath) (string, error) {
-	return writeFiles(dir, pick(data, items))
-}
-
-// pick maps keys to file names: every key, or only the items', at their
-// paths.
-func pick(data map[string]string, items []v1.KeyToPath) map[string]string {
-	files := map[string]string{}
-	if len(items) == 0 {
-		for k, v := range data {
-			files[k] = v
-		}
-	}
-	for _, it := range items {
-		if v, ok := data[it.Key]; ok {
-			files[it.Path] = v
-		}
-	}
-	return files
-}
-
-// writeFiles makes dir hold exactly files (relative path -> content), all
+// writeFiles makes dir hold exactly fs (relative path -> content and mode), all
 // replaced at once through upstream's AtomicWriter: the files live in a
 // timestamped folder that the link ..data points to, the visible names are
 // links through ..data, and a new set is a new folder and one rename of
 // ..data. Unchanged content is not rewritten. It returns dir.
-func writeFiles(dir string, files map[string]string) (string, error) {
+func writeFiles(dir string, fs files) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -310,9 +339,9 @@ func writeFiles(dir string, files map[string]string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	payload := make(map[string]volumeutil.FileProjection, len(files))
-	for name, v := range files {
-		payload[strings.TrimPrefix(filepath.Clean("/"+name), "/")] = volumeutil.FileProjection{Data: []byte(v), Mode: 0o644}
+	payload := make(map[string]volumeutil.FileProjection, len(fs))
+	for name, fp := range fs {
+		payload[strings.TrimPrefix(filepath.Clean("/"+name), "/")] = fp
 	}
 	if err := w.Write(payload, nil); err != nil {
 		return "", fmt.Errorf("write volume %s: %w", dir, err)

@@ -98,6 +98,9 @@ type plan struct {
 	requeue time.Duration
 	// done: the restart policy lets nothing run again; the pod's phase is final.
 	done bool
+	// deadlineExceeded: the pod ran past its activeDeadlineSeconds; it is
+	// stopped and Failed, whatever its containers did.
+	deadlineExceeded bool
 }
 
 // decideInput is everything decide looks at.
@@ -118,6 +121,13 @@ type decideInput struct {
 // wait for a backoff to end.
 func decide(in decideInput) plan {
 	p := plan{backoff: map[string]string{}}
+	if left, ok := deadlineLeft(in.pod, in.now); ok && left <= 0 {
+		p.done, p.deadlineExceeded = true, true
+		p.killAll(in, deadlineMessage)
+		return p
+	} else if ok {
+		p.wakeIn(left)
+	}
 	p.killUnhealthy(in)
 	initialized, failed := p.initContainers(in)
 	if failed {
@@ -239,6 +249,23 @@ func (p *plan) appsFinished(in decideInput) bool {
 		}
 	}
 	return true
+}
+
+// Upstream's reason and message for a pod past its activeDeadlineSeconds.
+const (
+	deadlineReason  = "DeadlineExceeded"
+	deadlineMessage = "Pod was active on the node longer than the specified deadline"
+)
+
+// deadlineLeft is how long the pod may still run under its
+// activeDeadlineSeconds, counted from its status.startTime as upstream
+// counts it; ok is false without a deadline or before the pod started.
+func deadlineLeft(pod *v1.Pod, now time.Time) (left time.Duration, ok bool) {
+	if pod.Spec.ActiveDeadlineSeconds == nil || pod.Status.StartTime == nil || pod.Status.StartTime.IsZero() {
+		return 0, false
+	}
+	allowed := time.Duration(*pod.Spec.ActiveDeadlineSeconds) * time.Second
+	return allowed - now.Sub(pod.Status.StartTime.Time), true
 }
 
 func (p *plan) killAll(in decideInput, why string) {

@@ -23,9 +23,9 @@ const repatchAfter = 10 * time.Second
 // report computes the pod's status and patches it; false if the patch failed.
 func (w *podWorker) report(ctx context.Context, pod *v1.Pod, rs runs, sb *sandbox, final bool) bool {
 	in := statusInput{
-		pod: pod, runs: rs, waiting: w.waiting, probes: w.probes.results(),
+		pod: pod, runs: w.withMessages(ctx, pod, rs), waiting: w.waiting, probes: w.probes.results(),
 		sandboxReady: sb != nil, hostIP: w.k.cfg.NodeIP, final: final, now: w.k.clock.Now(),
-		restarting: map[string]bool{},
+		restarting: map[string]bool{}, deadlineExceeded: w.deadlineExceeded,
 	}
 	for id, then := range w.killed {
 		// Under Never a probe's kill is the end, as decide's restarts says.

@@ -70,6 +70,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	}
 	w.k.event(pod, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	w.k.log.Info("container started", "pod", w.name(), "container", c.Name, "restartCount", a.attempt, "id", run.ID)
+	w.postStart(ctx, pod, c, sb.IP, run.ID)
 	return 0
 }
 

@@ -39,7 +39,10 @@ type statusInput struct {
 	// their exit code (a failed liveness probe, a changed image): until they
 	// do, the pod is not finished, even under OnFailure with exit 0.
 	restarting map[string]bool
-	now        time.Time
+	// deadlineExceeded: the pod ran past its activeDeadlineSeconds; it is
+	// Failed with upstream's reason and message.
+	deadlineExceeded bool
+	now              time.Time
 }
 
 // podStatus computes the pod's status as the kubelet reports it. It is a pure
@@ -72,6 +75,9 @@ func podStatus(in statusInput) v1.PodStatus {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(in, c, false))
 	}
 	st.Phase = podPhase(in.pod, st, in.final, in.restarting)
+	if in.deadlineExceeded {
+		st.Phase, st.Reason, st.Message = v1.PodFailed, deadlineReason, deadlineMessage
+	}
 	st.Conditions = conditions(in, st)
 	return st
 }

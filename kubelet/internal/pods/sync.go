@@ -3,6 +3,7 @@ package pods
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		p.actions = onlyKills(p.actions)
 	}
 	w.done = w.done || p.done
+	if p.deadlineExceeded && !w.deadlineExceeded {
+		w.deadlineExceeded = true
+		w.k.event(pod, v1.EventTypeNormal, deadlineReason, "%s", deadlineMessage)
+	}
 	requeue := p.requeue
 	if len(p.actions) > 0 {
 		requeue = earliest(requeue, w.act(ctx, pod, sb, rs, p.actions))
@@ -60,11 +65,8 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		w.probes.sync(pod, rs, sb.IP)
 	}
 	w.setBackoffWaiting(p.backoff)
-	if rs.anyRunning() { // a pod whose containers all ended reads no token
-		w.at("refresh tokens")
-		if err := w.k.inputs.RefreshTokens(ctx, pod); err != nil {
-			w.k.log.Warn("refresh service account tokens", "pod", w.name(), "err", err)
-		}
+	if rs.anyRunning() { // a pod whose containers all ended reads no file
+		w.refreshVolumes(ctx, pod)
 	}
 	w.at("collect old runs")
 	w.gcRuns(ctx, rs)
@@ -73,6 +75,33 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		requeue = earliest(requeue, retryIn)
 	}
 	return requeue
+}
+
+// refreshVolumes keeps a running pod's written volumes current: tokens
+// once due (checked on every sync, no API call until then), the rest from
+// the API once per SyncInterval, or at once when the pod's labels or
+// annotations (what the downward API shows) changed.
+func (w *podWorker) refreshVolumes(ctx context.Context, pod *v1.Pod) {
+	w.at("refresh tokens")
+	if err := w.k.inputs.RefreshTokens(ctx, pod); err != nil {
+		w.k.log.Warn("refresh service account tokens", "pod", w.name(), "err", err)
+	}
+	now := w.k.clock.Now()
+	if !w.volumesDue(pod, now) {
+		return
+	}
+	w.at("refresh volumes")
+	w.volumesAt, w.volumesMeta = now, pod.ObjectMeta
+	if err := w.k.inputs.RefreshVolumes(ctx, pod); err != nil {
+		w.k.log.Warn("refresh volumes", "pod", w.name(), "err", err)
+	}
+}
+
+// volumesDue: a SyncInterval passed since the last refresh, or the pod's
+// labels or annotations changed.
+func (w *podWorker) volumesDue(pod *v1.Pod, now time.Time) bool {
+	return now.Sub(w.volumesAt) >= w.k.cfg.SyncInterval ||
+		!maps.Equal(pod.Labels, w.volumesMeta.Labels) || !maps.Equal(pod.Annotations, w.volumesMeta.Annotations)
 }
 
 // act runs a plan's kills (together) and then its starts (in order).
@@ -110,6 +139,10 @@ func (w *podWorker) stopRuns(ctx context.Context, pod *v1.Pod, kills []action, g
 			w.k.event(pod, v1.EventTypeNormal, "Killing", "Stopping container %s: %s", a.name, a.reason)
 		}
 		wg.Go(func() {
+			grace := grace
+			if pod != nil {
+				grace = w.preStop(ctx, pod, a.name, a.id, grace)
+			}
 			if err := w.k.rt.Stop(ctx, a.id, grace); err != nil {
 				w.k.log.Error("stop container", "pod", w.name(), "container", a.name, "err", err)
 			}
@@ -234,6 +267,11 @@ func (w *podWorker) gcRuns(ctx context.Context, rs runs) {
 			delete(w.killed, id)
 		}
 	}
+	for id := range w.messages {
+		if !rs.has(id) {
+			delete(w.messages, id)
+		}
+	}
 	for _, list := range rs {
 		for _, r := range list[min(2, len(list)):] {
 			if r.State != runtime.StateExited {
@@ -246,6 +284,7 @@ func (w *podWorker) gcRuns(ctx context.Context, rs runs) {
 			if r.LogPath != "" {
 				os.Remove(r.LogPath)
 			}
+			os.Remove(w.k.inputs.TerminationLogPath(w.uid, r.Name, r.Attempt))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kinns/kinns/kubelet/runtime"
@@ -38,10 +39,18 @@ type podWorker struct {
 	mountMsg        string // the last FailedMount event's message
 	probes          *podProbes
 	killed          map[string]killKind // runs a sync stopped, and what follows
-	lastSent        *v1.PodStatus
-	lastPatch       time.Time
-	done            bool // the restart policy let nothing run again
-	stopped         bool // everything stopped for good (deletion or final phase)
+	// messages holds the termination messages of exited runs, per run ID.
+	messages map[string]string
+	// volumesAt and volumesMeta: when the pod's written volumes were
+	// last refreshed, and the pod's metadata then.
+	volumesAt   time.Time
+	volumesMeta metav1.ObjectMeta
+	lastSent    *v1.PodStatus
+	lastPatch   time.Time
+	done        bool // the restart policy let nothing run again
+	// deadlineExceeded: the pod ran past its activeDeadlineSeconds.
+	deadlineExceeded bool
+	stopped          bool // everything stopped for good (deletion or final phase)
 
 	// step names what the sync is doing, for the watchdog's warning.
 	step atomic.Pointer[string]
@@ -59,7 +68,7 @@ func newPodWorker(k *Manager, uid types.UID, ref runtime.PodRef) *podWorker {
 	w := &podWorker{
 		k: k, uid: uid, ref: ref, kick: make(chan struct{}, 1),
 		waiting: map[string]waiting{}, pullFailed: map[string]time.Time{}, pullBackOffTold: map[string]time.Time{},
-		killed: map[string]killKind{},
+		killed: map[string]killKind{}, messages: map[string]string{},
 	}
 	w.probes = newPodProbes(k, w.kickNow)
 	return w

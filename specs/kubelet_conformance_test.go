@@ -1,0 +1,166 @@
+package specs
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/kinns/kinns/controlplane/pki"
+	"github.com/kinns/kinns/harness"
+)
+
+// What the upstream conformance suite checks of a kubelet's pods (issue
+// 16): volume file modes and updates, termination messages,
+// activeDeadlineSeconds.
+var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered, func() {
+	var (
+		lab *harness.Lab
+		cs  kubernetes.Interface
+	)
+	BeforeAll(func(ctx SpecContext) {
+		lab = bootLab(ctx, 1)
+		cs = clientAs(lab, pki.Admin)
+	}, NodeTimeout(2*time.Minute))
+
+	It("gives volume files their defaultMode, items' modes and the fsGroup, and shows updates in a running pod", func(ctx SpecContext) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "modes"}, Data: map[string]string{"a": "one", "b": "two"}}
+		_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func(ctx SpecContext) { cs.CoreV1().ConfigMaps("default").Delete(ctx, "modes", metav1.DeleteOptions{}) })
+		ref := corev1.LocalObjectReference{Name: "modes"}
+		p := withSecurity("modes", &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000), FSGroup: ptr.To[int64](2000)}, nil)
+		p.Spec.Volumes = []corev1.Volume{
+			{Name: "all", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: ref, DefaultMode: ptr.To[int32](0o400)}}},
+			{Name: "items", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: ref,
+				Items: []corev1.KeyToPath{{Key: "b", Path: "path/to/b", Mode: ptr.To[int32](0o600)}}}}},
+			{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+				Items: []corev1.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
+		}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "all", MountPath: "/all"}, {Name: "items", MountPath: "/items"}, {Name: "info", MountPath: "/info"}}
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "modes", time.Minute, beReady)
+
+		By("defaultMode 0400 and item mode 0600, each with fsGroup's group read, in a setgid ..data")
+		out, err := execIn(ctx, lab, cs, "modes", "/testapp", "stat", "/all/..data/a", "/items/..data/path/to/b", "/all/..data/")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("/all/..data/a -r--r----- uid=0 gid=2000\n/items/..data/path/to/b -rw-r----- uid=0 gid=2000\n" +
+			"/all/..data/ drwxr-sr-x uid=0 gid=2000\n"))
+		out, err = execIn(ctx, lab, cs, "modes", "/testapp", "cat", "/all/a")
+		Expect(err).NotTo(HaveOccurred(), "user 1000 reads a 0440 file of group 2000")
+		Expect(out).To(Equal("one"))
+
+		By("a ConfigMap update and a new label reach the running pod's files")
+		cm.Data["a"] = "changed"
+		_, err = cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = cs.CoreV1().Pods("default").Patch(ctx, "modes", types.MergePatchType, []byte(`{"metadata":{"labels":{"tier":"new"}}}`), metav1.PatchOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			out, err := execIn(ctx, lab, cs, "modes", "/testapp", "cat", "/all/a", "/info/labels")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(out).To(Equal("changed" + "app=\"modes\"\ntier=\"new\"\n"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
+	}, SpecTimeout(2*time.Minute))
+
+	It("reads a container's termination log into its terminated state, or its log's tail when it failed under FallbackToLogsOnError", func(ctx SpecContext) {
+		p := testPod("ends")
+		p.Spec.RestartPolicy = corev1.RestartPolicyNever
+		p.Spec.Containers[0].Command = []string{"/testapp", "write", "/dev/termination-log", "DONE"}
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000)}
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{
+			Name: "fails", Image: testImage, Command: []string{"/testapp", "cat", "/missing"},
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		})
+		create(ctx, cs, p)
+		pod := waitFor(ctx, cs, "ends", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
+		})
+		msgs := map[string]string{}
+		for _, st := range pod.Status.ContainerStatuses {
+			Expect(st.State.Terminated).NotTo(BeNil())
+			msgs[st.Name] = st.State.Terminated.Message
+		}
+		Expect(msgs).To(Equal(map[string]string{"app": "DONE", "fails": "testapp: open /missing: no such file or directory\n"}))
+	}, SpecTimeout(90*time.Second))
+
+	It("fails a pod that runs past its activeDeadlineSeconds with DeadlineExceeded", func(ctx SpecContext) {
+		p := testPod("deadline")
+		p.Spec.ActiveDeadlineSeconds = ptr.To[int64](300)
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "deadline", time.Minute, beReady)
+		_, err := cs.CoreV1().Pods("default").Patch(ctx, "deadline", types.MergePatchType, []byte(`{"spec":{"activeDeadlineSeconds":5}}`), metav1.PatchOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		pod := waitFor(ctx, cs, "deadline", 30*time.Second, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
+		})
+		Expect([]string{pod.Status.Reason, pod.Status.Message}).To(Equal([]string{"DeadlineExceeded", "Pod was active on the node longer than the specified deadline"}))
+		Expect(pod.Status.ContainerStatuses[0].State.Terminated).NotTo(BeNil())
+		Eventually(func() []string { return podEvents(ctx, cs, "deadline") }).WithContext(ctx).WithTimeout(10 * time.Second).
+			Should(ContainElement("DeadlineExceeded: Pod was active on the node longer than the specified deadline"))
+	}, SpecTimeout(2*time.Minute))
+
+	It("writes a pod's /etc/hosts as upstream (hostAliases included), the node's file for hostNetwork, none over a container's own", func(ctx SpecContext) {
+		p := testPod("hosts")
+		p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"foo.local", "bar.local"}}}
+		own := filepath.Join(GinkgoT().TempDir(), "hosts")
+		Expect(os.WriteFile(own, []byte("mine\n"), 0o644)).To(Succeed())
+		p.Spec.Volumes = []corev1.Volume{{Name: "own", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: own}}}}
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "own", Image: testImage, Args: []string{"--http-port", "8081", "--echo-port", "9001"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "own", MountPath: "/etc/hosts"}}})
+		hn := testPod("hostnet", "--http-port", "18080", "--echo-port", "19000")
+		hn.Spec.HostNetwork = true
+		create(ctx, cs, p)
+		create(ctx, cs, hn)
+		pod := waitFor(ctx, cs, "hosts", time.Minute, beReady)
+		waitFor(ctx, cs, "hostnet", time.Minute, beReady)
+
+		out, err := execIn(ctx, lab, cs, "hosts", "/testapp", "cat", "/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(HavePrefix("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"))
+		Expect(out).To(HaveSuffix(pod.Status.PodIP + "\thosts\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo.local\tbar.local\n"))
+		out, err = execInContainer(ctx, lab, cs, "hosts", "own", "/testapp", "cat", "/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("mine\n"), "the container's own volume, not the kubelet's file")
+		node, err := os.ReadFile("/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		out, err = execIn(ctx, lab, cs, "hostnet", "/testapp", "cat", "/etc/hosts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("# Kubernetes-managed hosts file (host network).\n" + string(node)))
+	}, SpecTimeout(2*time.Minute))
+
+	It("runs postStart and preStop hooks, and restarts a container whose postStart hook failed", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		p := testPod("hooks")
+		p.Spec.Volumes = []corev1.Volume{{Name: "hook", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "hook", MountPath: "/hook"}}
+		p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{
+			PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/testapp", "write", "/hook/poststart", "started"}}},
+			PreStop:   &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/testapp", "write", "/hook/prestop", "stopping"}}},
+		}
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "hooks", time.Minute, beReady)
+		Expect(os.ReadFile(filepath.Join(dir, "poststart"))).To(Equal([]byte("started")))
+		Expect(cs.CoreV1().Pods("default").Delete(ctx, "hooks", metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func() ([]byte, error) { return os.ReadFile(filepath.Join(dir, "prestop")) }).WithContext(ctx).WithTimeout(30 * time.Second).
+			Should(Equal([]byte("stopping")))
+
+		bad := testPod("badhook")
+		bad.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{
+			HTTPGet: &corev1.HTTPGetAction{Path: "/nothing", Port: intstr.FromInt32(1)}}}
+		create(ctx, cs, bad)
+		waitFor(ctx, cs, "badhook", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.ContainerStatuses).To(HaveLen(1))
+			g.Expect(p.Status.ContainerStatuses[0].RestartCount).To(BeNumerically(">=", 1))
+		})
+		Expect(podEvents(ctx, cs, "badhook")).To(ContainElement(HavePrefix("FailedPostStartHook: HTTP lifecycle hook")))
+	}, SpecTimeout(2*time.Minute))
+})
