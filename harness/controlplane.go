@@ -191,6 +191,14 @@ func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 		CertFile:             p.APIServerCert(), KeyFile: p.APIServerKey(), ClientCAFile: p.CACert(),
 		SAPublicKeyFile: p.ServiceAccountPub(), SASigningKeyFile: p.ServiceAccountKey(),
 		KubeletClientCertFile: p.ClientCert(pki.APIServerKubeletClient), KubeletClientKeyFile: p.ClientKey(pki.APIServerKubeletClient),
+		FrontProxy: &apiserverconfig.FrontProxy{
+			CAFile: p.FrontProxyCACert(), CertFile: p.FrontProxyClientCert(), KeyFile: p.FrontProxyClientKey(),
+			AllowedNames: []string{pki.FrontProxyClientCN},
+		},
+		// cp hosts route to every node's pods but run no Service proxy
+		// (topology.PodRoutes, ServiceRoutes): webhooks and aggregated APIs are
+		// dialled at their endpoints, as on a managed control plane.
+		EndpointRouting:    true,
 		NotReadyToleration: prof.NotReadyToleration, UnreachableToleration: prof.UnreachableToleration,
 		ExtendTokenExpiration: &prof.ExtendTokenExpiration,
 		AuditLogPath:          l.LogPath(onHost("audit", h.Index)), AuditPolicyFile: l.store.Path(filepath.Join("config", "audit-policy.yaml")),

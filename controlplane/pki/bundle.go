@@ -27,6 +27,9 @@ type Bundle struct {
 	// a folder made before it existed (Load).
 	EncryptionKey     []byte
 	EncryptionKeyFile string
+	// FrontProxy is the aggregator's CA and client certificate; nil only in
+	// a folder made before it existed (Load).
+	FrontProxy *FrontProxyBundle
 }
 
 // ServiceAccountKey signs and verifies service account tokens.

@@ -3,9 +3,11 @@
 // serving certificate per node, and the service account token key; and, as
 // kubeadm does, a second CA for etcd alone, with a serving and a peer
 // certificate per member and etcd's client certificates, so that nothing the
-// lab CA signs opens etcd; and the key that encrypts Secrets in etcd. Every
-// component authenticates to the API server with its client certificate, whose
-// subject is what Kubernetes' RBAC defaults and Node authorizer expect.
+// lab CA signs opens etcd; a front proxy CA and the aggregator's client
+// certificate, for extension API servers; and the key that encrypts Secrets
+// in etcd. Every component authenticates to the API server with its client
+// certificate, whose subject is what Kubernetes' RBAC defaults and Node
+// authorizer expect.
 //
 // Generate is idempotent: run it at every lab start; it reuses what is still
 // right and replaces the rest (see Generate for the exact rules). Load reads a
@@ -39,6 +41,10 @@
 //	kubelet-<node>.crt/.key             kubelet serving: SANs <node>, the node's IP
 //	sa.key, sa.pub                      service account token signing key (ECDSA P-256, PKIX public)
 //	encryption.key                      Secrets' encryption key at rest: 32 random bytes, base64
+//	front-proxy-ca.crt/.key             front proxy CA, CN kinns-<lab>-front-proxy-ca
+//	                                    (kube-apiserver --requestheader-client-ca-file)
+//	front-proxy-client.crt/.key         CN front-proxy-client: the aggregator's client
+//	                                    certificate to extension API servers
 //	etcd/ca.crt, etcd/ca.key            etcd CA, CN kinns-<lab>-etcd-ca
 //	etcd/server-<member>.crt/.key       a member's client port: its IP, 127.0.0.1, <member>, localhost
 //	etcd/peer-<member>.crt/.key         a member's peer port (serves and dials): the same SANs

@@ -82,6 +82,9 @@ func (g *generator) run(ctx context.Context) (*Bundle, error) {
 		return nil, err
 	}
 	b.EncryptionKeyFile = g.paths.EncryptionKey()
+	if err := g.ensureFrontProxy(b); err != nil {
+		return nil, err
+	}
 	if err := g.ensureLeaves(ctx, b, ca, plan(g.cfg, g.paths)); err != nil {
 		return nil, err
 	}

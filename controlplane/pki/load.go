@@ -64,6 +64,9 @@ func load(p Paths, now time.Time) (*Bundle, error) {
 	if err := loadEncryptionKey(b); err != nil {
 		return nil, err
 	}
+	if err := loadFrontProxy(b, now); err != nil {
+		return nil, err
+	}
 	return b, loadEtcd(b, now)
 }
 

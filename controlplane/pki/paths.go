@@ -25,7 +25,7 @@ const kubeletPrefix = "kubelet-"
 
 // reservedStems are file stems a node name must not take.
 var reservedStems = []string{
-	"ca", "apiserver", "sa", "encryption",
+	"ca", "apiserver", "sa", "encryption", "front-proxy-ca", "front-proxy-client",
 	string(Admin), string(APIServerKubeletClient), string(Proxy), string(Scheduler), string(ControllerManager), string(DNS), string(CloudControllerManager),
 }
 

@@ -16,14 +16,17 @@ type leafSpec struct {
 	node string   // kubelet serving: the node; "" otherwise
 	// etcd is set for the certificates the etcd CA signs; etcdName is then
 	// the member or the client they are for.
-	etcd      etcdRole
-	etcdName  string
-	cert, key string
-	cn        string
-	orgs      []string
-	usages    []x509.ExtKeyUsage
-	dns       []string
-	ips       []netip.Addr
+	etcd     etcdRole
+	etcdName string
+	// frontProxy is set for the aggregator's client certificate, which the
+	// front proxy CA signs.
+	frontProxy bool
+	cert, key  string
+	cn         string
+	orgs       []string
+	usages     []x509.ExtKeyUsage
+	dns        []string
+	ips        []netip.Addr
 }
 
 // etcdRole says what an etcd certificate is for.

@@ -183,7 +183,8 @@ func (p Plan) PodRoutes(h Host) []Route {
 // destination, and a node has no default route. So nodes route the Service
 // range onto the fabric link (Via is zero: a link route); the rules then
 // send each connection to an endpoint. Other hosts run no proxy and get
-// none.
+// none: the API servers on cp hosts dial a webhook's or an aggregated API's
+// endpoints (pod addresses, PodRoutes) rather than its ClusterIP.
 func (p Plan) ServiceRoutes(h Host) []Route {
 	if !h.IsNode() {
 		return nil

@@ -88,9 +88,19 @@ func TestPodRoutes(t *testing.T) {
 		got[1].Dst.String() != "10.244.3.0/24" || got[1].Via.String() != "10.89.0.23" {
 		t.Errorf("node-2 routes = %v", got)
 	}
-	cp1, _ := p.Host("x-cp-1")
-	if len(p.PodRoutes(cp1)) != 3 {
-		t.Errorf("cp-1 should route to all 3 pod ranges, got %v", p.PodRoutes(cp1))
+	// Every cp host runs an API server in HA labs, and each dials webhook and
+	// aggregated API pods on any node (endpoint routing).
+	for _, cp := range p.ControlPlane() {
+		got := p.PodRoutes(cp)
+		if len(got) != 3 {
+			t.Errorf("%s should route to all 3 pod ranges, got %v", cp.Name, got)
+			continue
+		}
+		for i, n := range p.Nodes() {
+			if got[i].Dst != n.PodCIDR || got[i].Via != n.IP {
+				t.Errorf("%s route %d = %v, want %s via %s", cp.Name, i, got[i], n.PodCIDR, n.IP)
+			}
+		}
 	}
 	c, _ := p.Host("client")
 	if len(p.PodRoutes(c)) != 0 {

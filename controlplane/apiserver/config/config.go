@@ -42,6 +42,16 @@ type Config struct {
 	CertFile, KeyFile, ClientCAFile             string
 	SAPublicKeyFile, SASigningKeyFile           string
 	KubeletClientCertFile, KubeletClientKeyFile string
+	// FrontProxy, if set, lets the aggregator proxy to extension API servers
+	// (APIServices backed by a Service): it presents a client certificate of
+	// its own CA and passes the caller on in request headers.
+	FrontProxy *FrontProxy
+	// EndpointRouting is --enable-aggregator-routing: admission webhooks,
+	// conversion webhooks and aggregated APIs are dialled at one of their
+	// Service's ready endpoints (a pod address) instead of its ClusterIP. A
+	// control-plane host that runs no Service proxy, as on managed clusters,
+	// reaches pods but not ClusterIPs.
+	EndpointRouting bool
 	// NotReadyToleration and UnreachableToleration are the tolerations that
 	// DefaultTolerationSeconds adds to every pod; the timing profile sets them.
 	NotReadyToleration, UnreachableToleration time.Duration
@@ -107,6 +117,9 @@ func (c Config) Validate() error {
 	if c.etcdTLS() && (c.EtcdCAFile == "" || c.EtcdCertFile == "" || c.EtcdKeyFile == "") {
 		missing = append(missing, "etcd CA, client certificate or key (the etcd servers are https)")
 	}
+	if fp := c.FrontProxy; fp != nil && (fp.CAFile == "" || fp.CertFile == "" || fp.KeyFile == "" || len(fp.AllowedNames) == 0) {
+		missing = append(missing, "front proxy CA, client certificate, key or allowed names")
+	}
 	if len(c.EtcdLivez) > 0 && len(c.EtcdLivez) != len(c.EtcdServers) {
 		return fmt.Errorf("api server config has %d etcd liveness URLs for %d etcd servers", len(c.EtcdLivez), len(c.EtcdServers))
 	}
@@ -167,6 +180,12 @@ func (c Config) Flags() []string {
 			"--kubelet-client-key="+c.KubeletClientKeyFile,
 			"--kubelet-certificate-authority="+c.ClientCAFile,
 		)
+	}
+	if c.FrontProxy != nil {
+		f = append(f, c.FrontProxy.flags()...)
+	}
+	if c.EndpointRouting {
+		f = append(f, "--enable-aggregator-routing=true")
 	}
 	if c.ExtendTokenExpiration != nil {
 		f = append(f, "--service-account-extend-token-expiration="+strconv.FormatBool(*c.ExtendTokenExpiration))

@@ -69,3 +69,35 @@ func TestEtcdOverTLSAndEncryption(t *testing.T) {
 		t.Errorf("etcd client %+v", e)
 	}
 }
+
+func TestFrontProxyAndEndpointRouting(t *testing.T) {
+	cfg := Config{
+		AdvertiseIP: "10.89.0.11", EtcdServers: []string{"http://10.89.0.11:2379"},
+		CertFile: "a.crt", KeyFile: "a.key", ClientCAFile: "ca.crt", SAPublicKeyFile: "sa.pub", SASigningKeyFile: "sa.key",
+	}
+	got := strings.Join(cfg.Flags(), " ")
+	if strings.Contains(got, "--requestheader") || strings.Contains(got, "--proxy-client") || strings.Contains(got, "--enable-aggregator-routing") {
+		t.Errorf("flags without a front proxy or endpoint routing: %s", got)
+	}
+	cfg.FrontProxy = &FrontProxy{CAFile: "front-proxy-ca.crt", CertFile: "fp.crt"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "front proxy") {
+		t.Errorf("front proxy without a key: %v", err)
+	}
+	cfg.FrontProxy.KeyFile, cfg.FrontProxy.AllowedNames = "fp.key", []string{"front-proxy-client"}
+	cfg.EndpointRouting = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("complete config rejected: %v", err)
+	}
+	got = strings.Join(cfg.Flags(), " ")
+	for _, want := range []string{
+		"--requestheader-client-ca-file=front-proxy-ca.crt", "--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=fp.crt", "--proxy-client-key-file=fp.key",
+		"--enable-aggregator-routing=true",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("flags lack %s: %s", want, got)
+		}
+	}
+}
