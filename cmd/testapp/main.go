@@ -22,6 +22,9 @@
 //	                           "error: NXDOMAIN NAME" or "error: <reason>" and
 //	                           exits 1. --server asks that server instead of
 //	                           resolv.conf's nameservers
+//	testapp webhook [--port 8443] [--tls-cert-file F] [--tls-key-file F] [--deny-label K[=V]] [--add-label K=V]
+//	                           serves admission webhooks (/validate, /mutate)
+//	                           and a CRD conversion webhook (/convert) over TLS
 //	testapp env                prints its environment, one VAR=value a line, sorted
 //	testapp cat FILE...        prints the files (the image has no shell)
 //	testapp id                 prints "uid=U gid=G groups=G1,G2" of itself
@@ -81,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runUDP(ctx, rest, stdout, stderr)
 	case "resolve":
 		return runResolve(ctx, rest, stdout, stderr)
+	case "webhook":
+		return runWebhook(ctx, rest, stdout, stderr)
 	case "env":
 		env := os.Environ()
 		slices.Sort(env)
@@ -137,6 +142,17 @@ const usage = `usage:
       type, as Go reports it), any other failure "error: <reason>"; both
       exit 1. --server sends the queries to that DNS server instead of
       resolv.conf's nameservers; --timeout bounds the whole lookup
+  testapp webhook [--port 8443] [--tls-cert-file /etc/webhook/tls.crt] [--tls-key-file /etc/webhook/tls.key]
+                  [--deny-label KEY[=VALUE]] [--add-label KEY=VALUE]
+      serves HTTPS with the certificate and key (a kubernetes.io/tls Secret
+      mounted at /etc/webhook): POST /validate answers an admission.k8s.io/v1
+      AdmissionReview, denying (403) an object that has --deny-label (the old
+      object for a DELETE) and allowing the rest; POST /mutate does the same
+      and adds --add-label to what it allows (a JSONPatch); POST /convert
+      answers an apiextensions.k8s.io/v1 ConversionReview by setting each
+      object's apiVersion to the desired one and its annotation
+      testapp.kinns.io/converted-from to the one it had (for custom resources
+      whose versions share a schema); /healthz answers "ok". Ends on SIGTERM
   testapp env
       prints the environment, sorted
   testapp cat FILE...
