@@ -136,7 +136,7 @@ func handleAdmission(rules webhookRules, log *slog.Logger) http.HandlerFunc {
 			reply(w, http.StatusBadRequest, err.Error()+"\n")
 			return
 		}
-		log.Info("admission", "path", r.URL.Path, "uid", resp.UID, "operation", review.Request.Operation, "allowed", resp.Allowed, "patched", resp.Patch != nil)
+		log.Info("admission", "from", clientIP(r.RemoteAddr), "path", r.URL.Path, "uid", resp.UID, "operation", review.Request.Operation, "allowed", resp.Allowed, "patched", resp.Patch != nil)
 		writeJSON(w, admissionReview{APIVersion: review.APIVersion, Kind: "AdmissionReview", Response: &resp})
 	}
 }
@@ -153,7 +153,7 @@ func handleConversion(log *slog.Logger) http.HandlerFunc {
 			return
 		}
 		resp := convert(*review.Request)
-		log.Info("conversion", "uid", resp.UID, "to", review.Request.DesiredAPIVersion, "objects", len(resp.ConvertedObjects), "status", resp.Result.Status)
+		log.Info("conversion", "from", clientIP(r.RemoteAddr), "uid", resp.UID, "to", review.Request.DesiredAPIVersion, "objects", len(resp.ConvertedObjects), "status", resp.Result.Status)
 		writeJSON(w, conversionReview{APIVersion: review.APIVersion, Kind: "ConversionReview", Response: &resp})
 	}
 }
