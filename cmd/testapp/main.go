@@ -24,7 +24,9 @@
 //	                           resolv.conf's nameservers
 //	testapp webhook [--port 8443] [--tls-cert-file F] [--tls-key-file F] [--deny-label K[=V]] [--add-label K=V]
 //	                           serves admission webhooks (/validate, /mutate)
-//	                           and a CRD conversion webhook (/convert) over TLS
+//	                           and a CRD conversion webhook (/convert) over TLS;
+//	                           with --requestheader-ca-file, the aggregated API
+//	                           whoami.kinns.io/v1 too
 //	testapp env                prints its environment, one VAR=value a line, sorted
 //	testapp cat FILE...        prints the files (the image has no shell)
 //	testapp id                 prints "uid=U gid=G groups=G1,G2" of itself
@@ -143,7 +145,7 @@ const usage = `usage:
       exit 1. --server sends the queries to that DNS server instead of
       resolv.conf's nameservers; --timeout bounds the whole lookup
   testapp webhook [--port 8443] [--tls-cert-file /etc/webhook/tls.crt] [--tls-key-file /etc/webhook/tls.key]
-                  [--deny-label KEY[=VALUE]] [--add-label KEY=VALUE]
+                  [--deny-label KEY[=VALUE]] [--add-label KEY=VALUE] [--requestheader-ca-file F]
       serves HTTPS with the certificate and key (a kubernetes.io/tls Secret
       mounted at /etc/webhook): POST /validate answers an admission.k8s.io/v1
       AdmissionReview, denying (403) an object that has --deny-label (the old
@@ -152,7 +154,13 @@ const usage = `usage:
       answers an apiextensions.k8s.io/v1 ConversionReview by setting each
       object's apiVersion to the desired one and its annotation
       testapp.kinns.io/converted-from to the one it had (for custom resources
-      whose versions share a schema); /healthz answers "ok". Ends on SIGTERM
+      whose versions share a schema); /healthz answers "ok". With
+      --requestheader-ca-file (the front proxy CA, kube-system/extension-
+      apiserver-authentication's requestheader-client-ca-file) it is also
+      the aggregated API whoami.kinns.io/v1: GET /apis/whoami.kinns.io/v1/whoami
+      answers the X-Remote-User and X-Remote-Group the aggregator sent, if
+      it came with a certificate of that CA named front-proxy-client, else
+      401. Ends on SIGTERM
   testapp env
       prints the environment, sorted
   testapp cat FILE...

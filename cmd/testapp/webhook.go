@@ -23,6 +23,9 @@ type webhookConfig struct {
 	Addr              string
 	CertFile, KeyFile string
 	Rules             webhookRules
+	// RequestHeaderCAFile, if set, is the front proxy's CA: the server then
+	// also serves the aggregated API whoami.kinns.io/v1 (see whoami.go).
+	RequestHeaderCAFile string
 }
 
 func parseWebhookFlags(args []string, getenv func(string) string) (webhookConfig, error) {
@@ -32,6 +35,7 @@ func parseWebhookFlags(args []string, getenv func(string) string) (webhookConfig
 	key := fs.String("tls-key-file", "/etc/webhook/tls.key", "serving key (PEM)")
 	deny := fs.String("deny-label", "", "deny objects with this label, KEY=VALUE or KEY")
 	add := fs.String("add-label", "", "add this label, KEY=VALUE, to admitted objects (/mutate)")
+	rhCA := fs.String("requestheader-ca-file", "", "the front proxy's CA: serve the aggregated API "+whoamiGroupVersion)
 	if err := setFromEnv(fs, getenv); err != nil {
 		return webhookConfig{}, err
 	}
@@ -51,7 +55,7 @@ func parseWebhookFlags(args []string, getenv func(string) string) (webhookConfig
 		return webhookConfig{}, fmt.Errorf("--add-label %q is not KEY=VALUE", *add)
 	}
 	return webhookConfig{Addr: fmt.Sprintf(":%d", *port), CertFile: *cert, KeyFile: *key,
-		Rules: webhookRules{DenyLabel: *deny, AddLabel: *add}}, nil
+		Rules: webhookRules{DenyLabel: *deny, AddLabel: *add}, RequestHeaderCAFile: *rhCA}, nil
 }
 
 func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -67,7 +71,7 @@ func runWebhook(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serveWebhook(ctx, ln, cfg.Rules, log); err != nil {
+	if err := serveWebhook(ctx, ln, cfg.Rules, cfg.RequestHeaderCAFile != "", log); err != nil {
 		fmt.Fprintf(stderr, "testapp: %v\n", err)
 		return 1
 	}
@@ -84,12 +88,19 @@ func listenTLS(cfg webhookConfig) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.RequestHeaderCAFile != "" {
+		if err := requestHeaderTLS(tc, cfg.RequestHeaderCAFile); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	return tls.NewListener(ln, tc), nil
 }
 
 // serveWebhook serves until ctx ends; it owns ln.
-func serveWebhook(ctx context.Context, ln net.Listener, rules webhookRules, log *slog.Logger) error {
-	srv := &http.Server{Handler: webhookRoutes(rules, log), ReadHeaderTimeout: 10 * time.Second}
+func serveWebhook(ctx context.Context, ln net.Listener, rules webhookRules, whoami bool, log *slog.Logger) error {
+	srv := &http.Server{Handler: webhookRoutes(rules, whoami, log), ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		<-ctx.Done()
@@ -107,13 +118,17 @@ func serveWebhook(ctx context.Context, ln net.Listener, rules webhookRules, log 
 }
 
 // webhookRoutes: /validate applies the deny rule, /mutate also adds the
-// label, /convert is a CRD conversion webhook, /healthz answers "ok".
-func webhookRoutes(rules webhookRules, log *slog.Logger) http.Handler {
+// label, /convert is a CRD conversion webhook, /healthz answers "ok"; with
+// whoami, the aggregated API too.
+func webhookRoutes(rules webhookRules, whoami bool, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /validate", handleAdmission(webhookRules{DenyLabel: rules.DenyLabel}, log))
 	mux.HandleFunc("POST /mutate", handleAdmission(rules, log))
 	mux.HandleFunc("POST /convert", handleConversion(log))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { reply(w, http.StatusOK, "ok") })
+	if whoami {
+		whoamiRoutes(mux)
+	}
 	return mux
 }
 

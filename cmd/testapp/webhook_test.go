@@ -78,7 +78,7 @@ func TestWebhookServesReviewsOverTLS(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveWebhook(ctx, ln, webhookRules{DenyLabel: "webhook=deny", AddLabel: "m=1"}, slog.New(slog.DiscardHandler))
+		done <- serveWebhook(ctx, ln, webhookRules{DenyLabel: "webhook=deny", AddLabel: "m=1"}, false, slog.New(slog.DiscardHandler))
 	}()
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: name},
