@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -148,7 +149,7 @@ func callers(ctx context.Context, cs kubernetes.Interface, pod string, lab *harn
 }
 
 var _ = Describe("Webhooks and API extensions", Webhooks, func() {
-	It("[issue 16] calls admission and conversion webhooks served by a pod behind a Service, from every API server, over TLS", func(ctx SpecContext) {
+	It("[issue 16] calls admission and conversion webhooks and an aggregated API served by a pod behind a Service, from every API server, over TLS", func(ctx SpecContext) {
 		lab := bootHALab(ctx, 2)
 		cs := clientAs(lab, pki.Admin)
 		certs := newWebhookTLS("hook.default.svc")
@@ -160,7 +161,13 @@ var _ = Describe("Webhooks and API extensions", Webhooks, func() {
 		}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) { cs.CoreV1().Secrets("default").Delete(ctx, sec.Name, metav1.DeleteOptions{}) })
-		create(ctx, cs, webhookPod("hook", "hook-tls", "--deny-label", "webhook=deny", "--add-label", "kinns.io/mutated=yes"))
+		copyFrontProxyCA(ctx, cs)
+		hook := webhookPod("hook", "hook-tls", "--deny-label", "webhook=deny", "--add-label", "kinns.io/mutated=yes",
+			"--requestheader-ca-file", "/etc/front-proxy/ca.crt")
+		hook.Spec.Volumes = append(hook.Spec.Volumes, corev1.Volume{Name: "front-proxy", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "front-proxy-ca"}}}})
+		hook.Spec.Containers[0].VolumeMounts = append(hook.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "front-proxy", MountPath: "/etc/front-proxy"})
+		create(ctx, cs, hook)
 		createService(ctx, cs, serviceTo("hook", "hook"))
 		waitFor(ctx, cs, "hook", 60*time.Second, beReady)
 		waitEndpoints(ctx, cs, "hook", 1)
@@ -214,6 +221,9 @@ var _ = Describe("Webhooks and API extensions", Webhooks, func() {
 
 		By("a CRD whose versions are converted by the webhook: a v1 object read as v2 went through it")
 		expectConversionByWebhook(ctx, lab, certs.caPEM)
+
+		By("an APIService backed by the pod: the aggregator proxies to it with the front proxy certificate and names the caller")
+		expectAggregatedAPI(ctx, lab, certs.caPEM)
 	}, SpecTimeout(5*time.Minute))
 })
 
@@ -272,4 +282,56 @@ func expectConversionByWebhook(ctx context.Context, lab *harness.Lab, ca []byte)
 	out, err := kubectl(ctx, lab, "get", "widgets.v2."+widgets.Group, "w", "-o", "jsonpath={.apiVersion} {.metadata.annotations}")
 	Expect(err).NotTo(HaveOccurred(), out)
 	Expect(out).To(And(HavePrefix(widgets.Group+"/v2 "), ContainSubstring("converted-from")))
+}
+
+// copyFrontProxyCA puts the CA that the API server publishes for extension
+// API servers (kube-system/extension-apiserver-authentication) into
+// default/front-proxy-ca, key ca.crt, for the webhook pod to mount.
+func copyFrontProxyCA(ctx context.Context, cs kubernetes.Interface) {
+	GinkgoHelper()
+	auth, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "extension-apiserver-authentication", metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	ca := auth.Data["requestheader-client-ca-file"]
+	Expect(ca).To(ContainSubstring("BEGIN CERTIFICATE"), "the API server publishes no front proxy CA")
+	Expect(auth.Data["requestheader-allowed-names"]).To(ContainSubstring(pki.FrontProxyClientCN))
+	_, err = cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "front-proxy-ca"}, Data: map[string]string{"ca.crt": ca}}, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) {
+		cs.CoreV1().ConfigMaps("default").Delete(ctx, "front-proxy-ca", metav1.DeleteOptions{})
+	})
+}
+
+var apiServices = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+func expectAggregatedAPI(ctx context.Context, lab *harness.Lab, ca []byte) {
+	GinkgoHelper()
+	rc, err := lab.RESTConfig()
+	Expect(err).NotTo(HaveOccurred())
+	dyn, err := dynamic.NewForConfig(rc)
+	Expect(err).NotTo(HaveOccurred())
+	svc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": "v1.whoami.kinns.io"},
+		"spec": map[string]any{
+			"group": "whoami.kinns.io", "version": "v1", "groupPriorityMinimum": int64(1000), "versionPriority": int64(15),
+			"caBundle": base64.StdEncoding.EncodeToString(ca),
+			"service":  map[string]any{"namespace": "default", "name": "hook", "port": int64(443)},
+		},
+	}}
+	_, err = dyn.Resource(apiServices).Create(ctx, svc, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) { dyn.Resource(apiServices).Delete(ctx, svc.GetName(), metav1.DeleteOptions{}) })
+	Eventually(func(g Gomega) {
+		got, err := dyn.Resource(apiServices).Get(ctx, svc.GetName(), metav1.GetOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+		g.Expect(conds).To(ContainElement(And(HaveKeyWithValue("type", "Available"), HaveKeyWithValue("status", "True"))), "APIService conditions")
+	}).WithContext(ctx).WithTimeout(60 * time.Second).Should(Succeed())
+	var out string
+	Eventually(func() error {
+		out, err = kubectl(ctx, lab, "get", "--raw", "/apis/whoami.kinns.io/v1/whoami")
+		return err
+	}).WithContext(ctx).WithTimeout(30*time.Second).Should(Succeed(), "kubectl get --raw: %s", out)
+	Expect(out).To(And(ContainSubstring(`"user":"kinns-admin"`), ContainSubstring("system:masters")))
 }
