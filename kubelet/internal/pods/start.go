@@ -119,13 +119,14 @@ func (w *podWorker) pullBackOff(pod *v1.Pod, c *v1.Container) {
 // again: a claim is bound within a second or two of its pod's binding.
 const mountRetry = time.Second
 
-// waitMount keeps the container in ContainerCreating while a volume cannot
-// be set up, with a FailedMount event each time the reason changes, as the
-// kubelet's volume manager does; no backoff: it is not the container's
-// failure.
+// waitMount keeps the container waiting as one not created yet
+// (ContainerCreating; PodInitializing in a pod with init containers) while a
+// volume cannot be set up, with a FailedMount event each time the reason
+// changes, as the kubelet's volume manager does; no backoff: it is not the
+// container's failure.
 func (w *podWorker) waitMount(pod *v1.Pod, c *v1.Container, err *podinputs.MountError) time.Duration {
 	prev := w.waiting[c.Name]
-	w.waiting[c.Name] = waiting{Reason: "ContainerCreating"}
+	w.waiting[c.Name] = waiting{Reason: defaultWaitingReason(pod)}
 	if w.mountMsg != err.Msg {
 		w.mountMsg = err.Msg
 		w.k.event(pod, v1.EventTypeWarning, "FailedMount", "%s", err.Msg)
