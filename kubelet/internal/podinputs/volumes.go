@@ -30,6 +30,9 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 		if vol == nil {
 			return nil, fmt.Errorf("volume %q is not in the pod", vm.Name)
 		}
+		if err := checkSubPath(vm.SubPath); err != nil {
+			return nil, err
+		}
 		dir, err := in.prepareVolume(ctx, pod, vol)
 		var me *MountError
 		if errors.As(err, &me) {
