@@ -60,7 +60,11 @@ func initializedCondition(in statusInput, st v1.PodStatus) v1.PodCondition {
 
 func readyCondition(t v1.PodConditionType, st v1.PodStatus, done bool) v1.PodCondition {
 	if done {
-		return cond(t, false, "PodCompleted", "")
+		reason := "PodCompleted"
+		if st.Phase == v1.PodFailed {
+			reason = "PodFailed"
+		}
+		return cond(t, false, reason, "")
 	}
 	var unready []string
 	for _, cs := range append(sidecarStatuses(st), st.ContainerStatuses...) {

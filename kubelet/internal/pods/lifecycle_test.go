@@ -96,7 +96,11 @@ func TestRestartPolicies(t *testing.T) {
 			if cs.State.Terminated == nil || int(cs.State.Terminated.ExitCode) != tc.code || cs.RestartCount != 0 {
 				t.Errorf("container status %+v", cs)
 			}
-			if c := findCondition(p.Status.Conditions, v1.PodReady); c.Reason != "PodCompleted" {
+			want := "PodCompleted"
+			if tc.phase == v1.PodFailed {
+				want = "PodFailed"
+			}
+			if c := findCondition(p.Status.Conditions, v1.PodReady); c.Reason != want {
 				t.Errorf("ready condition %+v", c)
 			}
 			waitFor(t, "network freed", func() bool { return !tk.net.has(string(p.UID)) })
