@@ -152,7 +152,7 @@ func isWritten(vol *v1.Volume) bool {
 }
 
 // projectedFiles gathers the files of a projected volume from its sources,
-// the service account token among them (the API server's ServiceAccount
+// ClusterTrustBundles' certificates and the service account token among them (the API server's ServiceAccount
 // admission adds such a volume to every pod that mounts its token). Every
 // source's files get the volume's defaultMode unless an item says otherwise.
 func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource) (files, error) {
@@ -183,6 +183,11 @@ func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.Project
 			}
 		case s.DownwardAPI != nil:
 			more, err = downwardFiles(pod, s.DownwardAPI.Items, p.DefaultMode)
+		case s.ClusterTrustBundle != nil:
+			var pemData []byte
+			pemData, err = trustAnchors(ctx, apiTrustBundles{in}, s.ClusterTrustBundle)
+			more = files{}
+			more.add(s.ClusterTrustBundle.Path, string(pemData), fileMode(nil, p.DefaultMode))
 		default:
 			in.log.Debug("projected volume source not supported, left out", "pod", pod.Namespace+"/"+pod.Name)
 		}
