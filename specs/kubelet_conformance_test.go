@@ -2,7 +2,13 @@ package specs
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +16,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,7 +30,8 @@ import (
 
 // What the upstream conformance suite checks of a kubelet's pods (issue
 // 16): volume file modes and updates, termination messages,
-// activeDeadlineSeconds, envFrom, init containers, subPathExpr.
+// activeDeadlineSeconds, envFrom, init containers, subPathExpr,
+// ClusterTrustBundle projections.
 var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered, func() {
 	var (
 		lab *harness.Lab
@@ -237,6 +245,63 @@ var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered
 		Expect(initializedCondition(pod)).To(Equal("False ContainersNotInitialized containers with incomplete status: [init1 init2]"))
 	}, SpecTimeout(3*time.Minute))
 
+	It("projects ClusterTrustBundles by name and by signer and labels, and holds a pod whose required bundle is missing", func(ctx SpecContext) {
+		bundles := []struct{ name, signer, alive string }{
+			{"kinns-plain", "", ""}, {"kinns.io:one:alive", "kinns.io/one", "true"}, {"kinns.io:one:dead", "kinns.io/one", "false"},
+		}
+		pems := map[string]string{}
+		for _, b := range bundles {
+			pems[b.name] = caPEM(b.name)
+			ctb := &certificatesv1.ClusterTrustBundle{ObjectMeta: metav1.ObjectMeta{Name: b.name},
+				Spec: certificatesv1.ClusterTrustBundleSpec{SignerName: b.signer, TrustBundle: pems[b.name]}}
+			if b.alive != "" {
+				ctb.Labels = map[string]string{"alive": b.alive}
+			}
+			_, err := cs.CertificatesV1().ClusterTrustBundles().Create(ctx, ctb, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func(ctx SpecContext) {
+				cs.CertificatesV1().ClusterTrustBundles().Delete(ctx, b.name, metav1.DeleteOptions{})
+			})
+		}
+		signer := ptr.To("kinns.io/one")
+		p := testPod("ctb")
+		p.Spec.Volumes = []corev1.Volume{{Name: "ctb", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Name: ptr.To("kinns-plain"), Path: "plain.pem"}},
+			{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{SignerName: signer, Path: "alive.pem",
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"alive": "true"}}}},
+			{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{SignerName: signer, Path: "all.pem", LabelSelector: &metav1.LabelSelector{}}},
+			{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Name: ptr.To("none"), Path: "none.pem", Optional: ptr.To(true)}},
+		}}}}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "ctb", MountPath: "/ctb"}}
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "ctb", time.Minute, beReady)
+		read := func(file string) string {
+			out, err := execIn(ctx, lab, cs, "ctb", "/testapp", "cat", "/ctb/"+file)
+			Expect(err).NotTo(HaveOccurred())
+			return out
+		}
+		Expect(read("plain.pem")).To(Equal(pems["kinns-plain"]))
+		Expect(read("alive.pem")).To(Equal(pems["kinns.io:one:alive"]))
+		Expect(read("all.pem")).To(SatisfyAll(ContainSubstring(pems["kinns.io:one:alive"]), ContainSubstring(pems["kinns.io:one:dead"]),
+			HaveLen(len(pems["kinns.io:one:alive"])+len(pems["kinns.io:one:dead"]))))
+		Expect(read("none.pem")).To(BeEmpty())
+		Expect(execIn(ctx, lab, cs, "ctb", "/testapp", "stat", "/ctb/..data/plain.pem")).To(HavePrefix("/ctb/..data/plain.pem -rw-r--r-- "))
+
+		held := testPod("ctb-missing")
+		held.Spec.Volumes = []corev1.Volume{{Name: "ctb", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{SignerName: signer, Path: "x.pem", Optional: ptr.To(false),
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"alive": "unknown"}}}},
+		}}}}}
+		held.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "ctb", MountPath: "/ctb"}}
+		create(ctx, cs, held)
+		waitFor(ctx, cs, "ctb-missing", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.ContainerStatuses).To(HaveLen(1))
+			g.Expect(p.Status.ContainerStatuses[0].State.Waiting).NotTo(BeNil())
+			g.Expect(p.Status.ContainerStatuses[0].State.Waiting.Message).To(ContainSubstring("matched zero ClusterTrustBundles"))
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodPending))
+		})
+	}, SpecTimeout(2*time.Minute))
+
 	It("expands a volume's subPathExpr from the container's environment, waiting while a variable is empty", func(ctx SpecContext) {
 		p := testPod("subpath")
 		p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "ANNOTATION", ValueFrom: &corev1.EnvVarSource{
@@ -309,4 +374,17 @@ func initializedCondition(p *corev1.Pod) string {
 		}
 	}
 	return "none"
+}
+
+// caPEM is a new self-signed CA certificate, PEM-encoded, as a
+// ClusterTrustBundle holds.
+func caPEM(cn string) string {
+	GinkgoHelper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	Expect(err).NotTo(HaveOccurred())
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	Expect(err).NotTo(HaveOccurred())
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
