@@ -127,7 +127,7 @@ func (in *Inputs) volumeFiles(ctx context.Context, pod *v1.Pod, vol *v1.Volume) 
 	case vol.DownwardAPI != nil:
 		return downwardFiles(pod, vol.DownwardAPI.Items, vol.DownwardAPI.DefaultMode)
 	case vol.Projected != nil:
-		return in.projectedFiles(ctx, pod, vol.Projected)
+		return in.projectedFiles(ctx, pod, vol.Name, vol.Projected)
 	}
 	return nil, fmt.Errorf("volume %q is not one the kubelet writes", vol.Name)
 }
@@ -152,13 +152,14 @@ func isWritten(vol *v1.Volume) bool {
 }
 
 // projectedFiles gathers the files of a projected volume from its sources,
-// ClusterTrustBundles' certificates and the service account token among them (the API server's ServiceAccount
+// ClusterTrustBundles' certificates, pod certificates and the service account
+// token among them (the API server's ServiceAccount
 // admission adds such a volume to every pod that mounts its token). Every
 // source's files get the volume's defaultMode unless an item says otherwise.
-func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource) (files, error) {
+func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, volume string, p *v1.ProjectedVolumeSource) (files, error) {
 	src := apiEnvSource{in}
 	out := files{}
-	for _, s := range p.Sources {
+	for i, s := range p.Sources {
 		var more files
 		var err error
 		switch {
@@ -183,6 +184,8 @@ func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.Project
 			}
 		case s.DownwardAPI != nil:
 			more, err = downwardFiles(pod, s.DownwardAPI.Items, p.DefaultMode)
+		case s.PodCertificate != nil:
+			more, err = in.podCertificateFiles(ctx, pod, volume, i, s.PodCertificate, p.DefaultMode)
 		case s.ClusterTrustBundle != nil:
 			var pemData []byte
 			pemData, err = trustAnchors(ctx, apiTrustBundles{in}, s.ClusterTrustBundle)
