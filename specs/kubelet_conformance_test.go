@@ -22,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/kubernetes/test/utils/hermeticpodcertificatesigner"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"github.com/kinns/kinns/controlplane/pki"
@@ -31,7 +33,7 @@ import (
 // What the upstream conformance suite checks of a kubelet's pods (issue
 // 16): volume file modes and updates, termination messages,
 // activeDeadlineSeconds, envFrom, init containers, subPathExpr,
-// ClusterTrustBundle projections.
+// ClusterTrustBundle and podCertificate projections.
 var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered, func() {
 	var (
 		lab *harness.Lab
@@ -300,6 +302,37 @@ var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered
 			g.Expect(p.Status.ContainerStatuses[0].State.Waiting.Message).To(ContainSubstring("matched zero ClusterTrustBundles"))
 			g.Expect(p.Status.Phase).To(Equal(corev1.PodPending))
 		})
+	}, SpecTimeout(2*time.Minute))
+
+	It("projects a pod certificate that a signer issued for the pod's PodCertificateRequest", func(ctx SpecContext) {
+		const signer = "kinns.io/pods"
+		keys, certs, err := hermeticpodcertificatesigner.GenerateCAHierarchy(1)
+		Expect(err).NotTo(HaveOccurred())
+		signing, stop := context.WithCancel(context.Background())
+		DeferCleanup(stop)
+		go hermeticpodcertificatesigner.New(clock.RealClock{}, signer, "cluster.local", keys, certs, cs).Run(signing)
+
+		p := testPod("podcert")
+		p.Spec.Volumes = []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{PodCertificate: &corev1.PodCertificateProjection{SignerName: signer, KeyType: "ECDSAP256", CredentialBundlePath: "bundle.pem",
+				CertificateChainPath: "chain.pem", MaxExpirationSeconds: ptr.To[int32](3600),
+				UserAnnotations: map[string]string{hermeticpodcertificatesigner.SpiffePathKey: "/custom-workload"}}},
+		}}}}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "tls", MountPath: "/tls"}}
+		create(ctx, cs, p)
+		waitFor(ctx, cs, "podcert", time.Minute, beReady)
+		bundle, err := execIn(ctx, lab, cs, "podcert", "/testapp", "cat", "/tls/bundle.pem")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(bundle).To(HavePrefix("-----BEGIN PRIVATE KEY-----"), "the key first, then the chain")
+		chain, err := execIn(ctx, lab, cs, "podcert", "/testapp", "cat", "/tls/chain.pem")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(bundle).To(HaveSuffix(chain))
+		leaf, _ := pem.Decode([]byte(chain))
+		Expect(leaf).NotTo(BeNil())
+		cert, err := x509.ParseCertificate(leaf.Bytes)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cert.NotAfter.Sub(cert.NotBefore)).To(Equal(time.Hour), "maxExpirationSeconds")
+		Expect(cert.URIs).To(ContainElement(HaveField("Path", "/custom-workload")), "the user annotation reached the signer")
 	}, SpecTimeout(2*time.Minute))
 
 	It("expands a volume's subPathExpr from the container's environment, waiting while a variable is empty", func(ctx SpecContext) {
