@@ -74,22 +74,29 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	return 0
 }
 
-// failStart records why a start failed and backs off its retry (image
-// pulls and other start failures share the key: one retry clock per container).
+// startRetry is upstream's pod worker back-off: how soon a pod whose
+// container could not be created is synced again (at once on an update of
+// the pod). A SyncInterval shorter than that is used instead.
+const startRetry = 10 * time.Second
+
+// failStart records why a start failed. A container that could not be
+// created (a missing ConfigMap, an empty subPathExpr variable, a runtime
+// error) is retried after startRetry, or at once when the pod changes, as
+// upstream's pod worker does; a failed pull backs off (ImagePullBackOff).
 func (w *podWorker) failStart(pod *v1.Pod, c *v1.Container, key, reason string, err error) time.Duration {
 	now := w.k.clock.Now()
 	w.waiting[c.Name] = waiting{Reason: reason, Message: err.Error()}
-	w.pullFailed[c.Name] = now
-	w.k.backoff.Next(key, now)
+	w.k.log.Warn("container not started", "pod", w.name(), "container", c.Name, "reason", reason, "err", err)
 	if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
 		// Upstream's event carries the error alone; the reason is the
 		// container's waiting state.
 		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
-	} else {
-		// An image error: the image manager's event told the cause.
-		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
+		return min(startRetry, w.k.cfg.SyncInterval)
 	}
-	w.k.log.Warn("container not started", "pod", w.name(), "container", c.Name, "reason", reason, "err", err)
+	w.pullFailed[c.Name] = now
+	w.k.backoff.Next(key, now)
+	// An image error: the image manager's event told the cause.
+	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 	return max(w.k.backoff.Remaining(key, now, now), time.Millisecond)
 }
 
