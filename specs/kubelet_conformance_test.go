@@ -296,10 +296,12 @@ var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered
 		}}}}}
 		held.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "ctb", MountPath: "/ctb"}}
 		create(ctx, cs, held)
-		waitFor(ctx, cs, "ctb-missing", time.Minute, func(g Gomega, p *corev1.Pod) {
+		Eventually(func() []string { return eventNotes(ctx, cs, "ctb-missing", "FailedMount") }).WithContext(ctx).WithTimeout(30 * time.Second).
+			Should(ContainElement(`MountVolume.SetUp failed for volume "ctb" : combination of signerName and labelSelector matched zero ClusterTrustBundles`))
+		waitFor(ctx, cs, "ctb-missing", 5*time.Second, func(g Gomega, p *corev1.Pod) {
 			g.Expect(p.Status.ContainerStatuses).To(HaveLen(1))
 			g.Expect(p.Status.ContainerStatuses[0].State.Waiting).NotTo(BeNil())
-			g.Expect(p.Status.ContainerStatuses[0].State.Waiting.Message).To(ContainSubstring("matched zero ClusterTrustBundles"))
+			g.Expect(p.Status.ContainerStatuses[0].State.Waiting.Reason).To(Equal("ContainerCreating"))
 			g.Expect(p.Status.Phase).To(Equal(corev1.PodPending))
 		})
 	}, SpecTimeout(2*time.Minute))

@@ -78,6 +78,13 @@ func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 		return in.claimVolume(ctx, pod, vol, vol.PersistentVolumeClaim.ClaimName)
 	case vol.ConfigMap != nil, vol.Secret != nil, vol.DownwardAPI != nil, vol.Projected != nil:
 		fs, err := in.volumeFiles(ctx, pod, vol)
+		var me *MountError
+		if err != nil && !errors.As(err, &me) {
+			// As upstream's volume manager: the pod waits in
+			// ContainerCreating (FailedMount) for a missing ConfigMap,
+			// Secret or ClusterTrustBundle, and is retried soon.
+			err = setUpFailed(vol.Name, err)
+		}
 		if err != nil {
 			return "", err
 		}
