@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/kubernetes/pkg/kubelet/envvars"
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 )
@@ -54,17 +53,19 @@ func containerEnv(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Contain
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if name := from.Prefix + k; len(validation.IsEnvVarName(name)) == 0 {
-				set(name, data[k])
-			}
+			// Any key, with any prefix: the API server checked the names
+			// (printable ASCII but '='), as upstream's kubelet trusts.
+			set(from.Prefix+k, data[k])
 		}
 	}
 	for _, e := range c.Env {
-		v, err := envValue(ctx, src, pod, c, e, podIP, hostIP, expansion.MappingFuncFor(vals, svc))
+		v, ok, err := envValue(ctx, src, pod, c, e, podIP, hostIP, expansion.MappingFuncFor(vals, svc))
 		if err != nil {
 			return nil, fmt.Errorf("env %s: %w", e.Name, err)
 		}
-		set(e.Name, v)
+		if ok {
+			set(e.Name, v)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(svc)) {
 		if _, ok := vals[k]; !ok {
@@ -90,40 +91,42 @@ func envFromData(ctx context.Context, src envSource, ns string, from v1.EnvFromS
 	return nil, nil
 }
 
-func envValue(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Container, e v1.EnvVar, podIP, hostIP string, mapping func(string) string) (string, error) {
+// envValue is one env entry's value; ok is false for an optional key
+// that is missing, which upstream leaves out of the environment.
+func envValue(ctx context.Context, src envSource, pod *v1.Pod, c *v1.Container, e v1.EnvVar, podIP, hostIP string, mapping func(string) string) (v string, ok bool, err error) {
 	f := e.ValueFrom
 	switch {
 	case f == nil:
-		return expansion.Expand(e.Value, mapping), nil
+		return expansion.Expand(e.Value, mapping), true, nil
 	case f.FieldRef != nil:
-		return podField(pod, f.FieldRef.FieldPath, podIP, hostIP)
+		v, err = podField(pod, f.FieldRef.FieldPath, podIP, hostIP)
 	case f.ResourceFieldRef != nil:
-		return resourceField(pod, c, f.ResourceFieldRef)
+		v, err = resourceField(pod, c, f.ResourceFieldRef)
 	case f.ConfigMapKeyRef != nil:
 		r := f.ConfigMapKeyRef
 		data, err := src.configMap(ctx, pod.Namespace, r.Name)
-		return keyOf(data, err, r.Key, r.Optional, "configmap "+r.Name)
+		return keyOf(data, err, r.Key, r.Optional, "ConfigMap "+pod.Namespace+"/"+r.Name)
 	case f.SecretKeyRef != nil:
 		r := f.SecretKeyRef
 		data, err := src.secret(ctx, pod.Namespace, r.Name)
-		return keyOf(data, err, r.Key, r.Optional, "secret "+r.Name)
+		return keyOf(data, err, r.Key, r.Optional, "Secret "+pod.Namespace+"/"+r.Name)
 	}
-	return "", nil
+	return v, err == nil, err
 }
 
-func keyOf(data map[string]string, err error, key string, optional *bool, what string) (string, error) {
+func keyOf(data map[string]string, err error, key string, optional *bool, what string) (string, bool, error) {
 	opt := optional != nil && *optional
 	if err != nil {
 		if opt {
-			return "", nil
+			return "", false, nil
 		}
-		return "", err
+		return "", false, err
 	}
 	v, ok := data[key]
 	if !ok && !opt {
-		return "", fmt.Errorf("%s has no key %q", what, key)
+		return "", false, fmt.Errorf("couldn't find key %s in %s", key, what)
 	}
-	return v, nil
+	return v, ok, nil
 }
 
 // podField is the downward API's value of a field path.

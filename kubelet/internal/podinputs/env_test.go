@@ -53,7 +53,7 @@ func TestContainerEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "CFG_bad-key=x CFG_mode=fast A=again B=a-$(MISSING)-$(A) LABEL=web HOST=10.89.0.21 PASS=hunter2 OPT= MEM=64"
+	want := "CFG_bad-key=x CFG_mode=fast A=again B=a-$(MISSING)-$(A) LABEL=web HOST=10.89.0.21 PASS=hunter2 MEM=64" // OPT: optional and missing, so unset
 	if got := strings.Join(env, " "); got != want {
 		t.Errorf("env\n got %s\nwant %s", got, want)
 	}
@@ -63,6 +63,28 @@ func TestContainerEnv(t *testing.T) {
 	c.Env = []v1.EnvVar{{Name: "X", ValueFrom: &v1.EnvVarSource{SecretKeyRef: &v1.SecretKeySelector{LocalObjectReference: v1.LocalObjectReference{Name: "nope"}, Key: "k"}}}}
 	if _, err := containerEnv(context.Background(), src, pod, c, "", ""); err == nil {
 		t.Error("a missing secret is not an error")
+	}
+}
+
+// envFrom passes every key with its prefix, whatever the shell would call a
+// name, as upstream's "consumable as environment variable names with
+// various prefixes" conformance tests expect.
+func TestEnvFromAnyPrefix(t *testing.T) {
+	ref := v1.ConfigMapEnvSource{LocalObjectReference: v1.LocalObjectReference{Name: "conf"}}
+	c := &v1.Container{Name: "app"}
+	for _, prefix := range []string{"", "1-", "$_-", "ABC_", "#@!"} {
+		c.EnvFrom = append(c.EnvFrom, v1.EnvFromSource{Prefix: prefix, ConfigMapRef: &ref})
+	}
+	c.EnvFrom = append(c.EnvFrom, v1.EnvFromSource{Prefix: "s.", SecretRef: &v1.SecretEnvSource{LocalObjectReference: v1.LocalObjectReference{Name: "s"}}})
+	src := mapSource{"cm/conf": {"data-1": "value-1", "data-2": "value-2"}, "secret/s": {"data-1": "value-1"}}
+	env, err := containerEnv(context.Background(), src, testPod("p"), c, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "data-1=value-1 data-2=value-2 1-data-1=value-1 1-data-2=value-2 $_-data-1=value-1 $_-data-2=value-2 " +
+		"ABC_data-1=value-1 ABC_data-2=value-2 #@!data-1=value-1 #@!data-2=value-2 s.data-1=value-1"
+	if got := strings.Join(env, " "); got != want {
+		t.Errorf("env\n got %s\nwant %s", got, want)
 	}
 }
 

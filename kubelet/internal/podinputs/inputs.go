@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/kubernetes/pkg/kubelet/podcertificate"
 	"k8s.io/utils/clock"
 
 	"github.com/kinns/kinns/kubelet/config"
@@ -32,6 +33,8 @@ type Inputs struct {
 
 	// services is set by WatchServices before any pod is synced.
 	services corelisters.ServiceLister
+	// podCerts is set by WatchPodCertificates before any pod is synced.
+	podCerts podcertificate.Manager
 }
 
 // Sandbox is what every container of a pod shares.

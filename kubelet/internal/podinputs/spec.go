@@ -38,6 +38,10 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 	if err != nil {
 		return runtime.Spec{}, err
 	}
+	c, err = withSubPaths(c, env)
+	if err != nil {
+		return runtime.Spec{}, err
+	}
 	mounts, err := in.volumeMounts(ctx, pod, c)
 	if err != nil {
 		return runtime.Spec{}, err

@@ -30,6 +30,9 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 		if vol == nil {
 			return nil, fmt.Errorf("volume %q is not in the pod", vm.Name)
 		}
+		if err := checkSubPath(vm.SubPath); err != nil {
+			return nil, err
+		}
 		dir, err := in.prepareVolume(ctx, pod, vol)
 		var me *MountError
 		if errors.As(err, &me) {
@@ -75,6 +78,13 @@ func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 		return in.claimVolume(ctx, pod, vol, vol.PersistentVolumeClaim.ClaimName)
 	case vol.ConfigMap != nil, vol.Secret != nil, vol.DownwardAPI != nil, vol.Projected != nil:
 		fs, err := in.volumeFiles(ctx, pod, vol)
+		var me *MountError
+		if err != nil && !errors.As(err, &me) {
+			// As upstream's volume manager: the pod waits in
+			// ContainerCreating (FailedMount) for a missing ConfigMap,
+			// Secret or ClusterTrustBundle, and is retried soon.
+			err = setUpFailed(vol.Name, err)
+		}
 		if err != nil {
 			return "", err
 		}
@@ -124,7 +134,7 @@ func (in *Inputs) volumeFiles(ctx context.Context, pod *v1.Pod, vol *v1.Volume) 
 	case vol.DownwardAPI != nil:
 		return downwardFiles(pod, vol.DownwardAPI.Items, vol.DownwardAPI.DefaultMode)
 	case vol.Projected != nil:
-		return in.projectedFiles(ctx, pod, vol.Projected)
+		return in.projectedFiles(ctx, pod, vol.Name, vol.Projected)
 	}
 	return nil, fmt.Errorf("volume %q is not one the kubelet writes", vol.Name)
 }
@@ -149,13 +159,14 @@ func isWritten(vol *v1.Volume) bool {
 }
 
 // projectedFiles gathers the files of a projected volume from its sources,
-// the service account token among them (the API server's ServiceAccount
+// ClusterTrustBundles' certificates, pod certificates and the service account
+// token among them (the API server's ServiceAccount
 // admission adds such a volume to every pod that mounts its token). Every
 // source's files get the volume's defaultMode unless an item says otherwise.
-func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.ProjectedVolumeSource) (files, error) {
+func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, volume string, p *v1.ProjectedVolumeSource) (files, error) {
 	src := apiEnvSource{in}
 	out := files{}
-	for _, s := range p.Sources {
+	for i, s := range p.Sources {
 		var more files
 		var err error
 		switch {
@@ -180,6 +191,13 @@ func (in *Inputs) projectedFiles(ctx context.Context, pod *v1.Pod, p *v1.Project
 			}
 		case s.DownwardAPI != nil:
 			more, err = downwardFiles(pod, s.DownwardAPI.Items, p.DefaultMode)
+		case s.PodCertificate != nil:
+			more, err = in.podCertificateFiles(ctx, pod, volume, i, s.PodCertificate, p.DefaultMode)
+		case s.ClusterTrustBundle != nil:
+			var pemData []byte
+			pemData, err = trustAnchors(ctx, apiTrustBundles{in}, s.ClusterTrustBundle)
+			more = files{}
+			more.add(s.ClusterTrustBundle.Path, string(pemData), fileMode(nil, p.DefaultMode))
 		default:
 			in.log.Debug("projected volume source not supported, left out", "pod", pod.Namespace+"/"+pod.Name)
 		}

@@ -2,9 +2,11 @@ package podinputs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,8 +86,10 @@ func TestProjectedVolumeFailsOnAMissingConfigMap(t *testing.T) {
 		p.Spec.Volumes = []v1.Volume{v}
 		p.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: v.Name, MountPath: "/x"}}
 	})
-	if _, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0]); err == nil {
-		t.Fatal("a missing configmap source should fail the container's start until it exists")
+	_, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0])
+	var me *MountError
+	if !errors.As(err, &me) || !strings.HasPrefix(me.Msg, `MountVolume.SetUp failed for volume "kube-api-access-x" : `) {
+		t.Fatalf("a missing configmap source should hold the start as a mount failure (FailedMount, ContainerCreating) until it exists: %v", err)
 	}
 }
 

@@ -16,7 +16,7 @@ func conditions(in statusInput, st v1.PodStatus) []v1.PodCondition {
 	done := st.Phase == v1.PodSucceeded || st.Phase == v1.PodFailed
 	mine := []v1.PodCondition{
 		cond(v1.PodReadyToStartContainers, in.sandboxReady && !done, "", ""),
-		initializedCondition(in, st, done),
+		initializedCondition(in, st),
 	}
 	ready := readyCondition(v1.ContainersReady, st, done)
 	mine = append(mine, ready, podReadyCondition(in.pod, ready))
@@ -29,30 +29,42 @@ func conditions(in statusInput, st v1.PodStatus) []v1.PodCondition {
 	return out
 }
 
-func initializedCondition(in statusInput, st v1.PodStatus, done bool) v1.PodCondition {
-	if done {
+// initializedCondition is upstream's: True (PodCompleted) once the pod
+// succeeded, True once any app container ran, else False while some init
+// container has not completed (a regular one ended with 0, a sidecar
+// started), naming those.
+func initializedCondition(in statusInput, st v1.PodStatus) v1.PodCondition {
+	if st.Phase == v1.PodSucceeded {
 		return cond(v1.PodInitialized, true, "PodCompleted", "")
 	}
-	var pending []string
-	for i, cs := range st.InitContainerStatuses {
-		c := in.pod.Spec.InitContainers[i]
-		ok := cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
-		if isSidecar(c) {
-			ok = cs.Started != nil && *cs.Started
-		}
-		if !ok {
-			pending = append(pending, cs.Name)
+	for _, cs := range st.ContainerStatuses {
+		if cs.State.Running != nil || cs.State.Terminated != nil {
+			return cond(v1.PodInitialized, true, "", "")
 		}
 	}
-	if len(pending) > 0 && !initialized(in) {
-		return cond(v1.PodInitialized, false, "ContainersNotInitialized", "containers with incomplete status: ["+strings.Join(pending, " ")+"]")
+	var incomplete []string
+	for i, cs := range st.InitContainerStatuses {
+		done := cs.Ready
+		if isSidecar(in.pod.Spec.InitContainers[i]) {
+			done = cs.Started != nil && *cs.Started
+		}
+		if !done {
+			incomplete = append(incomplete, cs.Name)
+		}
+	}
+	if len(incomplete) > 0 {
+		return cond(v1.PodInitialized, false, "ContainersNotInitialized", "containers with incomplete status: ["+strings.Join(incomplete, " ")+"]")
 	}
 	return cond(v1.PodInitialized, true, "", "")
 }
 
 func readyCondition(t v1.PodConditionType, st v1.PodStatus, done bool) v1.PodCondition {
 	if done {
-		return cond(t, false, "PodCompleted", "")
+		reason := "PodCompleted"
+		if st.Phase == v1.PodFailed {
+			reason = "PodFailed"
+		}
+		return cond(t, false, reason, "")
 	}
 	var unready []string
 	for _, cs := range append(sidecarStatuses(st), st.ContainerStatuses...) {

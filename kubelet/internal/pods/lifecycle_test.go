@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kinns/kinns/kubelet/config"
 	"github.com/kinns/kinns/kubelet/probe"
 	"github.com/kinns/kinns/kubelet/records"
 	"github.com/kinns/kinns/kubelet/runtime"
@@ -96,7 +97,11 @@ func TestRestartPolicies(t *testing.T) {
 			if cs.State.Terminated == nil || int(cs.State.Terminated.ExitCode) != tc.code || cs.RestartCount != 0 {
 				t.Errorf("container status %+v", cs)
 			}
-			if c := findCondition(p.Status.Conditions, v1.PodReady); c.Reason != "PodCompleted" {
+			want := "PodCompleted"
+			if tc.phase == v1.PodFailed {
+				want = "PodFailed"
+			}
+			if c := findCondition(p.Status.Conditions, v1.PodReady); c.Reason != want {
 				t.Errorf("ready condition %+v", c)
 			}
 			waitFor(t, "network freed", func() bool { return !tk.net.has(string(p.UID)) })
@@ -263,5 +268,48 @@ func TestLivenessFailureRestarts(t *testing.T) {
 	// Killed for the probe: restarted even under OnFailure with exit 0.
 	if lt := appStatus(p).LastTerminationState.Terminated; lt == nil || lt.ExitCode != 0 {
 		t.Errorf("last state %+v", appStatus(p).LastTerminationState)
+	}
+}
+
+// A container that cannot be created waits in CreateContainerConfigError
+// and starts as soon as the pod changes once the cause is gone, with no
+// crash-loop back-off, as upstream's pod worker retries.
+func TestConfigErrorRetriedOnPodUpdate(t *testing.T) {
+	tk := startTestKubelet(t, func(tk *testKubelet) {
+		tk.config = func(c *config.Config) {
+			c.BackoffInitial, c.BackoffMax, c.BackoffReset = time.Hour, time.Hour, 2*time.Hour
+		}
+	})
+	tk.create(t, testPod("conf", func(p *v1.Pod) {
+		p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "X", ValueFrom: &v1.EnvVarSource{ConfigMapKeyRef: &v1.ConfigMapKeySelector{
+			LocalObjectReference: v1.LocalObjectReference{Name: "later"}, Key: "x"}}}}
+	}))
+	for range 2 { // failed twice: a back-off would hold the next try an hour
+		tk.waitPod(t, "conf", "waiting on its ConfigMap", func(p *v1.Pod) bool {
+			w := appStatus(p).State.Waiting
+			return w != nil && w.Reason == "CreateContainerConfigError"
+		})
+		touchPod(t, tk, "conf")
+	}
+	cm := &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "later", Namespace: "default"}, Data: map[string]string{"x": "1"}}
+	if _, err := tk.client.CoreV1().ConfigMaps("default").Create(context.Background(), cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	touchPod(t, tk, "conf")
+	tk.waitPod(t, "conf", "running", podIsReady)
+}
+
+func touchPod(t *testing.T, tk *testKubelet, name string) {
+	t.Helper()
+	p, err := tk.client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	p.Annotations["touched"] = time.Now().String()
+	if _, err := tk.client.CoreV1().Pods("default").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -139,6 +139,7 @@ func (k *Manager) Run(ctx context.Context) error {
 		return ignoreCancel(ctx, err)
 	}
 	defer factory.Shutdown()
+	defer k.inputs.WatchPodCertificates(ctx, podSource{k}, k.events)()
 	k.housekeeping(ctx)
 	t := k.clock.NewTicker(k.cfg.SyncInterval)
 	defer t.Stop()
@@ -210,6 +211,31 @@ func (k *Manager) podRemoved(obj any) {
 		w.setGone() // under k.mu, so it cannot miss a worker that retires
 	}
 	k.mu.Unlock()
+	k.inputs.ForgetPodCertificates(k.ctx, pod)
+}
+
+// podSource shows the pod certificate manager the node's pods, from the
+// informer's cache.
+type podSource struct{ k *Manager }
+
+func (s podSource) GetPods() []*v1.Pod {
+	s.k.mu.Lock()
+	lister := s.k.pods
+	s.k.mu.Unlock()
+	if lister == nil {
+		return nil
+	}
+	all, _ := lister.List(labels.Everything())
+	return all
+}
+
+func (s podSource) GetPodByUID(uid types.UID) (*v1.Pod, bool) {
+	for _, p := range s.GetPods() {
+		if p.UID == uid {
+			return p, true
+		}
+	}
+	return nil, false
 }
 
 // deliver hands an update to the pod's worker, starting one if the pod has

@@ -30,6 +30,8 @@ type testKubelet struct {
 	net    *fakeNetwork
 	spawn  func(func()) // nil: the kubelet's own
 	stop   func()
+	// config, if set by a setup func, changes the kubelet's configuration.
+	config func(*config.Config)
 }
 
 func testConfig(t testing.TB) config.Config {
@@ -62,6 +64,9 @@ func startTestKubelet(t *testing.T, setup ...func(*testKubelet)) *testKubelet {
 	tk := &testKubelet{client: fake.NewClientset(), rt: newFakeRuntime(), net: newFakeNetwork()}
 	for _, f := range setup {
 		f(tk)
+	}
+	if tk.config != nil {
+		tk.config(&cfg)
 	}
 	tk.k = New(cfg, Deps{Client: tk.client, Runtime: tk.rt, Network: tk.net, spawn: tk.spawn})
 	tk.rt.onExit = tk.k.ContainerExited

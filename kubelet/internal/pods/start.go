@@ -74,22 +74,29 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	return 0
 }
 
-// failStart records why a start failed and backs off its retry (image
-// pulls and other start failures share the key: one retry clock per container).
+// startRetry is upstream's pod worker back-off: how soon a pod whose
+// container could not be created is synced again (at once on an update of
+// the pod). A SyncInterval shorter than that is used instead.
+const startRetry = 10 * time.Second
+
+// failStart records why a start failed. A container that could not be
+// created (a missing ConfigMap, an empty subPathExpr variable, a runtime
+// error) is retried after startRetry, or at once when the pod changes, as
+// upstream's pod worker does; a failed pull backs off (ImagePullBackOff).
 func (w *podWorker) failStart(pod *v1.Pod, c *v1.Container, key, reason string, err error) time.Duration {
 	now := w.k.clock.Now()
 	w.waiting[c.Name] = waiting{Reason: reason, Message: err.Error()}
-	w.pullFailed[c.Name] = now
-	w.k.backoff.Next(key, now)
+	w.k.log.Warn("container not started", "pod", w.name(), "container", c.Name, "reason", reason, "err", err)
 	if reason == "CreateContainerConfigError" || reason == "CreateContainerError" {
 		// Upstream's event carries the error alone; the reason is the
 		// container's waiting state.
 		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %v", err)
-	} else {
-		// An image error: the image manager's event told the cause.
-		w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
+		return min(startRetry, w.k.cfg.SyncInterval)
 	}
-	w.k.log.Warn("container not started", "pod", w.name(), "container", c.Name, "reason", reason, "err", err)
+	w.pullFailed[c.Name] = now
+	w.k.backoff.Next(key, now)
+	// An image error: the image manager's event told the cause.
+	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: %s", reason)
 	return max(w.k.backoff.Remaining(key, now, now), time.Millisecond)
 }
 
@@ -119,13 +126,14 @@ func (w *podWorker) pullBackOff(pod *v1.Pod, c *v1.Container) {
 // again: a claim is bound within a second or two of its pod's binding.
 const mountRetry = time.Second
 
-// waitMount keeps the container in ContainerCreating while a volume cannot
-// be set up, with a FailedMount event each time the reason changes, as the
-// kubelet's volume manager does; no backoff: it is not the container's
-// failure.
+// waitMount keeps the container waiting as one not created yet
+// (ContainerCreating; PodInitializing in a pod with init containers) while a
+// volume cannot be set up, with a FailedMount event each time the reason
+// changes, as the kubelet's volume manager does; no backoff: it is not the
+// container's failure.
 func (w *podWorker) waitMount(pod *v1.Pod, c *v1.Container, err *podinputs.MountError) time.Duration {
 	prev := w.waiting[c.Name]
-	w.waiting[c.Name] = waiting{Reason: "ContainerCreating"}
+	w.waiting[c.Name] = waiting{Reason: defaultWaitingReason(pod)}
 	if w.mountMsg != err.Msg {
 		w.mountMsg = err.Msg
 		w.k.event(pod, v1.EventTypeWarning, "FailedMount", "%s", err.Msg)

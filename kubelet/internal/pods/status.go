@@ -71,6 +71,7 @@ func podStatus(in statusInput) v1.PodStatus {
 	for _, c := range in.pod.Spec.InitContainers {
 		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(in, c, true))
 	}
+	markInitReady(in.pod, st.InitContainerStatuses)
 	for _, c := range in.pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(in, c, false))
 	}
@@ -95,10 +96,7 @@ func containerStatus(in statusInput, c v1.Container, init bool) v1.ContainerStat
 			}
 		}
 		if !isWaiting {
-			w = waiting{Reason: "ContainerCreating"}
-			if !init && !initialized(in) {
-				w = waiting{Reason: "PodInitializing"}
-			}
+			w = waiting{Reason: defaultWaitingReason(in.pod)}
 		}
 		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}
 		cs.Started = ptr(false)
@@ -125,10 +123,34 @@ func containerStatus(in statusInput, c v1.Container, init bool) v1.ContainerStat
 		}
 		cs.State.Terminated = terminated(last)
 	default:
+		// Created, not started: upstream's bare waiting state, unless a
+		// failed start said why.
 		cs.Started = ptr(false)
-		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: "ContainerCreating"}
+		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}
 	}
 	return cs
+}
+
+// defaultWaitingReason is upstream's reason for a container that has not run
+// yet: PodInitializing for every container of a pod with init containers
+// (init and app alike), else ContainerCreating.
+func defaultWaitingReason(pod *v1.Pod) string {
+	if len(pod.Spec.InitContainers) > 0 {
+		return "PodInitializing"
+	}
+	return "ContainerCreating"
+}
+
+// markInitReady sets Ready on the regular init containers that ended with
+// 0, as upstream's prober manager does: Initialized counts those.
+func markInitReady(pod *v1.Pod, st []v1.ContainerStatus) {
+	for i := range st {
+		if isSidecar(pod.Spec.InitContainers[i]) {
+			continue
+		}
+		t := st[i].State.Terminated
+		st[i].Ready = t != nil && t.ExitCode == 0
+	}
 }
 
 func terminated(r runtime.Container) *v1.ContainerStateTerminated {
@@ -224,22 +246,6 @@ func lastExit(cs v1.ContainerStatus) *v1.ContainerStateTerminated {
 		return cs.State.Terminated
 	}
 	return cs.LastTerminationState.Terminated
-}
-
-func initialized(in statusInput) bool {
-	for _, c := range in.pod.Spec.InitContainers {
-		last := in.runs.latest(c.Name)
-		if isSidecar(c) {
-			if last == nil || last.StartedAt.IsZero() {
-				return false
-			}
-			continue
-		}
-		if last == nil || last.State != runtime.StateExited || last.ExitCode != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func mtime(t time.Time) *metav1.Time {

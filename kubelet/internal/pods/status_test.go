@@ -2,6 +2,7 @@ package pods
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,81 @@ func TestStatusPatch(t *testing.T) {
 	if !strings.Contains(string(p), `"uid":"uid-p"`) || m["status"] == nil || strings.Contains(string(p), "PodScheduled") {
 		t.Errorf("patch %s", p)
 	}
+}
+
+// The init container statuses and Initialized condition upstream's
+// conformance suite (InitContainer, common/node) watches for.
+func TestInitContainerStatuses(t *testing.T) {
+	never := v1.RestartPolicyNever
+	for _, tc := range []struct {
+		name    string
+		policy  v1.RestartPolicy
+		runs    []runtime.Container
+		waiting map[string]waiting
+		// want: the phase, then each init and app container as
+		// "state/reason ready", then Initialized as "status reason message".
+		phase v1.PodPhase
+		want  string
+		init  string
+	}{
+		{name: "nothing ran yet", phase: v1.PodPending,
+			want: "waiting/PodInitializing false, waiting/PodInitializing false, waiting/PodInitializing false",
+			init: "False ContainersNotInitialized containers with incomplete status: [init1 init2]"},
+		{name: "first running", runs: []runtime.Container{mkRun("init1", 0, "running")}, phase: v1.PodPending,
+			want: "running false, waiting/PodInitializing false, waiting/PodInitializing false",
+			init: "False ContainersNotInitialized containers with incomplete status: [init1 init2]"},
+		{name: "first in backoff", runs: []runtime.Container{mkRun("init1", 1, "exit:1"), mkRun("init1", 0, "exit:1")},
+			waiting: map[string]waiting{"init1": {Reason: "CrashLoopBackOff"}}, phase: v1.PodPending,
+			want: "waiting/CrashLoopBackOff false, waiting/PodInitializing false, waiting/PodInitializing false",
+			init: "False ContainersNotInitialized containers with incomplete status: [init1 init2]"},
+		{name: "initialized, app starting", runs: []runtime.Container{mkRun("init1", 0, "exit:0"), mkRun("init2", 0, "exit:0")},
+			phase: v1.PodPending,
+			want:  "terminated/0 true, terminated/0 true, waiting/PodInitializing false",
+			init:  "True  "},
+		{name: "running", runs: []runtime.Container{mkRun("init1", 0, "exit:0"), mkRun("init2", 0, "exit:0"), mkRun("app", 0, "running")},
+			phase: v1.PodRunning,
+			want:  "terminated/0 true, terminated/0 true, running true",
+			init:  "True  "},
+		{name: "never: succeeded", policy: never, phase: v1.PodSucceeded,
+			runs: []runtime.Container{mkRun("init1", 0, "exit:0"), mkRun("init2", 0, "exit:0"), mkRun("app", 0, "exit:0")},
+			want: "terminated/0 true, terminated/0 true, terminated/0 false",
+			init: "True PodCompleted "},
+		{name: "never: second failed", policy: never, phase: v1.PodFailed,
+			runs: []runtime.Container{mkRun("init1", 0, "exit:0"), mkRun("init2", 0, "exit:1")},
+			want: "terminated/0 true, terminated/1 false, waiting/PodInitializing false",
+			init: "False ContainersNotInitialized containers with incomplete status: [init2]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := testPod("p", func(p *v1.Pod) {
+				p.Spec.InitContainers = []v1.Container{{Name: "init1"}, {Name: "init2"}}
+				if tc.policy != "" {
+					p.Spec.RestartPolicy = tc.policy
+				}
+			})
+			st := podStatus(statusInput{pod: pod, runs: groupRuns(tc.runs), waiting: tc.waiting, now: t0})
+			var got []string
+			for _, cs := range append(st.InitContainerStatuses, st.ContainerStatuses...) {
+				got = append(got, fmt.Sprintf("%s %t", stateOf(cs.State), cs.Ready))
+			}
+			if st.Phase != tc.phase || strings.Join(got, ", ") != tc.want {
+				t.Errorf("phase %s, statuses %s\nwant %s, %s", st.Phase, strings.Join(got, ", "), tc.phase, tc.want)
+			}
+			c := findCondition(st.Conditions, v1.PodInitialized)
+			if got := fmt.Sprintf("%s %s %s", c.Status, c.Reason, c.Message); got != tc.init {
+				t.Errorf("Initialized %q, want %q", got, tc.init)
+			}
+		})
+	}
+}
+
+func stateOf(s v1.ContainerState) string {
+	switch {
+	case s.Running != nil:
+		return "running"
+	case s.Terminated != nil:
+		return fmt.Sprintf("terminated/%d", s.Terminated.ExitCode)
+	case s.Waiting != nil:
+		return "waiting/" + s.Waiting.Reason
+	}
+	return "none"
 }

@@ -1,0 +1,82 @@
+package podinputs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/kubernetes/pkg/kubelet/podcertificate"
+	"k8s.io/utils/clock"
+)
+
+// PodSource is what the pod certificate manager asks of the kubelet's pods.
+type PodSource = podcertificate.PodManager
+
+// WatchPodCertificates starts upstream's pod certificate manager (the
+// kubelet's own, used as a library): for each podCertificate projected
+// volume source of the node's pods, it makes a key pair, creates a
+// PodCertificateRequest for the source's signer, watches the node's
+// requests for the signer's answer, and asks again before the certificate
+// is due to be refreshed. projectedFiles writes what it holds. The
+// returned func stops the informers; the manager ends with ctx.
+func (in *Inputs) WatchPodCertificates(ctx context.Context, pods PodSource, events record.EventRecorder) (stop func()) {
+	byNode := func(field string) informers.SharedInformerOption {
+		return informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector(field, in.cfg.NodeName).String()
+		})
+	}
+	requests := informers.NewSharedInformerFactoryWithOptions(in.client, 0, byNode("spec.nodeName"))
+	nodes := informers.NewSharedInformerFactoryWithOptions(in.client, 0, byNode("metadata.name"))
+	m := podcertificate.NewIssuingManager(in.client, pods, events, requests.Certificates().V1().PodCertificateRequests(),
+		nodes.Core().V1().Nodes(), types.NodeName(in.cfg.NodeName), clock.RealClock{})
+	requests.Start(ctx.Done())
+	nodes.Start(ctx.Done())
+	go m.Run(ctx) // returns with ctx
+	in.podCerts = m
+	return func() { requests.Shutdown(); nodes.Shutdown() }
+}
+
+// ForgetPodCertificates drops the keys and certificates of a pod that left
+// the node.
+func (in *Inputs) ForgetPodCertificates(ctx context.Context, pod *v1.Pod) {
+	if in.podCerts != nil {
+		in.podCerts.ForgetPod(ctx, pod)
+	}
+}
+
+// podCertificateFiles are a podCertificate source's files, as upstream's
+// projected volume writes them: the key, the chain, or both in one
+// credential bundle (key first); owner-only under an fsGroup. Until the
+// signer answered, the volume cannot be set up (the container waits in
+// ContainerCreating and the start is retried soon).
+func (in *Inputs) podCertificateFiles(ctx context.Context, pod *v1.Pod, volume string, index int, s *v1.PodCertificateProjection, def *int32) (files, error) {
+	if in.podCerts == nil {
+		return nil, setUpFailed(volume, fmt.Errorf("pod certificates are not watched yet"))
+	}
+	in.podCerts.TrackPod(ctx, pod) // at once, not at the next refresh pass
+	key, chain, err := in.podCerts.GetPodCertificateCredentialBundle(ctx, pod.Namespace, pod.Name, string(pod.UID), volume, index)
+	if err != nil {
+		return nil, setUpFailed(volume, err)
+	}
+	mode := fileMode(nil, def)
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+		mode = 0o600
+	}
+	out := files{}
+	if s.CredentialBundlePath != "" {
+		out.add(s.CredentialBundlePath, string(bytes.Join([][]byte{key, chain}, nil)), mode)
+	}
+	if s.KeyPath != "" {
+		out.add(s.KeyPath, string(key), mode)
+	}
+	if s.CertificateChainPath != "" {
+		out.add(s.CertificateChainPath, string(chain), mode)
+	}
+	return out, nil
+}
