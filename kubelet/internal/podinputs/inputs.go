@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -33,8 +34,10 @@ type Inputs struct {
 
 	// services is set by WatchServices before any pod is synced.
 	services corelisters.ServiceLister
-	// podCerts is set by WatchPodCertificates before any pod is synced.
-	podCerts podcertificate.Manager
+	// podCerts is set by WatchPodCertificates, while the pod informer's
+	// handlers and pod workers may already read it: hence the lock.
+	podCertsMu sync.RWMutex
+	podCerts   podcertificate.Manager
 }
 
 // Sandbox is what every container of a pod shares.

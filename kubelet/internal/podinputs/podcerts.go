@@ -38,16 +38,26 @@ func (in *Inputs) WatchPodCertificates(ctx context.Context, pods PodSource, even
 	requests.Start(ctx.Done())
 	nodes.Start(ctx.Done())
 	go m.Run(ctx) // returns with ctx
+	in.podCertsMu.Lock()
 	in.podCerts = m
+	in.podCertsMu.Unlock()
 	return func() { requests.Shutdown(); nodes.Shutdown() }
 }
 
 // ForgetPodCertificates drops the keys and certificates of a pod that left
 // the node.
 func (in *Inputs) ForgetPodCertificates(ctx context.Context, pod *v1.Pod) {
-	if in.podCerts != nil {
-		in.podCerts.ForgetPod(ctx, pod)
+	if m := in.podCertificates(); m != nil {
+		m.ForgetPod(ctx, pod)
 	}
+}
+
+// podCertificates is the pod certificate manager, or nil until
+// WatchPodCertificates started it.
+func (in *Inputs) podCertificates() podcertificate.Manager {
+	in.podCertsMu.RLock()
+	defer in.podCertsMu.RUnlock()
+	return in.podCerts
 }
 
 // podCertificateFiles are a podCertificate source's files, as upstream's
@@ -56,11 +66,12 @@ func (in *Inputs) ForgetPodCertificates(ctx context.Context, pod *v1.Pod) {
 // signer answered, the volume cannot be set up (the container waits in
 // ContainerCreating and the start is retried soon).
 func (in *Inputs) podCertificateFiles(ctx context.Context, pod *v1.Pod, volume string, index int, s *v1.PodCertificateProjection, def *int32) (files, error) {
-	if in.podCerts == nil {
+	m := in.podCertificates()
+	if m == nil {
 		return nil, setUpFailed(volume, fmt.Errorf("pod certificates are not watched yet"))
 	}
-	in.podCerts.TrackPod(ctx, pod) // at once, not at the next refresh pass
-	key, chain, err := in.podCerts.GetPodCertificateCredentialBundle(ctx, pod.Namespace, pod.Name, string(pod.UID), volume, index)
+	m.TrackPod(ctx, pod) // at once, not at the next refresh pass
+	key, chain, err := m.GetPodCertificateCredentialBundle(ctx, pod.Namespace, pod.Name, string(pod.UID), volume, index)
 	if err != nil {
 		return nil, setUpFailed(volume, err)
 	}
