@@ -12,6 +12,8 @@ LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
 LABELS ?=
 FOCUS ?=
 NODES ?= 3
+# Ginkgo processes of make e2e; each runs its specs' labs side by side.
+PROCS ?= 2
 # make soak SOAK_CYCLES=200: the soak's cycles (5 to 20 a minute).
 SOAK_CYCLES ?= 1000
 
@@ -42,11 +44,11 @@ unit:
 	$(GO) test $$($(GO) list ./... | grep -v /specs | grep -vE '$(RACE_PKGS)') $$($(GO) list ./... | grep -E '$(RACE_SKIP)')
 
 e2e: deps build
-	LABELS='$(LABELS)' FOCUS='$(FOCUS)' ci/e2e.sh
+	LABELS='$(LABELS)' FOCUS='$(FOCUS)' PROCS='$(PROCS)' ci/e2e.sh
 
 # The soak under load, which make e2e leaves out; progress lines with -v.
 soak: deps build
-	KINNS_SOAK_CYCLES=$(SOAK_CYCLES) LABELS=soak VERBOSE=1 POLL_PROGRESS_AFTER=0 \
+	KINNS_SOAK_CYCLES=$(SOAK_CYCLES) LABELS=soak PROCS=1 VERBOSE=1 POLL_PROGRESS_AFTER=0 \
 		TIMEOUT=$$(( $(SOAK_CYCLES) + 10 ))m ci/e2e.sh
 
 # One table of issue 17's figures on stdout, _output/bench.json as name -> number;

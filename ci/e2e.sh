@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Ginkgo end-to-end suites against the lab binary that `make build` made.
 #   LABELS='topology'  FOCUS='reaches every host'  ci/e2e.sh
+#   PROCS=1 ci/e2e.sh   # one spec at a time
 # The soak (label soak) runs only when LABELS asks for it: make soak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,10 @@ export KINNS_TESTAPP=${KINNS_TESTAPP:-$PWD/_output/bin/testapp}
 # spec failed in _output/failed-labs/<lab>/.
 mkdir -p _output
 export KINNS_ARTIFACTS=${KINNS_ARTIFACTS:-$PWD/_output}
-args=(-r --procs=1 --timeout="${TIMEOUT:-30m}" --poll-progress-after="${POLL_PROGRESS_AFTER:-120s}"
+# Specs run on PROCS Ginkgo processes (default 2): each boots labs of its own,
+# and most of a spec's time is waiting on the lab, not CPU. Serial specs
+# (the soak) run alone at the end.
+args=(-r --procs="${PROCS:-2}" --timeout="${TIMEOUT:-30m}" --poll-progress-after="${POLL_PROGRESS_AFTER:-120s}"
 	--output-dir=_output --junit-report=e2e-junit.xml --json-report=e2e.json)
 labels='!soak'
 if [[ ${LABELS:-} == *soak* ]]; then labels=$LABELS
