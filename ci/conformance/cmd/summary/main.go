@@ -1,0 +1,115 @@
+// Command summary tells, from the Ginkgo JSON report of a conformance run,
+// how many tests passed, failed and skipped, and each failure's name and
+// first error line. Only the suite's tests (It) are counted: the
+// synchronized BeforeSuite, AfterSuite and ReportAfterSuite entries that
+// every parallel process adds are not tests, though a failure of one is
+// listed, as it fails the run.
+//
+//	summary _output/conformance/report.json > _output/conformance/summary.txt
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: summary REPORT.json (Ginkgo's --json-report)")
+		os.Exit(2)
+	}
+	b, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "summary:", err)
+		os.Exit(1)
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(b, &reports); err != nil {
+		fmt.Fprintf(os.Stderr, "summary: parse %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+	write(os.Stdout, summarize(reports))
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Passed, Failed, Skipped int
+	// NotSelected counts the tests the focus and skip expressions left out.
+	NotSelected int
+	Duration    time.Duration
+	Failures    []Failure
+}
+
+// Failure is one failed test or suite node.
+type Failure struct {
+	Name      string
+	State     string
+	FirstLine string
+	Location  string
+}
+
+func summarize(reports []types.Report) Summary {
+	var s Summary
+	for _, r := range reports {
+		s.Duration += r.RunTime
+		for _, spec := range r.SpecReports {
+			test := spec.LeafNodeType == types.NodeTypeIt
+			switch {
+			case spec.State.Is(types.SpecStateFailureStates):
+				if test {
+					s.Failed++
+				}
+				s.Failures = append(s.Failures, failure(spec))
+			case !test:
+			case spec.State == types.SpecStatePassed:
+				s.Passed++
+			case spec.State == types.SpecStateSkipped && spec.Failure.Message == "" && spec.RunTime == 0:
+				s.NotSelected++
+			case spec.State.Is(types.SpecStateSkipped | types.SpecStatePending):
+				s.Skipped++
+			}
+		}
+	}
+	sort.Slice(s.Failures, func(i, j int) bool { return s.Failures[i].Name < s.Failures[j].Name })
+	return s
+}
+
+func failure(spec types.SpecReport) Failure {
+	name := spec.FullText()
+	if spec.LeafNodeType != types.NodeTypeIt {
+		name = fmt.Sprintf("[%s] %s", spec.LeafNodeType, spec.LeafNodeText)
+	}
+	return Failure{
+		Name:      strings.TrimSpace(name),
+		State:     spec.State.String(),
+		FirstLine: firstLine(spec.Failure.Message),
+		Location:  spec.Failure.Location.String(),
+	}
+}
+
+func firstLine(msg string) string {
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return "(no message)"
+}
+
+func write(w io.Writer, s Summary) {
+	for _, f := range s.Failures {
+		fmt.Fprintf(w, "FAILED (%s) %s\n    %s\n    at %s\n", f.State, f.Name, f.FirstLine, f.Location)
+	}
+	if len(s.Failures) > 0 {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "conformance tests run in %s; %d not selected\n", s.Duration.Round(time.Second), s.NotSelected)
+	fmt.Fprintf(w, "%d passed, %d failed, %d skipped\n", s.Passed, s.Failed, s.Skipped)
+}
