@@ -203,6 +203,9 @@ func toolsLayer(h host, in Inputs) (*layerFiles, error) {
 			l.file(lib, b, 0o755)
 		}
 	}
+	// glibc's tools (getent, curl) read how to look names up: /etc/hosts,
+	// which the kubelet writes, then the cluster's DNS.
+	l.file("/etc/nsswitch.conf", []byte("hosts: files dns\n"), 0o644)
 	return l, nil
 }
 
