@@ -203,6 +203,16 @@ func toolsLayer(h host, in Inputs) (*layerFiles, error) {
 			l.file(lib, b, 0o755)
 		}
 	}
+	// Debian's busybox-static is built with the standalone shell, whose
+	// sh runs its own applets before any program on PATH: its nc, without
+	// -v -t -u, instead of netcat's. Upstream's agnhost (alpine) has a
+	// shell that runs the programs on PATH, so the images with tools get
+	// bash as /bin/sh.
+	for _, t := range in.Tools {
+		if path.Base(t) == "bash" {
+			l.symlink("/bin/sh", t)
+		}
+	}
 	// glibc's tools (getent, curl) read how to look names up: /etc/hosts,
 	// which the kubelet writes, then the cluster's DNS.
 	l.file("/etc/nsswitch.conf", []byte("hosts: files dns\n"), 0o644)

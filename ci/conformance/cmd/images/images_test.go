@@ -42,7 +42,7 @@ func (fakeHost) Applets(string) ([]string, error) {
 }
 
 func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
-	imgs, err := build(fakeHost{}, Inputs{Busybox: "/bin/busybox", Tools: []string{"/usr/bin/nc"},
+	imgs, err := build(fakeHost{}, Inputs{Busybox: "/bin/busybox", Tools: []string{"/usr/bin/nc", "/usr/bin/bash"},
 		Agnhost: "/out/agnhost", NNP: "/out/nnp", Sources: "/k8s"})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
 	for p, want := range map[string]string{
 		"agnhost":                    "content of /out/agnhost",
 		"agnhost-2":                  "-> agnhost",
-		"bin/sh":                     "-> /bin/busybox",
+		"bin/sh":                     "-> /usr/bin/bash",       // runs nc from PATH, not busybox's applet
 		"usr/bin/nc":                 "content of /usr/bin/nc", // the tool, over busybox's applet
 		"bin/nc":                     "-> /usr/bin/nc",
 		"lib64/ld-linux-x86-64.so.2": "content of /lib64/ld-linux-x86-64.so.2",
@@ -69,7 +69,7 @@ func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
 		}
 	}
 	busybox := files[imageutils.GetE2EImage(imageutils.BusyBox)]
-	if busybox["usr/bin/nc"] != "-> /bin/busybox" || busybox["agnhost"] != "" {
+	if busybox["usr/bin/nc"] != "-> /bin/busybox" || busybox["bin/sh"] != "-> /bin/busybox" || busybox["agnhost"] != "" {
 		t.Errorf("busybox image: nc %q, agnhost %q", busybox["usr/bin/nc"], busybox["agnhost"])
 	}
 	if _, ok := files[imageutils.GetPauseImageName()]; !ok {
