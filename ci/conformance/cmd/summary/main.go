@@ -89,18 +89,27 @@ func failure(spec types.SpecReport) Failure {
 	return Failure{
 		Name:      strings.TrimSpace(name),
 		State:     spec.State.String(),
-		FirstLine: firstLine(spec.Failure.Message),
+		FirstLine: firstLine(spec.Failure.Message + "\n" + spec.Failure.ForwardedPanic),
 		Location:  spec.Failure.Location.String(),
 	}
 }
 
+// firstLine is a failure's first line; a panic's says what panicked too,
+// as Ginkgo's message is only "Test Panicked".
 func firstLine(msg string) string {
+	var lines []string
 	for _, l := range strings.Split(msg, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			return l
+			lines = append(lines, l)
 		}
 	}
-	return "(no message)"
+	switch {
+	case len(lines) == 0:
+		return "(no message)"
+	case lines[0] == "Test Panicked" && len(lines) > 1:
+		return lines[0] + ": " + lines[1]
+	}
+	return lines[0]
 }
 
 func write(w io.Writer, s Summary) {

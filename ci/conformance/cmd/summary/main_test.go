@@ -51,6 +51,15 @@ func TestSummaryCountsTestsNotSuiteNodes(t *testing.T) {
 	}
 }
 
+func TestSummarySaysWhatPanicked(t *testing.T) {
+	sp := spec(types.NodeTypeIt, "panics [Conformance]", types.SpecStatePanicked, "Test Panicked", time.Second)
+	sp.Failure.ForwardedPanic = "runtime error: invalid memory address or nil pointer dereference"
+	s := summarize([]types.Report{{SpecReports: types.SpecReports{sp}}})
+	if s.Failed != 1 || s.Failures[0].FirstLine != "Test Panicked: runtime error: invalid memory address or nil pointer dereference" {
+		t.Fatalf("summary %+v", s)
+	}
+}
+
 func TestSummaryListsAFailedSuiteNodeWithoutCountingIt(t *testing.T) {
 	s := summarize([]types.Report{{SpecReports: types.SpecReports{
 		spec(types.NodeTypeSynchronizedBeforeSuite, "", types.SpecStateFailed, "no nodes are ready", time.Second),
