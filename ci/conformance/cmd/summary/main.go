@@ -108,8 +108,35 @@ func firstLine(msg string) string {
 		return "(no message)"
 	case lines[0] == "Test Panicked" && len(lines) > 1:
 		return lines[0] + ": " + lines[1]
+	case strings.HasSuffix(lines[0], "Expected") && len(lines) > 1:
+		return clip(gomega(lines))
 	}
-	return lines[0]
+	return clip(lines[0])
+}
+
+// gomega folds Gomega's "Expected / <actual> / to <match> / <expected>"
+// into one line, taking the first line of each value.
+func gomega(lines []string) string {
+	out := lines[0] + " " + lines[1]
+	for i := 2; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "to ") || strings.HasPrefix(lines[i], "not to ") {
+			out += " " + lines[i]
+			if i+1 < len(lines) {
+				out += " " + lines[i+1]
+			}
+			break
+		}
+	}
+	return out
+}
+
+const lineWidth = 300
+
+func clip(s string) string {
+	if len(s) <= lineWidth {
+		return s
+	}
+	return s[:lineWidth] + "…"
 }
 
 func write(w io.Writer, s Summary) {

@@ -60,6 +60,15 @@ func TestSummarySaysWhatPanicked(t *testing.T) {
 	}
 }
 
+func TestSummaryFoldsGomegasExpectation(t *testing.T) {
+	msg := "expected \"0\" in container output: Expected\n    <string>: 1\n    \nto contain substring\n    <string>: 0"
+	got := firstLine(msg)
+	want := `expected "0" in container output: Expected <string>: 1 to contain substring <string>: 0`
+	if got != want {
+		t.Errorf("first line %q, want %q", got, want)
+	}
+}
+
 func TestSummaryListsAFailedSuiteNodeWithoutCountingIt(t *testing.T) {
 	s := summarize([]types.Report{{SpecReports: types.SpecReports{
 		spec(types.NodeTypeSynchronizedBeforeSuite, "", types.SpecStateFailed, "no nodes are ready", time.Second),
