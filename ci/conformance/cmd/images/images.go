@@ -157,9 +157,13 @@ func baseLayer(h host, in Inputs) (*layerFiles, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each applet where Debian puts it and in /bin, where upstream's busybox
+	// image has them all (the sysctl test runs /bin/sysctl).
 	for _, a := range applets {
-		if a = clean(a); a != "bin/busybox" {
-			l.symlink(a, "/bin/busybox")
+		for _, p := range []string{clean(a), path.Join("bin", path.Base(a))} {
+			if p != "bin/busybox" {
+				l.symlink(p, "/bin/busybox")
+			}
 		}
 	}
 	l.file("/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"+

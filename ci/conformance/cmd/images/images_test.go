@@ -38,7 +38,7 @@ func (fakeHost) Libraries(e string) ([]string, error) {
 	return []string{"/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"}, nil
 }
 func (fakeHost) Applets(string) ([]string, error) {
-	return []string{"/bin/sh", "/usr/bin/nc", "/bin/busybox"}, nil
+	return []string{"/bin/sh", "/usr/bin/nc", "/sbin/sysctl", "/bin/busybox"}, nil
 }
 
 func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
@@ -69,7 +69,8 @@ func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
 		}
 	}
 	busybox := files[imageutils.GetE2EImage(imageutils.BusyBox)]
-	if busybox["usr/bin/nc"] != "-> /bin/busybox" || busybox["bin/sh"] != "-> /bin/busybox" || busybox["agnhost"] != "" {
+	if busybox["usr/bin/nc"] != "-> /bin/busybox" || busybox["bin/sh"] != "-> /bin/busybox" ||
+		busybox["sbin/sysctl"] != "-> /bin/busybox" || busybox["bin/sysctl"] != "-> /bin/busybox" || busybox["agnhost"] != "" {
 		t.Errorf("busybox image: nc %q, agnhost %q", busybox["usr/bin/nc"], busybox["agnhost"])
 	}
 	if _, ok := files[imageutils.GetPauseImageName()]; !ok {
