@@ -64,7 +64,10 @@ deps
 if [[ ${CONFORMANCE_BUILD:-1} != 0 || ! -x $bin/e2e.test || ! -s $out/images.tar ]]; then
 	build
 fi
-rm -f "$out/junit.xml" "$out/report.json" "$out/summary.txt" # a report is this run's or none
+# A report is this run's or none; e2e/ holds the suite's own JUnit and the
+# namespace dumps of failed tests.
+rm -rf "$out/junit.xml" "$out/report.json" "$out/summary.txt" "$out/e2e"
+mkdir -p "$out/e2e"
 
 start=$SECONDS
 trap down EXIT
@@ -81,12 +84,12 @@ rc=0
 "$bin/ginkgo" --procs="$procs" --timeout="${CONFORMANCE_TIMEOUT:-75m}" \
 	--focus="${CONFORMANCE_FOCUS:-\[Conformance\]}" --skip="${CONFORMANCE_SKIP:-\[Serial\]|\[Disruptive\]}" \
 	--output-dir="$out" --junit-report=junit.xml --json-report=report.json --no-color \
-	"$bin/e2e.test" -- -kubeconfig="$out/kubeconfig" -provider=skeleton -report-dir="$out" \
+	"$bin/e2e.test" -- -kubeconfig="$out/kubeconfig" -provider=skeleton -report-dir="$out/e2e" \
 	-disable-log-dump || rc=$?
 echo "suite: $((SECONDS - start))s, ginkgo exit $rc"
 
 if [[ -s $out/report.json ]]; then
-	"$bin/summary" "$out/report.json" >"$out/summary.txt"
+	"$bin/summary" "$out/report.json" >"$out/summary.txt" || rc=$?
 	echo; echo "===== $out/summary.txt ====="
 	cat "$out/summary.txt"
 fi

@@ -35,7 +35,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "summary: parse %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
-	write(os.Stdout, summarize(reports))
+	s := summarize(reports)
+	write(os.Stdout, s)
+	if s.Passed+s.Failed+s.Skipped == 0 {
+		// Ginkgo writes an empty report when a parallel process dies
+		// before reporting (an unrecovered panic in a test's goroutine).
+		fmt.Println("no test results in the report: did a Ginkgo process die? Its output is in the run's log")
+		os.Exit(1)
+	}
 }
 
 // Summary is what a run did.
