@@ -17,7 +17,7 @@ PROCS ?= 2
 # make soak SOAK_CYCLES=200: the soak's cycles (5 to 20 a minute).
 SOAK_CYCLES ?= 1000
 
-.PHONY: all deps build test unit e2e soak bench lab down fmt vet clean
+.PHONY: all deps build test unit e2e soak bench conformance lab down fmt vet clean
 
 all: build
 
@@ -60,6 +60,12 @@ bench: deps build
 	@mkdir -p _output
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 	$(GO) run ./cmd/bench -lab $(BIN)/lab -kube-scheduler $(BIN)/kube-scheduler -json _output/bench.json -lab-log _output/bench-labs.log
+
+# Upstream's conformance tests ([Conformance], not [Serial] or [Disruptive])
+# against a fresh lab; not part of test. Reports in _output/conformance/.
+# Rerun one test: make conformance CONFORMANCE_BUILD=0 CONFORMANCE_FOCUS='...'.
+conformance: deps build
+	ci/conformance/run.sh
 
 lab: deps build
 	$(BIN)/lab up --nodes $(NODES)
