@@ -9,11 +9,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	ctrd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 )
 
 // Connect opens a client; the caller closes it.
@@ -110,7 +112,7 @@ func emptyNamespace(ctx context.Context, c *ctrd.Client) error {
 		return fmt.Errorf("list containers: %w", err)
 	}
 	for _, ctr := range ctrs {
-		if err := deleteContainer(ctx, ctr); err != nil {
+		if err := deleteContainer(ctx, c.TaskService(), ctr); err != nil {
 			return err
 		}
 	}
@@ -139,26 +141,64 @@ func emptyNamespace(ctx context.Context, c *ctrd.Client) error {
 	return nil
 }
 
-func deleteContainer(ctx context.Context, ctr ctrd.Container) error {
-	if task, err := ctr.Task(ctx, nil); err == nil {
-		if st, err := task.Status(ctx); err == nil && st.Status != ctrd.Stopped {
-			wait, werr := task.Wait(ctx)
-			if err := task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
-				return fmt.Errorf("kill task %s: %w", ctr.ID(), err)
-			}
-			if werr == nil {
-				select {
-				case <-wait:
-				case <-time.After(10 * time.Second):
-				}
-			}
-		}
-		if _, err := task.Delete(ctx, ctrd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("delete task %s: %w", ctr.ID(), err)
-		}
+func deleteContainer(ctx context.Context, ts tasks.TasksClient, ctr ctrd.Container) error {
+	if err := stopTask(ctx, ctr); err != nil {
+		return err
+	}
+	if err := deleteTask(ctx, ts, ctr.ID()); err != nil {
+		return err
 	}
 	if err := ctr.Delete(ctx, ctrd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", ctr.ID(), err)
+	}
+	return nil
+}
+
+// stopTask kills the container's task if it runs and waits, for a bounded
+// time, for its exit. A container without a task is fine; any other failure to
+// look the task up is an error, since deleting the container then could leave
+// its shim behind.
+func stopTask(ctx context.Context, ctr ctrd.Container) error {
+	task, err := ctr.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("task of %s: %w", ctr.ID(), err)
+	}
+	st, err := task.Status(ctx)
+	if err != nil || st.Status == ctrd.Stopped {
+		return nil
+	}
+	wait, werr := task.Wait(ctx)
+	if err := task.Kill(ctx, syscall.SIGKILL, ctrd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("kill task %s: %w", ctr.ID(), err)
+	}
+	if werr == nil {
+		select {
+		case <-wait:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return nil
+}
+
+// deleteTask asks containerd's task service itself to delete the task of
+// container id; a task that does not exist is fine.
+//
+// The client's Task and Task.Delete are not enough: containerd 1.6 stops
+// half-way through a task deletion whose caller went away (a canceled context,
+// a killed kubelet) after the shim deleted its container but before containerd
+// shut the shim down. The task is then still registered, with its shim running,
+// while the shim answers "not found" to every state request, so Task reports no
+// task and Task.Delete gives up at its status check; deleting the container
+// and its namespace then leaves the shim running for good. The task service's
+// Delete, called again, finds the registered task, accepts the shim's "not
+// found", and shuts the shim down.
+func deleteTask(ctx context.Context, ts tasks.TasksClient, id string) error {
+	_, err := ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
+	if err = errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete task %s: %w", id, err)
 	}
 	return nil
 }

@@ -6,9 +6,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	ctrd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/moby/sys/signal"
 
 	"github.com/kinns/kinns/kubelet/runtime"
@@ -112,13 +114,35 @@ func (c *Containerd) removeUnstarted(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("load container %s: %w", id, err)
 	}
-	if task, err := ctr.Task(ctx, nil); err == nil {
+	task, err := ctr.Task(ctx, nil)
+	switch {
+	case err == nil:
 		if _, err := task.Delete(ctx, ctrd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("delete task %s: %w", id, err)
 		}
+	case !errdefs.IsNotFound(err):
+		return fmt.Errorf("task of %s: %w", id, err)
+	}
+	if err := deleteTask(ctx, c.client.TaskService(), id); err != nil {
+		return err
 	}
 	if err := ctr.Delete(ctx, ctrd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	return nil
+}
+
+// deleteTask asks containerd's task service to delete the task of container
+// id; no task is fine. It finishes a deletion that containerd 1.6 left
+// half-done when its caller went away (a canceled context, a killed kubelet):
+// the shim has deleted its container, so Task reports no task and
+// Task.Delete gives up, yet containerd still holds the task and its running
+// shim, which only this call shuts down. Deleting the container without it
+// would leave the shim running for good.
+func deleteTask(ctx context.Context, ts tasks.TasksClient, id string) error {
+	_, err := ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
+	if err = errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete task %s: %w", id, err)
 	}
 	return nil
 }

@@ -1,0 +1,52 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"google.golang.org/grpc"
+)
+
+// fakeTasks is containerd's task service: Delete answers err.
+type fakeTasks struct {
+	tasks.TasksClient
+	err     error
+	deletes []string
+}
+
+func (t *fakeTasks) Delete(_ context.Context, r *tasks.DeleteTaskRequest, _ ...grpc.CallOption) (*tasks.DeleteResponse, error) {
+	t.deletes = append(t.deletes, r.ContainerID)
+	return &tasks.DeleteResponse{}, errgrpc.ToGRPC(t.err)
+}
+
+func TestDeleteTask(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		wantErr bool
+	}{
+		{name: "deleted", err: nil},
+		// containerd 1.6 answers so both when there is no task and when it shut
+		// down the shim of a half-deleted one.
+		{name: "not found", err: errdefs.ErrNotFound},
+		{name: "still running", err: errdefs.ErrFailedPrecondition, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := &fakeTasks{err: tc.err}
+			err := deleteTask(context.Background(), ts, "app_0")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("deleteTask() = %v, want error: %v", err, tc.wantErr)
+			}
+			if len(ts.deletes) != 1 || ts.deletes[0] != "app_0" {
+				t.Errorf("task service Delete calls %v, want one for app_0", ts.deletes)
+			}
+			if tc.wantErr && !errors.Is(err, errdefs.ErrFailedPrecondition) {
+				t.Errorf("error %v does not wrap the cause", err)
+			}
+		})
+	}
+}
