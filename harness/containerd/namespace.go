@@ -183,6 +183,10 @@ func stopTask(ctx context.Context, ctr ctrd.Container) error {
 	return nil
 }
 
+// taskDeleteTimeout bounds one task deletion, which is not canceled with
+// its caller.
+const taskDeleteTimeout = time.Minute
+
 // deleteTask asks containerd's task service itself to delete the task of
 // container id; a task that does not exist is fine.
 //
@@ -196,6 +200,9 @@ func stopTask(ctx context.Context, ctr ctrd.Container) error {
 // Delete, called again, finds the registered task, accepts the shim's "not
 // found", and shuts the shim down.
 func deleteTask(ctx context.Context, ts tasks.TasksClient, id string) error {
+	// A caller going away mid-way is what leaves a deletion half-done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskDeleteTimeout)
+	defer cancel()
 	_, err := ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
 	if err = errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete task %s: %w", id, err)

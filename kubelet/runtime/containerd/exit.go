@@ -131,7 +131,9 @@ func (c *Containerd) recordExit(ctx context.Context, id string, task ctrd.Task, 
 	reason := exitReason(e, c.cg.oomKilled(labels[runtime.LabelCgroup]))
 	if task != nil {
 		drain(task.IO(), 2*time.Second)
-		if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		// Not cut short by the kubelet stopping: containerd 1.6 leaves a
+		// Delete whose caller went away half-done (see deleteTask).
+		if _, err := task.Delete(context.WithoutCancel(ctx)); err != nil && !errdefs.IsNotFound(err) {
 			c.cfg.Log.Warn("delete exited task", "id", id, "err", err)
 		}
 	}

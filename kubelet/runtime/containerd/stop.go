@@ -132,6 +132,10 @@ func (c *Containerd) removeUnstarted(ctx context.Context, id string) error {
 	return nil
 }
 
+// taskDeleteTimeout bounds one task deletion, which is not canceled with
+// its caller.
+const taskDeleteTimeout = time.Minute
+
 // deleteTask asks containerd's task service to delete the task of container
 // id; no task is fine. It finishes a deletion that containerd 1.6 left
 // half-done when its caller went away (a canceled context, a killed kubelet):
@@ -140,6 +144,9 @@ func (c *Containerd) removeUnstarted(ctx context.Context, id string) error {
 // shim, which only this call shuts down. Deleting the container without it
 // would leave the shim running for good.
 func deleteTask(ctx context.Context, ts tasks.TasksClient, id string) error {
+	// A caller going away mid-way is what leaves a deletion half-done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskDeleteTimeout)
+	defer cancel()
 	_, err := ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
 	if err = errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete task %s: %w", id, err)

@@ -16,10 +16,12 @@ type fakeTasks struct {
 	tasks.TasksClient
 	err     error
 	deletes []string
+	ctxErr  error
 }
 
-func (t *fakeTasks) Delete(_ context.Context, r *tasks.DeleteTaskRequest, _ ...grpc.CallOption) (*tasks.DeleteResponse, error) {
+func (t *fakeTasks) Delete(ctx context.Context, r *tasks.DeleteTaskRequest, _ ...grpc.CallOption) (*tasks.DeleteResponse, error) {
 	t.deletes = append(t.deletes, r.ContainerID)
+	t.ctxErr = ctx.Err()
 	return &tasks.DeleteResponse{}, errgrpc.ToGRPC(t.err)
 }
 
@@ -48,5 +50,19 @@ func TestDeleteTask(t *testing.T) {
 				t.Errorf("error %v does not wrap the cause", err)
 			}
 		})
+	}
+}
+
+// A caller going away must not cut the deletion short: that is what leaves
+// containerd 1.6 with a half-deleted task.
+func TestDeleteTaskOutlivesItsCaller(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ts := &fakeTasks{}
+	if err := deleteTask(ctx, ts, "app_0"); err != nil {
+		t.Fatal(err)
+	}
+	if ts.ctxErr != nil {
+		t.Errorf("the task service saw a context ending with %v", ts.ctxErr)
 	}
 }
