@@ -34,7 +34,7 @@ type Inputs struct {
 
 // layers are built once and shared by the images that use them.
 type layers struct {
-	base, tools, agnhost, kitten, nautilus, nnp v1.Layer
+	base, shell, tools, agnhost, kitten, nautilus, nnp v1.Layer
 }
 
 // image is one image the suite asks for, under each of its names.
@@ -60,7 +60,7 @@ func plan(l layers) []image {
 			config: v1.Config{Entrypoint: []string{"/agnhost", "netexec", "--http-port=80"}}},
 		{ids: []imageutils.ImageID{imageutils.Pause}, layers: []v1.Layer{l.agnhost},
 			config: v1.Config{Entrypoint: []string{"/agnhost", "pause"}}},
-		{ids: []imageutils.ImageID{imageutils.BusyBox}, layers: []v1.Layer{l.base},
+		{ids: []imageutils.ImageID{imageutils.BusyBox}, layers: []v1.Layer{l.base, l.shell},
 			config: v1.Config{Cmd: []string{"sh"}}},
 		{ids: []imageutils.ImageID{imageutils.GlibcDnsTesting}, layers: []v1.Layer{l.base, l.tools},
 			config: v1.Config{Cmd: []string{"bash"}}},
@@ -125,6 +125,7 @@ func buildLayers(h host, in Inputs) (layers, error) {
 		make func(host, Inputs) (*layerFiles, error)
 	}{
 		{"busybox", &l.base, baseLayer},
+		{"shell", &l.shell, shellLayer},
 		{"tools", &l.tools, toolsLayer},
 		{"agnhost", &l.agnhost, agnhostLayer},
 		{"kitten", &l.kitten, pagesLayer("kitten")},
@@ -221,6 +222,40 @@ func toolsLayer(h host, in Inputs) (*layerFiles, error) {
 	// which the kubelet writes, then the cluster's DNS.
 	l.file("/etc/nsswitch.conf", []byte("hosts: files dns\n"), 0o644)
 	return l, nil
+}
+
+// shellLayer gives the busybox image bash as /bin/sh, with the libraries
+// it loads. Debian's busybox sh passes its children only the variables whose
+// names are shell identifiers, so `sh -c env` in a container whose envFrom
+// makes data-1 or 1-key (the ConfigMap and Secret envFrom tests) does not
+// show them; upstream's busybox image's sh, like bash, passes every variable
+// of its environment on. Its other programs stay busybox's applets.
+func shellLayer(h host, in Inputs) (*layerFiles, error) {
+	l := newLayer()
+	for _, t := range in.Tools {
+		if path.Base(t) != "bash" {
+			continue
+		}
+		b, err := h.ReadFile(t)
+		if err != nil {
+			return nil, err
+		}
+		l.file(t, b, 0o755)
+		libs, err := h.Libraries(t)
+		if err != nil {
+			return nil, fmt.Errorf("libraries of %s: %w", t, err)
+		}
+		for _, lib := range libs {
+			b, err := h.ReadFile(lib)
+			if err != nil {
+				return nil, err
+			}
+			l.file(lib, b, 0o755)
+		}
+		l.symlink("/bin/sh", t)
+		return l, nil
+	}
+	return nil, fmt.Errorf("no bash among the tools %v: the busybox image's sh needs it", in.Tools)
 }
 
 // agnhostLayer is what upstream's agnhost image adds to its base.

@@ -69,9 +69,9 @@ func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
 		}
 	}
 	busybox := files[imageutils.GetE2EImage(imageutils.BusyBox)]
-	if busybox["usr/bin/nc"] != "-> /bin/busybox" || busybox["bin/sh"] != "-> /bin/busybox" ||
+	if busybox["usr/bin/nc"] != "-> /bin/busybox" || busybox["bin/sh"] != "-> /usr/bin/bash" || busybox["usr/bin/bash"] == "" ||
 		busybox["sbin/sysctl"] != "-> /bin/busybox" || busybox["bin/sysctl"] != "-> /bin/busybox" || busybox["agnhost"] != "" {
-		t.Errorf("busybox image: nc %q, agnhost %q", busybox["usr/bin/nc"], busybox["agnhost"])
+		t.Errorf("busybox image: nc %q, sh %q, agnhost %q", busybox["usr/bin/nc"], busybox["bin/sh"], busybox["agnhost"])
 	}
 	if _, ok := files[imageutils.GetPauseImageName()]; !ok {
 		t.Errorf("no pause image %s", imageutils.GetPauseImageName())
