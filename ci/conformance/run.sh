@@ -43,14 +43,17 @@ build() {
 	local start=$SECONDS
 	(
 		cd "$mod"
-		echo "building e2e.test, ginkgo, agnhost, nnp (the first build takes long: the whole e2e framework)"
+		echo "building e2e.test, ginkgo, agnhost, nnp, sample-apiserver, etcd (the first build takes long: the whole e2e framework)"
 		nice -n 19 go test -c -ldflags "$ldflags" -o "$bin/e2e.test" k8s.io/kubernetes/test/e2e
 		nice -n 19 go build -o "$bin/ginkgo" github.com/onsi/ginkgo/v2/ginkgo
 		CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags='-s -w' -o "$bin/agnhost" k8s.io/kubernetes/test/images/agnhost
 		CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags='-s -w' -o "$bin/nnp" k8s.io/kubernetes/test/images/nonewprivs
+		CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags='-s -w' -o "$bin/sample-apiserver" k8s.io/sample-apiserver
+		CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags='-s -w' -o "$bin/etcd" ./cmd/etcd
 		nice -n 19 go build -o "$bin/images" ./cmd/images
 		nice -n 19 go build -o "$bin/summary" ./cmd/summary
 		"$bin/images" -agnhost "$bin/agnhost" -nnp "$bin/nnp" -o "$out/images.tar" \
+			-sample-apiserver "$bin/sample-apiserver" -etcd "$bin/etcd" \
 			-sources "$(go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
 	)
 	echo "build: $((SECONDS - start))s"

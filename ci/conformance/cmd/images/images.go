@@ -30,11 +30,16 @@ type Inputs struct {
 	Agnhost string   // agnhost built from k8s.io/kubernetes/test/images/agnhost
 	NNP     string   // nnp built from k8s.io/kubernetes/test/images/nonewprivs
 	Sources string   // the k8s.io/kubernetes module's directory (agnhost's certificates, kitten's pages)
+	// SampleAPIServer (k8s.io/sample-apiserver) and Etcd (cmd/etcd) make the
+	// Aggregator test's images; empty leaves those images out.
+	SampleAPIServer, Etcd string
 }
 
 // layers are built once and shared by the images that use them.
 type layers struct {
 	base, shell, tools, agnhost, kitten, nautilus, nnp v1.Layer
+	// sample and etcd are nil when their binaries are not given.
+	sample, etcd v1.Layer
 }
 
 // image is one image the suite asks for, under each of its names.
@@ -53,7 +58,7 @@ const pathEnv = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 // agnhost's pause.
 func plan(l layers) []image {
 	agn := []v1.Layer{l.base, l.tools, l.agnhost}
-	return []image{
+	out := []image{
 		{ids: []imageutils.ImageID{imageutils.Agnhost, imageutils.AgnhostPrev}, layers: agn,
 			config: v1.Config{Entrypoint: []string{"/agnhost"}, Cmd: []string{"pause"}}},
 		{ids: []imageutils.ImageID{imageutils.Nginx, imageutils.NginxNew}, layers: agn,
@@ -73,6 +78,18 @@ func plan(l layers) []image {
 		{ids: []imageutils.ImageID{imageutils.Nonewprivs}, layers: []v1.Layer{l.base, l.nnp},
 			config: v1.Config{Cmd: []string{"nnp"}}},
 	}
+	// Upstream's sample-apiserver image is the binary at / as its entrypoint
+	// (k8s.io/sample-apiserver's artifacts/simple-image); the test runs
+	// /usr/local/bin/etcd in the etcd image.
+	if l.sample != nil {
+		out = append(out, image{ids: []imageutils.ImageID{imageutils.APIServer}, layers: []v1.Layer{l.base, l.sample},
+			config: v1.Config{Entrypoint: []string{"/kube-sample-apiserver"}}})
+	}
+	if l.etcd != nil {
+		out = append(out, image{ids: []imageutils.ImageID{imageutils.Etcd}, layers: []v1.Layer{l.base, l.etcd},
+			config: v1.Config{Cmd: []string{"/usr/local/bin/etcd"}}})
+	}
+	return out
 }
 
 // build makes every image of the plan, by the names the suite asks for
@@ -131,6 +148,20 @@ func buildLayers(h host, in Inputs) (layers, error) {
 		{"kitten", &l.kitten, pagesLayer("kitten")},
 		{"nautilus", &l.nautilus, pagesLayer("nautilus")},
 		{"nnp", &l.nnp, nnpLayer},
+	}
+	if in.SampleAPIServer != "" {
+		steps = append(steps, struct {
+			what string
+			to   *v1.Layer
+			make func(host, Inputs) (*layerFiles, error)
+		}{"sample-apiserver", &l.sample, binaryLayer(in.SampleAPIServer, "/kube-sample-apiserver")})
+	}
+	if in.Etcd != "" {
+		steps = append(steps, struct {
+			what string
+			to   *v1.Layer
+			make func(host, Inputs) (*layerFiles, error)
+		}{"etcd", &l.etcd, binaryLayer(in.Etcd, "/usr/local/bin/etcd")})
 	}
 	for _, s := range steps {
 		files, err := s.make(h, in)
@@ -290,6 +321,19 @@ func pagesLayer(image string) func(host, Inputs) (*layerFiles, error) {
 			}
 			l.file("/"+f, b, 0o644)
 		}
+		return l, nil
+	}
+}
+
+// binaryLayer is one static executable of this machine at path to.
+func binaryLayer(from, to string) func(host, Inputs) (*layerFiles, error) {
+	return func(h host, _ Inputs) (*layerFiles, error) {
+		l := newLayer()
+		b, err := h.ReadFile(from)
+		if err != nil {
+			return nil, err
+		}
+		l.file(to, b, 0o755)
 		return l, nil
 	}
 }

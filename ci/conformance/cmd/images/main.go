@@ -25,6 +25,8 @@ func main() {
 		"comma-separated executables of this machine for agnhost's image, copied with their libraries")
 	flag.StringVar(&in.Agnhost, "agnhost", "", "agnhost, built from k8s.io/kubernetes/test/images/agnhost")
 	flag.StringVar(&in.NNP, "nnp", "", "nnp, built from k8s.io/kubernetes/test/images/nonewprivs")
+	flag.StringVar(&in.SampleAPIServer, "sample-apiserver", "", "k8s.io/sample-apiserver, for the Aggregator test (optional)")
+	flag.StringVar(&in.Etcd, "etcd", "", "etcd, built from ./cmd/etcd, for the Aggregator test (optional)")
 	flag.StringVar(&in.Sources, "sources", "", "the k8s.io/kubernetes module's directory")
 	flag.StringVar(&out, "o", "images.tar", "the archive to write")
 	flag.Parse()

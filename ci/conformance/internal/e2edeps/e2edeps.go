@@ -44,4 +44,5 @@ import (
 	_ "k8s.io/kubernetes/test/fixtures"
 	_ "k8s.io/kubernetes/test/images/agnhost"
 	_ "k8s.io/kubernetes/test/utils/ktesting/format"
+	_ "k8s.io/sample-apiserver/pkg/cmd/server"
 )
