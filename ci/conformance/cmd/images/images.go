@@ -136,11 +136,12 @@ func assemble(im image) (v1.Image, error) {
 
 func buildLayers(h host, in Inputs) (layers, error) {
 	var l layers
-	steps := []struct {
+	type step struct {
 		what string
 		to   *v1.Layer
 		make func(host, Inputs) (*layerFiles, error)
-	}{
+	}
+	steps := []step{
 		{"busybox", &l.base, baseLayer},
 		{"shell", &l.shell, shellLayer},
 		{"tools", &l.tools, toolsLayer},
@@ -150,18 +151,10 @@ func buildLayers(h host, in Inputs) (layers, error) {
 		{"nnp", &l.nnp, nnpLayer},
 	}
 	if in.SampleAPIServer != "" {
-		steps = append(steps, struct {
-			what string
-			to   *v1.Layer
-			make func(host, Inputs) (*layerFiles, error)
-		}{"sample-apiserver", &l.sample, binaryLayer(in.SampleAPIServer, "/kube-sample-apiserver")})
+		steps = append(steps, step{"sample-apiserver", &l.sample, binaryLayer(in.SampleAPIServer, "/kube-sample-apiserver")})
 	}
 	if in.Etcd != "" {
-		steps = append(steps, struct {
-			what string
-			to   *v1.Layer
-			make func(host, Inputs) (*layerFiles, error)
-		}{"etcd", &l.etcd, binaryLayer(in.Etcd, "/usr/local/bin/etcd")})
+		steps = append(steps, step{"etcd", &l.etcd, binaryLayer(in.Etcd, "/usr/local/bin/etcd")})
 	}
 	for _, s := range steps {
 		files, err := s.make(h, in)
@@ -219,24 +212,11 @@ func baseLayer(h host, in Inputs) (*layerFiles, error) {
 func toolsLayer(h host, in Inputs) (*layerFiles, error) {
 	l := newLayer()
 	for _, t := range in.Tools {
-		b, err := h.ReadFile(t)
-		if err != nil {
+		if err := l.executable(h, t); err != nil {
 			return nil, err
 		}
-		l.file(t, b, 0o755)
 		if dir := path.Dir(t); dir != "/bin" {
 			l.symlink(path.Join("/bin", path.Base(t)), t)
-		}
-		libs, err := h.Libraries(t)
-		if err != nil {
-			return nil, fmt.Errorf("libraries of %s: %w", t, err)
-		}
-		for _, lib := range libs {
-			b, err := h.ReadFile(lib)
-			if err != nil {
-				return nil, err
-			}
-			l.file(lib, b, 0o755)
 		}
 	}
 	// Debian's busybox-static is built with the standalone shell, whose
@@ -267,21 +247,8 @@ func shellLayer(h host, in Inputs) (*layerFiles, error) {
 		if path.Base(t) != "bash" {
 			continue
 		}
-		b, err := h.ReadFile(t)
-		if err != nil {
+		if err := l.executable(h, t); err != nil {
 			return nil, err
-		}
-		l.file(t, b, 0o755)
-		libs, err := h.Libraries(t)
-		if err != nil {
-			return nil, fmt.Errorf("libraries of %s: %w", t, err)
-		}
-		for _, lib := range libs {
-			b, err := h.ReadFile(lib)
-			if err != nil {
-				return nil, err
-			}
-			l.file(lib, b, 0o755)
 		}
 		l.symlink("/bin/sh", t)
 		return l, nil
@@ -323,6 +290,28 @@ func pagesLayer(image string) func(host, Inputs) (*layerFiles, error) {
 		}
 		return l, nil
 	}
+}
+
+// executable copies this machine's executable t into the layer at the same
+// path, with the libraries it loads.
+func (l *layerFiles) executable(h host, t string) error {
+	b, err := h.ReadFile(t)
+	if err != nil {
+		return err
+	}
+	l.file(t, b, 0o755)
+	libs, err := h.Libraries(t)
+	if err != nil {
+		return fmt.Errorf("libraries of %s: %w", t, err)
+	}
+	for _, lib := range libs {
+		b, err := h.ReadFile(lib)
+		if err != nil {
+			return err
+		}
+		l.file(lib, b, 0o755)
+	}
+	return nil
 }
 
 // binaryLayer is one static executable of this machine at path to.
