@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kinns/kinns/cni/netns"
 	"github.com/kinns/kinns/harness"
@@ -27,7 +29,7 @@ func dnsLatency(ctx context.Context, lab *harness.Lab, n int) (Figures, error) {
 		return nil, err
 	}
 	defer cs.CoreV1().Pods("default").Delete(context.WithoutCancel(ctx), pod.Name, metav1.DeleteOptions{})
-	path, err := waitPodNetns(ctx, lab, pod.Name)
+	path, err := waitPodNetns(ctx, lab, cs, pod.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -48,10 +50,21 @@ func dnsLatency(ctx context.Context, lab *harness.Lab, n int) (Figures, error) {
 }
 
 // waitPodNetns waits until the pod runs and returns its namespace's path.
-func waitPodNetns(ctx context.Context, lab *harness.Lab, name string) (string, error) {
+// The namespace's record is written before the namespace is wired, so the
+// pod's Running phase (its IP given, its containers started) is what says
+// its network is ready: a query sent before that met "network is
+// unreachable".
+func waitPodNetns(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface, name string) (string, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		path, err := lab.NetnsPath(ctx, "pod/default/"+name)
+		var path string
+		p, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err == nil && p.Status.Phase != corev1.PodRunning {
+			err = fmt.Errorf("pod %s is %s, not Running", name, p.Status.Phase)
+		}
+		if err == nil {
+			path, err = lab.NetnsPath(ctx, "pod/default/"+name)
+		}
 		if err == nil {
 			return path, nil
 		}
