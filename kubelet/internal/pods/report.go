@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 
 	"github.com/kinns/kinns/kubelet/internal/patch"
 )
@@ -44,13 +45,17 @@ func (w *podWorker) patchStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatu
 	if w.lastSent != nil && equality.Semantic.DeepEqual(*w.lastSent, st) && now.Sub(w.lastPatch) < repatchAfter {
 		return true
 	}
-	patch, err := statusPatch(pod, st)
+	patch, err := statusPatch(patchBase(pod, w.patched), st)
 	if err != nil {
 		w.k.log.Error("make status patch", "pod", w.name(), "err", err)
 		return false
 	}
 	if patch != nil {
-		_, err = w.k.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		var got *v1.Pod
+		got, err = w.k.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		if err == nil {
+			w.patched = got
+		}
 	}
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
@@ -61,6 +66,23 @@ func (w *podWorker) patchStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatu
 	}
 	w.lastSent, w.lastPatch = &st, now
 	return true
+}
+
+// patchBase is the pod a status patch is computed from: the informer's, or
+// the one our last patch returned when the informer has not seen it yet. A
+// patch is a diff, so a stale base loses changes: from an informer pod that
+// had not yet seen "Ready False ContainersNotReady", the next patch to
+// "Ready True" would not clear the reason, and the API showed Ready True
+// with reason ContainersNotReady. (Upstream's status manager reads the pod
+// from the API before each patch; the patch's answer spares that read.)
+func patchBase(informer, patched *v1.Pod) *v1.Pod {
+	if patched == nil || patched.UID != informer.UID {
+		return informer
+	}
+	if c, err := resourceversion.CompareResourceVersion(patched.ResourceVersion, informer.ResourceVersion); err == nil && c > 0 {
+		return patched
+	}
+	return informer
 }
 
 // statusPatch is a strategic merge patch from the pod's status to st, with

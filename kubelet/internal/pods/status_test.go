@@ -204,3 +204,39 @@ func stateOf(s v1.ContainerState) string {
 	}
 	return "none"
 }
+
+// A patch computed from an informer that has not seen our last patch must
+// still clear what that patch set: the base is the pod our patch returned.
+func TestStatusPatchFromStaleInformer(t *testing.T) {
+	informer := testPod("p")
+	informer.ResourceVersion = "10"
+	patched := informer.DeepCopy()
+	patched.ResourceVersion = "11"
+	patched.Status.Conditions = append(patched.Status.Conditions, v1.PodCondition{
+		Type: v1.PodReady, Status: v1.ConditionFalse, Reason: "ContainersNotReady", Message: "containers with unready status: [c]",
+	})
+	want := informer.Status.DeepCopy()
+	want.Conditions = append(want.Conditions, v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionTrue})
+
+	if got := patchBase(informer, patched); got != patched {
+		t.Fatalf("base is the informer's (rv %s), want the patched pod (rv 11)", got.ResourceVersion)
+	}
+	p, err := statusPatch(patchBase(informer, patched), *want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(p), `"reason":null`) || !strings.Contains(string(p), `"message":null`) {
+		t.Errorf("patch %s does not clear Ready's reason and message", p)
+	}
+	// Once the informer catches up (or passes), it is the base again.
+	informer.ResourceVersion = "12"
+	if got := patchBase(informer, patched); got != informer {
+		t.Errorf("base rv %s, want the informer's (12)", got.ResourceVersion)
+	}
+	other := patched.DeepCopy()
+	other.UID = "another"
+	other.ResourceVersion = "99"
+	if got := patchBase(informer, other); got != informer {
+		t.Error("the patched pod of another UID was used as base")
+	}
+}

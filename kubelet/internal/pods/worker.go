@@ -47,7 +47,10 @@ type podWorker struct {
 	volumesMeta metav1.ObjectMeta
 	lastSent    *v1.PodStatus
 	lastPatch   time.Time
-	done        bool // the restart policy let nothing run again
+	// patched is the pod as our last status patch left it (the API's
+	// answer), newer than the informer's until the informer catches up.
+	patched *v1.Pod
+	done    bool // the restart policy let nothing run again
 	// deadlineExceeded: the pod ran past its activeDeadlineSeconds.
 	deadlineExceeded bool
 	stopped          bool // everything stopped for good (deletion or final phase)
