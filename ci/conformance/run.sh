@@ -10,6 +10,9 @@
 #   CONFORMANCE_SKIP=re     leave these out (default '\[Serial\]|\[Disruptive\]')
 #   CONFORMANCE_PROCS=n     Ginkgo processes (default 5 per CPU; see below)
 #   CONFORMANCE_TIMEOUT=d   the suite's timeout (default 75m)
+#   CONFORMANCE_LAB=name    the lab's name (default conformance)
+#   CONFORMANCE_REGISTRY_PORT=n  the port of the run's registry on 127.0.0.1,
+#                           the lab's mirror of registry.k8s.io (default 5301)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -17,6 +20,7 @@ out=$root/_output/conformance
 bin=$out/bin
 lab=$root/_output/bin/lab
 name=${CONFORMANCE_LAB:-conformance}
+port=${CONFORMANCE_REGISTRY_PORT:-5301}
 mod=$root/ci/conformance
 K8S_VERSION=v1.37.2 # the version of k8s.io/kubernetes in both go.mod files
 ldflags="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
@@ -61,6 +65,7 @@ build() {
 
 down() {
 	"$lab" down --name "$name" || echo "lab down --name $name failed; run it again" >&2
+	"$lab" registry down --port "$port" --purge || echo "lab registry down --port $port --purge failed; run it again" >&2
 }
 
 deps
@@ -74,7 +79,13 @@ mkdir -p "$out/e2e"
 
 start=$SECONDS
 trap down EXIT
-"$lab" up --name "$name" --nodes 3 --timing kubernetes
+# The images are loaded on every node, and also served by a registry of the
+# run's own, as the mirror of registry.k8s.io: a test whose pod says
+# imagePullPolicy: Always (the PodCertificate mTLS and the ImageVolume tests)
+# resolves its image there, as a cluster without Internet does with a mirror.
+"$lab" registry up --port "$port"
+"$lab" registry push --port "$port" "$out/images.tar" >/dev/null
+"$lab" up --name "$name" --nodes 3 --timing kubernetes --registry-mirror "registry.k8s.io=http://127.0.0.1:$port"
 "$lab" load --name "$name" "$out/images.tar"
 "$lab" kubeconfig --name "$name" >"$out/kubeconfig"
 echo "lab up and loaded: $((SECONDS - start))s"
