@@ -15,7 +15,8 @@ import (
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/errdefs/pkg/errgrpc"
+
+	kubectrd "github.com/kinns/kinns/kubelet/runtime/containerd"
 )
 
 // Connect opens a client; the caller closes it.
@@ -145,7 +146,7 @@ func deleteContainer(ctx context.Context, ts tasks.TasksClient, ctr ctrd.Contain
 	if err := stopTask(ctx, ctr); err != nil {
 		return err
 	}
-	if err := deleteTask(ctx, ts, ctr.ID()); err != nil {
+	if err := kubectrd.DeleteTask(ctx, ts, ctr.ID()); err != nil {
 		return err
 	}
 	if err := ctr.Delete(ctx, ctrd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
@@ -179,33 +180,6 @@ func stopTask(ctx context.Context, ctr ctrd.Container) error {
 		case <-wait:
 		case <-time.After(10 * time.Second):
 		}
-	}
-	return nil
-}
-
-// taskDeleteTimeout bounds one task deletion, which is not canceled with
-// its caller.
-const taskDeleteTimeout = time.Minute
-
-// deleteTask asks containerd's task service itself to delete the task of
-// container id; a task that does not exist is fine.
-//
-// The client's Task and Task.Delete are not enough: containerd 1.6 stops
-// half-way through a task deletion whose caller went away (a canceled context,
-// a killed kubelet) after the shim deleted its container but before containerd
-// shut the shim down. The task is then still registered, with its shim running,
-// while the shim answers "not found" to every state request, so Task reports no
-// task and Task.Delete gives up at its status check; deleting the container
-// and its namespace then leaves the shim running for good. The task service's
-// Delete, called again, finds the registered task, accepts the shim's "not
-// found", and shuts the shim down.
-func deleteTask(ctx context.Context, ts tasks.TasksClient, id string) error {
-	// A caller going away mid-way is what leaves a deletion half-done.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskDeleteTimeout)
-	defer cancel()
-	_, err := ts.Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
-	if err = errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("delete task %s: %w", id, err)
 	}
 	return nil
 }

@@ -132,7 +132,7 @@ func (c *Containerd) recordExit(ctx context.Context, id string, task ctrd.Task, 
 	if task != nil {
 		drain(task.IO(), 2*time.Second)
 		// Not cut short by the kubelet stopping: containerd 1.6 leaves a
-		// Delete whose caller went away half-done (see deleteTask).
+		// Delete whose caller went away half-done (see DeleteTask).
 		if _, err := task.Delete(context.WithoutCancel(ctx)); err != nil && !errdefs.IsNotFound(err) {
 			c.cfg.Log.Warn("delete exited task", "id", id, "err", err)
 		}

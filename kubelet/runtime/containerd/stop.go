@@ -123,7 +123,7 @@ func (c *Containerd) removeUnstarted(ctx context.Context, id string) error {
 	case !errdefs.IsNotFound(err):
 		return fmt.Errorf("task of %s: %w", id, err)
 	}
-	if err := deleteTask(ctx, c.client.TaskService(), id); err != nil {
+	if err := DeleteTask(ctx, c.client.TaskService(), id); err != nil {
 		return err
 	}
 	if err := ctr.Delete(ctx, ctrd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
@@ -136,14 +136,19 @@ func (c *Containerd) removeUnstarted(ctx context.Context, id string) error {
 // its caller.
 const taskDeleteTimeout = time.Minute
 
-// deleteTask asks containerd's task service to delete the task of container
-// id; no task is fine. It finishes a deletion that containerd 1.6 left
-// half-done when its caller went away (a canceled context, a killed kubelet):
-// the shim has deleted its container, so Task reports no task and
-// Task.Delete gives up, yet containerd still holds the task and its running
-// shim, which only this call shuts down. Deleting the container without it
-// would leave the shim running for good.
-func deleteTask(ctx context.Context, ts tasks.TasksClient, id string) error {
+// DeleteTask asks containerd's task service to delete the task of container
+// id; no task is fine. The kubelet and the harness's teardown both use it.
+//
+// The client's Task and Task.Delete are not enough: containerd 1.6 stops
+// half-way through a task deletion whose caller went away (a canceled
+// context, a killed kubelet) after the shim deleted its container but before
+// containerd shut the shim down. The task is then still registered, with its
+// shim running, while the shim answers "not found" to every state request,
+// so Task reports no task and Task.Delete gives up at its status check;
+// deleting the container (and its namespace) then leaves the shim running
+// for good. The task service's Delete, called again, finds the registered
+// task, accepts the shim's "not found", and shuts the shim down.
+func DeleteTask(ctx context.Context, ts tasks.TasksClient, id string) error {
 	// A caller going away mid-way is what leaves a deletion half-done.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), taskDeleteTimeout)
 	defer cancel()

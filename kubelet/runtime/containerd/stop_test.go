@@ -39,9 +39,9 @@ func TestDeleteTask(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := &fakeTasks{err: tc.err}
-			err := deleteTask(context.Background(), ts, "app_0")
+			err := DeleteTask(context.Background(), ts, "app_0")
 			if (err != nil) != tc.wantErr {
-				t.Fatalf("deleteTask() = %v, want error: %v", err, tc.wantErr)
+				t.Fatalf("DeleteTask() = %v, want error: %v", err, tc.wantErr)
 			}
 			if len(ts.deletes) != 1 || ts.deletes[0] != "app_0" {
 				t.Errorf("task service Delete calls %v, want one for app_0", ts.deletes)
@@ -59,7 +59,7 @@ func TestDeleteTaskOutlivesItsCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ts := &fakeTasks{}
-	if err := deleteTask(ctx, ts, "app_0"); err != nil {
+	if err := DeleteTask(ctx, ts, "app_0"); err != nil {
 		t.Fatal(err)
 	}
 	if ts.ctxErr != nil {
