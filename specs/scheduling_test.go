@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -168,6 +169,88 @@ var _ = Describe("The scheduler", Scheduling, func() {
 			g.Expect(pods).To(HaveLen(4))
 			g.Expect(byNode).To(Equal(map[string]int{"": 1, "node-1": 1, "node-2": 1, "node-3": 1}))
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+	}, SpecTimeout(5*time.Minute))
+
+	It("preempts lower-priority pods for a higher-priority one, marks them DisruptionTarget, and keeps their room for it", func(ctx SpecContext) {
+		lab := bootLab(ctx, 2)
+		cs := clientAs(lab, pki.Admin)
+		for name, value := range map[string]int32{"spec-low": 10, "spec-high": 1000} {
+			pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
+			_, err := cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		onNode1 := func(p *corev1.Pod, class string) *corev1.Pod {
+			p.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "node-1"}
+			p.Spec.PriorityClassName = class
+			return withCPU(p, "800m")
+		}
+
+		By("two low-priority pods fill node-1's 2 cpus")
+		for _, n := range []string{"low-a", "low-b"} {
+			create(ctx, cs, onNode1(testPod(n), "spec-low"))
+			waitFor(ctx, cs, n, time.Minute, func(g Gomega, p *corev1.Pod) { g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning)) })
+		}
+		By("a third low-priority pod waits: it may not preempt its peers")
+		create(ctx, cs, onNode1(testPod("low-c"), "spec-low"))
+		waitFor(ctx, cs, "low-c", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Spec.NodeName).To(BeEmpty())
+			g.Expect(p.Status.Conditions).To(ContainElement(HaveField("Reason", "Unschedulable")))
+		})
+
+		By("a high-priority pod preempts exactly one of them and runs on node-1")
+		create(ctx, cs, onNode1(testPod("high"), "spec-high"))
+		high := waitFor(ctx, cs, "high", 2*time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Spec.NodeName).To(Equal("node-1"))
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
+		})
+		var victims []string
+		Eventually(func(g Gomega) {
+			victims = nil
+			evs, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "reason=Preempted"})
+			g.Expect(err).NotTo(HaveOccurred())
+			for _, e := range evs.Items {
+				g.Expect(e.Message).To(ContainSubstring("Preempted by pod " + string(high.UID) + " on node node-1"))
+				victims = append(victims, e.InvolvedObject.Name)
+			}
+			g.Expect(victims).To(HaveLen(1))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+		Expect(victims[0]).To(BeElementOf("low-a", "low-b"))
+		survivor := map[string]string{"low-a": "low-b", "low-b": "low-a"}[victims[0]]
+		live, err := cs.CoreV1().Pods("default").Get(ctx, survivor, metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(live.DeletionTimestamp).To(BeNil(), "only one pod is preempted")
+
+		By("the waiting low-priority pod did not take the freed room")
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "low-c", metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Spec.NodeName).To(BeEmpty())
+	}, SpecTimeout(5*time.Minute))
+
+	It("marks a preempted pod held by a finalizer with the DisruptionTarget condition", func(ctx SpecContext) {
+		lab := bootLab(ctx, 1)
+		cs := clientAs(lab, pki.Admin)
+		for name, value := range map[string]int32{"spec-low": 10, "spec-high": 1000} {
+			pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
+			_, err := cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		victim := withCPU(testPod("held"), "1500m")
+		victim.Spec.PriorityClassName = "spec-low"
+		victim.Finalizers = []string{"kinns.io/spec-hold"}
+		create(ctx, cs, victim)
+		waitFor(ctx, cs, "held", time.Minute, func(g Gomega, p *corev1.Pod) { g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning)) })
+		DeferCleanup(func(ctx context.Context) {
+			_, _ = cs.CoreV1().Pods("default").Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		})
+		preemptor := withCPU(testPod("urgent"), "1500m")
+		preemptor.Spec.PriorityClassName = "spec-high"
+		create(ctx, cs, preemptor)
+		waitFor(ctx, cs, "held", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.DeletionTimestamp).NotTo(BeNil())
+			g.Expect(p.Status.Conditions).To(ContainElement(And(
+				HaveField("Type", corev1.DisruptionTarget), HaveField("Status", corev1.ConditionTrue),
+				HaveField("Reason", "PreemptionByScheduler"))))
+		})
 	}, SpecTimeout(5*time.Minute))
 })
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -23,6 +24,11 @@ type clusterCache struct {
 	nodes   map[string]bool
 	pods    map[string]*v1.Pod   // bound and assumed pods, also on nodes not yet seen
 	assumed map[string]types.UID // key -> UID of the assumed pod
+	// nominations are pending pods waiting for the room their preemption
+	// makes on a node: key -> the pod with spec.nodeName set to that node.
+	// Decisions for pods of no higher priority count them on their node,
+	// so that a lower-priority pod does not take the room first.
+	nominations map[string]*v1.Pod
 }
 
 func newClusterCache() *clusterCache {
@@ -31,6 +37,8 @@ func newClusterCache() *clusterCache {
 		nodes:   map[string]bool{},
 		pods:    map[string]*v1.Pod{},
 		assumed: map[string]types.UID{},
+
+		nominations: map[string]*v1.Pod{},
 	}
 }
 
@@ -92,11 +100,16 @@ func (c *clusterCache) removePod(pod *v1.Pod) bool {
 }
 
 // schedule decides for pod and, when a node fits, assumes the pod there. It
-// returns the assumed copy (spec.nodeName set) to bind.
+// returns the assumed copy (spec.nodeName set) to bind. The pods nominated
+// to a node with a priority at least pod's hold their room there meanwhile.
 func (c *clusterCache) schedule(pod *v1.Pod, vols PodVolumes) (Decision, *v1.Pod, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	held := c.holdNominated(pod)
 	d, err := ScheduleWithVolumes(pod, c.snap, vols)
+	for _, n := range held {
+		c.snap.RemovePod(n)
+	}
 	if err != nil {
 		return d, nil, err
 	}
@@ -122,6 +135,71 @@ func (c *clusterCache) forget(pod *v1.Pod) {
 	delete(c.assumed, key)
 	delete(c.pods, key)
 	c.snap.RemovePod(pod)
+}
+
+// holdNominated adds to the snapshot the nominated pods that outrank or
+// equal pod (not pod itself), and returns them to be removed after.
+func (c *clusterCache) holdNominated(pod *v1.Pod) []*v1.Pod {
+	var held []*v1.Pod
+	key, prio := podKey(pod), podPriority(pod)
+	for k, n := range c.nominations {
+		if k == key || podPriority(n) < prio || !c.nodes[n.Spec.NodeName] {
+			continue
+		}
+		if _, placed := c.pods[k]; placed {
+			continue
+		}
+		if c.snap.AddPod(n) == nil {
+			held = append(held, n)
+		}
+	}
+	return held
+}
+
+// preempt finds what preempting would give pod (see Preempt). A pod whose
+// nominated node still has lower-priority pods on their way out waits for
+// them instead of preempting again, as kube-scheduler's
+// podEligibleToPreemptOthers says.
+func (c *clusterCache) preempt(pod *v1.Pod, fit *FitError, pdbs []*policyv1.PodDisruptionBudget) (Preemption, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	node := pod.Status.NominatedNodeName
+	if n := c.nominations[podKey(pod)]; n != nil {
+		node = n.Spec.NodeName
+	}
+	if node != "" {
+		for _, p := range c.snap.PodsOn(node) {
+			if p.DeletionTimestamp != nil && podPriority(p) < podPriority(pod) {
+				return Preemption{}, false
+			}
+		}
+	}
+	return Preempt(pod, c.snap, fit, pdbs)
+}
+
+// nominate records that pod waits for room on node.
+func (c *clusterCache) nominate(pod *v1.Pod, node string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := pod.DeepCopy()
+	n.Spec.NodeName = node
+	c.nominations[podKey(pod)] = n
+}
+
+// nominated records the nomination a pending pod's status shows.
+func (c *clusterCache) nominated(pod *v1.Pod) {
+	if pod.Status.NominatedNodeName == "" {
+		return
+	}
+	c.nominate(pod, pod.Status.NominatedNodeName)
+}
+
+// denominate forgets the nomination of the pod with key: it is bound, gone
+// or no longer ours.
+func (c *clusterCache) denominate(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nominations, key)
 }
 
 func (c *clusterCache) setNamespaces(namespaces []*v1.Namespace) {

@@ -70,6 +70,24 @@
 //     anti-affinity, and the required anti-affinity of bound pods, over
 //     any topology key (kubernetes.io/hostname in practice).
 //
+// # Priority and preemption
+//
+// Pending pods are taken highest spec.priority first (the API server sets
+// it from the pod's PriorityClass), in arrival order among equals, as
+// kube-scheduler's PrioritySort. A pod that fits nowhere may preempt, as
+// kube-scheduler's DefaultPreemption (Preempt is the pure decision): on
+// the nodes rejected for resources, host ports or pod anti-affinity, it
+// looks for the fewest, least important pods of lower priority whose
+// eviction lets it fit, weighing PodDisruptionBudgets, and picks the node
+// with the fewest budget violations, then the lowest victim priorities,
+// then the fewest victims. Each victim gets the DisruptionTarget condition
+// (reason PreemptionByScheduler) and a Preempted event, then is deleted
+// with its grace period; the pod's status.nominatedNodeName names the node.
+// Until the pod is bound there, decisions for pods of no higher priority
+// count it on that node, so they do not take the room it waits for. A pod
+// with preemptionPolicy Never, or whose earlier victims are still
+// terminating, does not preempt.
+//
 // # Scores
 //
 // Each feasible node gets six scores in 0..100, summed with the weights

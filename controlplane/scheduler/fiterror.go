@@ -15,7 +15,7 @@ import (
 //
 // so it can go as is into the PodScheduled condition and the
 // FailedScheduling event. kube-scheduler appends what preemption found;
-// kinns does not preempt, so that part is absent.
+// kinns' message leaves that part out (see Preempt for what it does).
 type FitError struct {
 	// Pod is the pod's namespace/name.
 	Pod string

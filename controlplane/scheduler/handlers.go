@@ -76,21 +76,26 @@ func (s *scheduler) podChanged(old, p *v1.Pod) {
 	switch {
 	case p.Spec.NodeName != "":
 		s.queue.Delete(key)
+		s.cache.denominate(key)
 		s.cache.setPod(p)
 		if ev := boundPodEvent(old, p); ev != 0 {
 			s.queue.Moved(ev)
 		}
 	case !s.pending(p):
 		s.queue.Delete(key)
+		s.cache.denominate(key)
 	case old != nil && podSpecChanged(old, p):
-		s.queue.Updated(key)
+		s.cache.nominated(p)
+		s.queue.Updated(key, podPriority(p))
 	default:
-		s.queue.Add(key)
+		s.cache.nominated(p)
+		s.queue.Add(key, podPriority(p))
 	}
 }
 
 func (s *scheduler) podDeleted(p *v1.Pod) {
 	s.queue.Delete(podKey(p))
+	s.cache.denominate(podKey(p))
 	if s.cache.removePod(p) {
 		s.queue.Moved(eventPodFreed)
 	}

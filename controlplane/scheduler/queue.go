@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -72,7 +73,8 @@ type queued struct {
 	readyAt  time.Time // placeBackoff: when it becomes active
 	parkedAt time.Time // placeParked: since when
 	wakeOn   clusterEvent
-	dirty    bool // the pod's spec changed while in flight
+	dirty    bool  // the pod's spec changed while in flight
+	priority int32 // the pod's; higher pops first
 }
 
 // ticket is what Pop hands out with a key: the event counters at that
@@ -107,12 +109,13 @@ func newPodQueue(initial, maxDelay time.Duration, now func() time.Time) *podQueu
 	}
 }
 
-// Add queues a new pending pod; a pod already known stays where it is.
-func (q *podQueue) Add(key string) {
+// Add queues a new pending pod of that priority; a pod already known stays
+// where it is.
+func (q *podQueue) Add(key string, priority int32) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.pods[key] == nil {
-		q.pods[key] = &queued{}
+		q.pods[key] = &queued{priority: priority}
 		q.activate(key, q.pods[key])
 	}
 }
@@ -120,13 +123,16 @@ func (q *podQueue) Add(key string) {
 // Updated tells that the pod's spec or labels changed: a parked pod is
 // retried (after its backoff), one in flight is retried if it ends up
 // parked.
-func (q *podQueue) Updated(key string) {
+func (q *podQueue) Updated(key string, priority int32) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	st := q.pods[key]
+	if st != nil {
+		st.priority = priority
+	}
 	switch {
 	case st == nil:
-		q.pods[key] = &queued{}
+		q.pods[key] = &queued{priority: priority}
 		q.activate(key, q.pods[key])
 	case st.where == placeParked:
 		q.retry(key, st)
@@ -175,21 +181,34 @@ func (q *podQueue) sleep(ctx context.Context, wait time.Duration) bool {
 	return true
 }
 
-// tryPop pops an active key, or tells how long until a backoff expires
-// (0: nothing in backoff).
+// tryPop pops the active key of highest priority, the first queued among
+// equals (kube-scheduler's PrioritySort), or tells how long until a
+// backoff expires (0: nothing in backoff).
 func (q *podQueue) tryPop() (string, ticket, time.Duration, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.now()
 	q.promote(now)
-	for len(q.active) > 0 {
-		key := q.active[0]
-		q.active[0] = ""
-		q.active = q.active[1:]
-		if st := q.pods[key]; st != nil && st.where == placeActive {
-			st.where, st.dirty = placeInFlight, false
-			return key, q.seq, 0, true
+	best := -1
+	live := q.active[:0] // stale keys are dropped on the way
+	for _, key := range q.active {
+		st := q.pods[key]
+		if st == nil || st.where != placeActive {
+			continue
 		}
+		live = append(live, key)
+		if best < 0 || st.priority > q.pods[live[best]].priority {
+			best = len(live) - 1
+		}
+	}
+	clear(q.active[len(live):])
+	q.active = live
+	if best >= 0 {
+		key := q.active[best]
+		q.active = slices.Delete(q.active, best, best+1)
+		st := q.pods[key]
+		st.where, st.dirty = placeInFlight, false
+		return key, q.seq, 0, true
 	}
 	if q.nextReady.IsZero() {
 		return "", ticket{}, 0, false

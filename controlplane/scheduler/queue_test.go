@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -20,15 +21,15 @@ func pop(q *podQueue) (string, ticket, time.Duration) {
 
 func TestQueueFIFOAndDedup(t *testing.T) {
 	q, _ := fakeQueue()
-	q.Add("a")
-	q.Add("b")
-	q.Add("a")
+	q.Add("a", 0)
+	q.Add("b", 0)
+	q.Add("a", 0)
 	for _, want := range []string{"a", "b", ""} {
 		if got, _, _ := pop(q); got != want {
 			t.Fatalf("pop = %q, want %q", got, want)
 		}
 	}
-	q.Add("a") // in flight: stays there
+	q.Add("a", 0) // in flight: stays there
 	if got, _, _ := pop(q); got != "" {
 		t.Fatalf("a popped twice: %q", got)
 	}
@@ -36,7 +37,7 @@ func TestQueueFIFOAndDedup(t *testing.T) {
 
 func TestQueueParksUntilRelevantEvent(t *testing.T) {
 	q, now := fakeQueue()
-	q.Add("a")
+	q.Add("a", 0)
 	key, tk, _ := pop(q)
 	q.Unschedulable(key, tk, eventNode|eventPodFreed)
 	q.Moved(eventPodAssigned)
@@ -52,7 +53,7 @@ func TestQueueParksUntilRelevantEvent(t *testing.T) {
 
 func TestQueueBackoffAfterEvent(t *testing.T) {
 	q, now := fakeQueue()
-	q.Add("a")
+	q.Add("a", 0)
 	for attempt, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second} {
 		key, tk, _ := pop(q)
 		if key != "a" {
@@ -71,7 +72,7 @@ func TestQueueBackoffAfterEvent(t *testing.T) {
 // An event during the attempt is not lost: the pod is retried, not parked.
 func TestQueueEventDuringAttempt(t *testing.T) {
 	q, now := fakeQueue()
-	q.Add("a")
+	q.Add("a", 0)
 	key, tk, _ := pop(q)
 	q.Moved(eventNode) // the attempt did not see this node
 	q.Unschedulable(key, tk, eventNode)
@@ -83,9 +84,9 @@ func TestQueueEventDuringAttempt(t *testing.T) {
 
 func TestQueueUpdatedPod(t *testing.T) {
 	q, now := fakeQueue()
-	q.Add("a")
+	q.Add("a", 0)
 	key, tk, _ := pop(q)
-	q.Updated("a") // while in flight
+	q.Updated("a", 0) // while in flight
 	q.Unschedulable(key, tk, eventNode)
 	*now = now.Add(time.Second)
 	key, tk, _ = pop(q)
@@ -98,7 +99,7 @@ func TestQueueUpdatedPod(t *testing.T) {
 	if got, _, _ := pop(q); got != "" {
 		t.Fatalf("a pod parked for its own fault woke on a cluster event: %q", got)
 	}
-	q.Updated("a")
+	q.Updated("a", 0)
 	if got, _, _ := pop(q); got != "a" {
 		t.Fatalf("parked pod updated: pop = %q, want a", got)
 	}
@@ -107,7 +108,7 @@ func TestQueueUpdatedPod(t *testing.T) {
 func TestQueueFlush(t *testing.T) {
 	q, now := fakeQueue()
 	park := func(k string) {
-		q.Add(k)
+		q.Add(k, 0)
 		key, tk, _ := pop(q)
 		q.Unschedulable(key, tk, eventNode)
 	}
@@ -129,15 +130,15 @@ func TestQueueFlush(t *testing.T) {
 
 func TestQueueDeleteAndAssumed(t *testing.T) {
 	q, now := fakeQueue()
-	q.Add("gone")
-	q.Add("bound")
+	q.Add("gone", 0)
+	q.Add("bound", 0)
 	q.Delete("gone")
 	key, _, _ := pop(q)
 	if key != "bound" {
 		t.Fatalf("pop = %q, want bound", key)
 	}
 	q.Assumed(key)
-	q.Add(key)
+	q.Add(key, 0)
 	q.Moved(eventNode)
 	if got, _, _ := pop(q); got != "" {
 		t.Fatalf("an assumed pod was popped again: %q", got)
@@ -164,5 +165,22 @@ func TestQueuePopWaitsForBackoffAndContext(t *testing.T) {
 	defer cancel()
 	if _, _, ok := q.Pop(ctx); ok {
 		t.Error("Pop on an empty queue returned a key")
+	}
+}
+
+// The active pod of highest priority pops first; equals keep their order.
+func TestQueuePriority(t *testing.T) {
+	q, _ := fakeQueue()
+	q.Add("low", 1)
+	q.Add("first", 5)
+	q.Add("high", 100)
+	q.Add("second", 5)
+	var got []string
+	for range 4 {
+		key, _, _ := pop(q)
+		got = append(got, key)
+	}
+	if want := []string{"high", "first", "second", "low"}; !slices.Equal(got, want) {
+		t.Errorf("popped %v, want %v", got, want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -111,6 +112,7 @@ type scheduler struct {
 	factory  informers.SharedInformerFactory
 	pods     corelisters.PodLister
 	nsLister corelisters.NamespaceLister
+	pdbs     policylisters.PodDisruptionBudgetLister
 	// volumeListers read the claims, volumes and classes of pending pods.
 	volumeListers Listers
 	cache         *clusterCache
@@ -209,6 +211,8 @@ func (s *scheduler) watch() ([]cache.InformerSynced, error) {
 	namespaces := s.factory.Core().V1().Namespaces()
 	s.pods = corelisters.NewPodLister(pods.GetIndexer())
 	s.nsLister = namespaces.Lister()
+	budgets := s.factory.Policy().V1().PodDisruptionBudgets()
+	s.pdbs = budgets.Lister()
 	claims, volumes, classes := s.factory.Core().V1().PersistentVolumeClaims(), s.factory.Core().V1().PersistentVolumes(), s.factory.Storage().V1().StorageClasses()
 	s.volumeListers = Listers{Claims: claims.Lister(), Volumes: volumes.Lister(), Classes: classes.Lister()}
 	var regs []cache.InformerSynced
@@ -222,6 +226,7 @@ func (s *scheduler) watch() ([]cache.InformerSynced, error) {
 		{claims.Informer(), s.volumeHandler()},
 		{volumes.Informer(), s.volumeHandler()},
 		{classes.Informer(), s.volumeHandler()},
+		{budgets.Informer(), cache.ResourceEventHandlerFuncs{}}, // read by preemption
 	} {
 		reg, err := h.informer.AddEventHandler(h.handler)
 		if err != nil {

@@ -337,7 +337,7 @@ func TestSchedulerDropsPodDeletedWhileQueued(t *testing.T) {
 	eventually(t, 5*time.Second, "gone left the queue", func() bool { return len(tc.sched.queue.Len()) == 0 })
 
 	// The loop popped it before the deletion was seen: the lister decides.
-	tc.sched.queue.Add("default/gone")
+	tc.sched.queue.Add("default/gone", 0)
 	key, tk, _ := tc.sched.queue.Pop(ctx)
 	tc.sched.scheduleOne(ctx, key, tk)
 	tc.sched.wg.Wait()
