@@ -396,7 +396,8 @@ var _ = Describe("Ephemeral containers", Kubelet, func() {
 		Expect(out).To(Equal("debugged"))
 		out, err = execInContainer(ctx, lab, cs, "debugged", "debugger", "/testapp", "cat", "/proc/1/cmdline")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(Equal("/testapp\x00"), "PID 1 is the target's process")
+		// The image's default command; the debugger's own is "serve --http-port 8081 …".
+		Expect(out).To(Equal("/testapp\x00serve\x00"), "PID 1 is the target's process")
 
 		By("its logs")
 		Eventually(func(g Gomega) {
