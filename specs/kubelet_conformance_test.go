@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -359,6 +360,72 @@ var _ = Describe("Kubelet behaviours of the conformance suite", Kubelet, Ordered
 		Expect(err).NotTo(HaveOccurred())
 		Expect(execIn(ctx, lab, cs, "subpath", "/testapp", "cat", "/subpath_mount/test.log")).To(Equal("x"))
 	}, SpecTimeout(2*time.Minute))
+})
+
+// An ephemeral container added through pods/ephemeralcontainers, as
+// client-go's UpdateEphemeralContainers and `kubectl debug` add it.
+var _ = Describe("Ephemeral containers", Kubelet, func() {
+	It("runs one in an existing pod, in its network and its target's processes, reachable by exec and logs, adopted by a restarted kubelet and stopped with the pod", func(ctx SpecContext) {
+		lab := bootLab(ctx, 1)
+		cs := clientAs(lab, pki.Admin)
+		create(ctx, cs, testPod("debugged"))
+		p := waitFor(ctx, cs, "debugged", time.Minute, beReady)
+
+		By("adding an ephemeral container that shares the app's processes")
+		p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{
+			EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+				Name: "debugger", Image: testImage, Args: []string{"serve", "--http-port", "8081", "--echo-port", "9001"},
+			},
+			TargetContainerName: "app",
+		})
+		_, err := cs.CoreV1().Pods("default").UpdateEphemeralContainers(ctx, "debugged", p, metav1.UpdateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		p = waitFor(ctx, cs, "debugged", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.EphemeralContainerStatuses).To(HaveLen(1))
+			g.Expect(p.Status.EphemeralContainerStatuses[0].State.Running).NotTo(BeNil(), "%+v", p.Status.EphemeralContainerStatuses[0])
+		})
+		ec := p.Status.EphemeralContainerStatuses[0]
+		Expect(ec.ContainerID).To(HavePrefix("containerd://"))
+		Expect(ec.ImageID).NotTo(BeEmpty())
+		Expect(ec.Ready).To(BeFalse())
+		Expect(podReady(p)).To(BeTrue(), "an ephemeral container does not count for Ready")
+
+		By("exec reaches it: the pod's network, the app's process as PID 1")
+		out, err := execInContainer(ctx, lab, cs, "debugged", "debugger", "/testapp", "get", "http://127.0.0.1:8080/hostname")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(Equal("debugged"))
+		out, err = execInContainer(ctx, lab, cs, "debugged", "debugger", "/testapp", "cat", "/proc/1/cmdline")
+		Expect(err).NotTo(HaveOccurred())
+		// The image's default command; the debugger's own is "serve --http-port 8081 …".
+		Expect(out).To(Equal("/testapp\x00serve\x00"), "PID 1 is the target's process")
+
+		By("its logs")
+		Eventually(func(g Gomega) {
+			b, err := cs.CoreV1().Pods("default").GetLogs("debugged", &corev1.PodLogOptions{Container: "debugger"}).DoRaw(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(string(b)).To(ContainSubstring("8081"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+
+		By("a restarted kubelet adopts it, without starting it again")
+		kubelet := harness.KubeletComponent("node-1")
+		Expect(lab.KillComponent(ctx, kubelet)).To(Succeed())
+		Expect(lab.StartComponent(ctx, kubelet)).To(Succeed())
+		Consistently(func(g Gomega) {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, "debugged", metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Status.EphemeralContainerStatuses).To(HaveLen(1))
+			got := p.Status.EphemeralContainerStatuses[0]
+			g.Expect(got.ContainerID).To(Equal(ec.ContainerID))
+			g.Expect(got.State.Running).NotTo(BeNil())
+		}).WithContext(ctx).WithTimeout(5 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
+
+		By("deleting the pod stops it")
+		Expect(cs.CoreV1().Pods("default").Delete(ctx, "debugged", metav1.DeleteOptions{})).To(Succeed())
+		Eventually(func(g Gomega) {
+			_, err := cs.CoreV1().Pods("default").Get(ctx, "debugged", metav1.GetOptions{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "pod still there: %v", err)
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+	}, SpecTimeout(4*time.Minute))
 })
 
 // watchInit polls a pod with init containers until done, failing at once if

@@ -24,6 +24,7 @@ const (
 
 	LabelAttempt    = "kinns.io/restart-count"
 	LabelInit       = "kinns.io/init-container"
+	LabelEphemeral  = "kinns.io/ephemeral-container"
 	LabelImage      = "kinns.io/image"
 	LabelImageID    = "kinns.io/image-id"
 	LabelLogPath    = "kinns.io/log-path"
@@ -72,6 +73,9 @@ type Container struct {
 	Pod  PodRef
 	Name string
 	Init bool
+	// Ephemeral: one of the pod's ephemeral containers (kubectl debug),
+	// run once and never restarted.
+	Ephemeral bool
 	// Attempt is the restart count of this run: 0 for the first.
 	Attempt int
 	// Image is the reference the pod asked for, normalized; ImageID is
@@ -118,11 +122,12 @@ type Resources struct {
 
 // Spec is what Start needs to run one attempt of one container.
 type Spec struct {
-	Pod     PodRef
-	Name    string
-	Init    bool
-	Attempt int
-	Image   Image
+	Pod       PodRef
+	Name      string
+	Init      bool
+	Ephemeral bool
+	Attempt   int
+	Image     Image
 	// Command and Args have Kubernetes' meaning: a Command replaces the image's
 	// entrypoint and drops its cmd; Args alone replace its cmd.
 	Command, Args []string
@@ -132,6 +137,10 @@ type Spec struct {
 	Hostname   string
 	// NetnsPath is the pod's network namespace file; the container joins it.
 	NetnsPath string
+	// SharePIDWith, when set, is the ID of a running run whose process
+	// namespace the container joins (an ephemeral container's
+	// targetContainerName); empty: a namespace of its own.
+	SharePIDWith string
 	// CgroupPath is the container's cgroup ("/kinns/lab/node-1/pod<uid>/<id>").
 	CgroupPath string
 	Resources  Resources

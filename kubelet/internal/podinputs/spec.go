@@ -15,6 +15,9 @@ type Run struct {
 	Container *v1.Container
 	// Init: Container is one of the pod's init containers.
 	Init bool
+	// Ephemeral: Container is one of the pod's ephemeral containers (as
+	// upstream, its EphemeralContainerCommon seen as a Container).
+	Ephemeral bool
 	// Attempt is the run's restart count.
 	Attempt int
 	Image   runtime.Image
@@ -59,7 +62,7 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 		hostname = in.cfg.NodeName
 	}
 	s := runtime.Spec{
-		Pod: ref, Name: c.Name, Init: r.Init, Attempt: r.Attempt, Image: r.Image,
+		Pod: ref, Name: c.Name, Init: r.Init, Ephemeral: r.Ephemeral, Attempt: r.Attempt, Image: r.Image,
 		Command:    expandAll(c.Command, env),
 		Args:       expandAll(c.Args, env),
 		Env:        env,

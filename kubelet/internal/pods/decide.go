@@ -79,13 +79,14 @@ const (
 
 // action is one thing a sync does to a container.
 type action struct {
-	kind    actionKind
-	name    string
-	init    bool
-	attempt int      // start: the attempt to run
-	id      string   // kill: the run to stop
-	reason  string   // kill: why
-	then    killKind // kill: what follows
+	kind      actionKind
+	name      string
+	init      bool
+	ephemeral bool
+	attempt   int      // start: the attempt to run
+	id        string   // kill: the run to stop
+	reason    string   // kill: why
+	then      killKind // kill: what follows
 }
 
 // plan is what a sync must do to move a pod towards its spec.
@@ -117,8 +118,9 @@ type decideInput struct {
 
 // decide is the kubelet's pod logic as a pure function: which containers to
 // start (init containers one at a time and in order, then every app
-// container), which to kill (failed liveness or startup probes), and which
-// wait for a backoff to end.
+// container; ephemeral containers once each, initialized or not), which to
+// kill (failed liveness or startup probes), and which wait for a backoff to
+// end.
 func decide(in decideInput) plan {
 	p := plan{backoff: map[string]string{}}
 	if left, ok := deadlineLeft(in.pod, in.now); ok && left <= 0 {
@@ -135,6 +137,7 @@ func decide(in decideInput) plan {
 		p.killAll(in, "init container failed")
 		return p
 	}
+	p.ephemeralContainers(in)
 	if !initialized {
 		return p
 	}
@@ -197,12 +200,28 @@ func (p *plan) initContainers(in decideInput) (initialized, failed bool) {
 	return true, false
 }
 
+// ephemeralContainers starts the ephemeral containers that never ran. As
+// upstream, they need not wait for the init containers (a debugger may be
+// what finds why one fails), and they are never restarted: a run that
+// ended stays ended, only an interrupted start is made again.
+func (p *plan) ephemeralContainers(in decideInput) {
+	for _, ec := range in.pod.Spec.EphemeralContainers {
+		last := in.runs.latest(ec.Name)
+		switch {
+		case last == nil:
+			p.actions = append(p.actions, action{kind: actStart, name: ec.Name, ephemeral: true})
+		case last.State == runtime.StateCreated:
+			p.actions = append(p.actions, action{kind: actStart, name: ec.Name, ephemeral: true, attempt: last.Attempt})
+		}
+	}
+}
+
 // container decides for one container: start it, or wait for its backoff.
 func (p *plan) container(in decideInput, c v1.Container, init bool) {
 	last := in.runs.latest(c.Name)
 	switch {
 	case last == nil:
-		p.start(c.Name, init, firstAttempt(in.pod, c.Name, init))
+		p.start(c.Name, init, firstAttempt(in.pod, c.Name))
 	case last.State == runtime.StateCreated:
 		p.start(c.Name, init, last.Attempt) // an interrupted start: again
 	case last.State == runtime.StateExited && p.restarts(in, c, init, last):
@@ -289,8 +308,8 @@ func (p *plan) wakeIn(d time.Duration) {
 // firstAttempt numbers a container's run when the runtime has none: one
 // after what the API last showed, if it ever ran (its runs were lost with a
 // node's containerd state), else 0.
-func firstAttempt(pod *v1.Pod, name string, init bool) int {
-	if st := findStatus(pod.Status, name, init); st != nil && st.ContainerID != "" {
+func firstAttempt(pod *v1.Pod, name string) int {
+	if st := findStatus(pod.Status, name); st != nil && st.ContainerID != "" {
 		return int(st.RestartCount) + 1
 	}
 	return 0
@@ -304,14 +323,15 @@ func backoffKey(pod *v1.Pod, name string) string {
 	return string(pod.UID) + "/" + name
 }
 
-func findStatus(st v1.PodStatus, name string, init bool) *v1.ContainerStatus {
-	list := st.ContainerStatuses
-	if init {
-		list = st.InitContainerStatuses
-	}
-	for i := range list {
-		if list[i].Name == name {
-			return &list[i]
+// findStatus is the status of the container called name, in whichever of
+// the pod's lists it is: the API keeps names unique across init, app and
+// ephemeral containers.
+func findStatus(st v1.PodStatus, name string) *v1.ContainerStatus {
+	for _, list := range [][]v1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses, st.EphemeralContainerStatuses} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
 		}
 	}
 	return nil

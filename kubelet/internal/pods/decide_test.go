@@ -189,3 +189,70 @@ func TestAnyRunning(t *testing.T) {
 		}
 	}
 }
+
+func TestDecideEphemeral(t *testing.T) {
+	never := v1.RestartPolicyNever
+	debug := func(p *v1.Pod) {
+		p.Spec.EphemeralContainers = []v1.EphemeralContainer{{EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: "dbg"}}}
+	}
+	withInit := func(p *v1.Pod) {
+		debug(p)
+		p.Spec.InitContainers = []v1.Container{{Name: "i1"}}
+	}
+	for _, tc := range []struct {
+		name string
+		mut  func(*v1.Pod)
+		runs []runtime.Container
+		want string
+		done bool
+	}{
+		{name: "added to a running pod: started", mut: debug,
+			runs: []runtime.Container{mkRun("app", 0, "running")}, want: "start dbg/0"},
+		{name: "running: nothing", mut: debug,
+			runs: []runtime.Container{mkRun("app", 0, "running"), mkRun("dbg", 0, "running")}},
+		{name: "ended with 0: never restarted", mut: debug,
+			runs: []runtime.Container{mkRun("app", 0, "running"), mkRun("dbg", 0, "exit:0")}},
+		{name: "failed: never restarted, even under Always", mut: debug,
+			runs: []runtime.Container{mkRun("app", 0, "running"), mkRun("dbg", 0, "exit:1")}},
+		{name: "interrupted start is redone", mut: debug,
+			runs: []runtime.Container{mkRun("app", 0, "running"), mkRun("dbg", 0, "created")}, want: "start dbg/0"},
+		{name: "does not wait for the init containers", mut: withInit,
+			runs: []runtime.Container{mkRun("i1", 0, "running")}, want: "start dbg/0"},
+		{name: "beside a failing init container", mut: withInit,
+			runs: []runtime.Container{mkRun("i1", 0, "exit:1")}, want: "start dbg/0 start i1/1"},
+		{name: "does not keep a finished pod alive", mut: func(p *v1.Pod) { debug(p); p.Spec.RestartPolicy = never },
+			runs: []runtime.Container{mkRun("app", 0, "exit:0"), mkRun("dbg", 0, "running")}, want: "kill dbg-0", done: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := testPod("p", tc.mut)
+			p := decide(decideInput{pod: pod, runs: groupRuns(tc.runs), backoff: newRestartBackoff(time.Second, time.Second, 0), now: t0})
+			if got := describe(p); got != tc.want || p.done != tc.done {
+				t.Errorf("plan %q done=%v, want %q done=%v", got, p.done, tc.want, tc.done)
+			}
+			for _, a := range p.actions {
+				if a.kind == actStart && a.ephemeral != (a.name == "dbg") {
+					t.Errorf("start %s: ephemeral=%v", a.name, a.ephemeral)
+				}
+			}
+		})
+	}
+}
+
+func TestTargetRun(t *testing.T) {
+	pod := testPod("p", func(p *v1.Pod) {
+		p.Spec.EphemeralContainers = []v1.EphemeralContainer{
+			{EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: "alone"}},
+			{EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: "dbg"}, TargetContainerName: "app"},
+		}
+	})
+	running := groupRuns([]runtime.Container{mkRun("app", 1, "running"), mkRun("app", 0, "exit:1")})
+	if id, err := targetRun(pod, "dbg", running); id != "app-1" || err != nil {
+		t.Errorf("target of dbg: %q, %v", id, err)
+	}
+	if id, err := targetRun(pod, "alone", running); id != "" || err != nil {
+		t.Errorf("no target: %q, %v", id, err)
+	}
+	if _, err := targetRun(pod, "dbg", groupRuns([]runtime.Container{mkRun("app", 0, "exit:1")})); err == nil {
+		t.Error("a target that does not run: no error")
+	}
+}

@@ -5,7 +5,9 @@
 //
 //   - sync.go: a live pod gets its sandbox (sandbox.go), then init
 //     containers one at a time, then every container (start.go: image,
-//     spec from package podinputs, runtime); a deleted pod is stopped with
+//     spec from package podinputs, runtime); ephemeral containers once each,
+//     never restarted (in their target's process namespace, if named); a
+//     deleted pod is stopped with
 //     its grace period, its final status reported, its network freed and
 //     the final delete made (grace 0, UID precondition); a finished pod is
 //     stopped and freed; a pod the API no longer has is removed with its

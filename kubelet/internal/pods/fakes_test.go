@@ -68,7 +68,7 @@ func (f *fakeRuntime) Start(_ context.Context, s runtime.Spec) (runtime.Containe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := runtime.Container{
-		ID: s.ID(), Pod: s.Pod, Name: s.Name, Init: s.Init, Attempt: s.Attempt,
+		ID: s.ID(), Pod: s.Pod, Name: s.Name, Init: s.Init, Ephemeral: s.Ephemeral, Attempt: s.Attempt,
 		Image: s.Image.Ref, ImageID: s.Image.ID, State: runtime.StateRunning,
 		StartedAt: time.Now(), LogPath: s.LogPath,
 	}

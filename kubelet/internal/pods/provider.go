@@ -33,8 +33,7 @@ func (k *Manager) LogPath(namespace, pod, container string, previous bool) (stri
 	if err != nil {
 		return "", err
 	}
-	c, init := findContainer(p, container)
-	if c == nil {
+	if findContainer(p, container) == nil {
 		return "", fmt.Errorf("container %q in pod %s/%s: %w", container, namespace, pod, ErrNotFound)
 	}
 	cs, err := k.rt.List(context.Background(), string(p.UID))
@@ -46,8 +45,8 @@ func (k *Manager) LogPath(namespace, pod, container string, previous bool) (stri
 	switch {
 	case len(list) > 0:
 		attempt = list[0].Attempt
-	case findStatus(p.Status, container, init) != nil:
-		attempt = int(findStatus(p.Status, container, init).RestartCount)
+	case findStatus(p.Status, container) != nil:
+		attempt = int(findStatus(p.Status, container).RestartCount)
 	}
 	if previous {
 		attempt--
@@ -175,9 +174,14 @@ func (k *Manager) existingWorker(p *v1.Pod) *podWorker {
 	return k.workers[p.UID]
 }
 
-func findContainer(p *v1.Pod, name string) (*v1.Container, bool) {
+// findContainer is the pod's container called name: an app, init or
+// ephemeral one.
+func findContainer(p *v1.Pod, name string) *v1.Container {
 	if c := containerByName(p, name, false); c != nil {
-		return c, false
+		return c
 	}
-	return containerByName(p, name, true), true
+	if c := containerByName(p, name, true); c != nil {
+		return c
+	}
+	return ephemeralByName(p, name)
 }

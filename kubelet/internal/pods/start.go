@@ -24,6 +24,9 @@ const (
 // returns how long until that retry.
 func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs, a action) time.Duration {
 	c := containerByName(pod, a.name, a.init)
+	if a.ephemeral {
+		c = ephemeralByName(pod, a.name)
+	}
 	if c == nil {
 		return 0
 	}
@@ -43,8 +46,11 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	delete(w.pullFailed, c.Name)
 	w.at("start " + c.Name + ": environment and volumes")
 	specCtx, cancel := context.WithTimeout(ctx, apiTimeout)
-	spec, err := w.k.inputs.ContainerSpec(specCtx, pod, sb.Sandbox, podinputs.Run{Container: c, Init: a.init, Attempt: a.attempt, Image: img})
+	spec, err := w.k.inputs.ContainerSpec(specCtx, pod, sb.Sandbox, podinputs.Run{Container: c, Init: a.init, Ephemeral: a.ephemeral, Attempt: a.attempt, Image: img})
 	cancel()
+	if err == nil && a.ephemeral {
+		spec.SharePIDWith, err = targetRun(pod, a.name, rs)
+	}
 	var mountErr *podinputs.MountError
 	if errors.As(err, &mountErr) {
 		return w.waitMount(pod, c, mountErr)
@@ -148,6 +154,33 @@ func imageReason(err error) string {
 		return ie.Reason
 	}
 	return "ErrImagePull"
+}
+
+// ephemeralByName is the pod's ephemeral container called name, seen as a
+// Container (the fields it may not set are empty), or nil.
+func ephemeralByName(pod *v1.Pod, name string) *v1.Container {
+	for i := range pod.Spec.EphemeralContainers {
+		if ec := &pod.Spec.EphemeralContainers[i]; ec.Name == name {
+			c := v1.Container(ec.EphemeralContainerCommon)
+			return &c
+		}
+	}
+	return nil
+}
+
+// targetRun is the running run whose process namespace the ephemeral
+// container name joins (its targetContainerName); "" without a target.
+func targetRun(pod *v1.Pod, name string, rs runs) (string, error) {
+	for _, ec := range pod.Spec.EphemeralContainers {
+		if ec.Name != name || ec.TargetContainerName == "" {
+			continue
+		}
+		if last := rs.latest(ec.TargetContainerName); last != nil && last.State == runtime.StateRunning {
+			return last.ID, nil
+		}
+		return "", fmt.Errorf("target container %q is not running", ec.TargetContainerName)
+	}
+	return "", nil
 }
 
 func containerByName(pod *v1.Pod, name string, init bool) *v1.Container {

@@ -75,6 +75,7 @@ func podStatus(in statusInput) v1.PodStatus {
 	for _, c := range in.pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(in, c, false))
 	}
+	st.EphemeralContainerStatuses = ephemeralStatuses(in)
 	st.Phase = podPhase(in.pod, st, in.final, in.restarting)
 	if in.deadlineExceeded {
 		st.Phase, st.Reason, st.Message = v1.PodFailed, deadlineReason, deadlineMessage
@@ -88,7 +89,7 @@ func containerStatus(in statusInput, c v1.Container, init bool) v1.ContainerStat
 	w, isWaiting := in.waiting[c.Name]
 	list := in.runs[c.Name]
 	if len(list) == 0 {
-		if old := findStatus(in.pod.Status, c.Name, init); old != nil {
+		if old := findStatus(in.pod.Status, c.Name); old != nil {
 			cs.RestartCount, cs.LastTerminationState = old.RestartCount, old.LastTerminationState
 			if t := old.State.Terminated; t != nil && in.final {
 				cs.State.Terminated = t // ended before the kubelet lost track of it
@@ -129,6 +130,19 @@ func containerStatus(in statusInput, c v1.Container, init bool) v1.ContainerStat
 		cs.State.Waiting = &v1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}
 	}
 	return cs
+}
+
+// ephemeralStatuses are the ephemeral containers' statuses, built as the
+// app containers' but, as upstream, never ready and with no started field:
+// they have no probes and count for neither the phase nor the conditions.
+func ephemeralStatuses(in statusInput) []v1.ContainerStatus {
+	var out []v1.ContainerStatus
+	for _, ec := range in.pod.Spec.EphemeralContainers {
+		cs := containerStatus(in, v1.Container(ec.EphemeralContainerCommon), false)
+		cs.Ready, cs.Started = false, nil
+		out = append(out, cs)
+	}
+	return out
 }
 
 // defaultWaitingReason is upstream's reason for a container that has not run

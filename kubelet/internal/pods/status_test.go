@@ -240,3 +240,39 @@ func TestStatusPatchFromStaleInformer(t *testing.T) {
 		t.Error("the patched pod of another UID was used as base")
 	}
 }
+
+func TestEphemeralContainerStatuses(t *testing.T) {
+	pod := testPod("p", func(p *v1.Pod) {
+		for _, name := range []string{"dbg", "done", "new"} {
+			p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers,
+				v1.EphemeralContainer{EphemeralContainerCommon: v1.EphemeralContainerCommon{Name: name, Image: "busybox"}})
+		}
+	})
+	dbg := mkRun("dbg", 0, "running")
+	dbg.ImageID = "docker.io/library/busybox@sha256:1"
+	rs := groupRuns([]runtime.Container{mkRun("app", 0, "running"), dbg, mkRun("done", 0, "exit:1")})
+	st := podStatus(statusInput{pod: pod, runs: rs, now: t0, sandboxReady: true, podIP: "10.244.1.9"})
+	if len(st.EphemeralContainerStatuses) != 3 {
+		t.Fatalf("ephemeral statuses %+v", st.EphemeralContainerStatuses)
+	}
+	got := st.EphemeralContainerStatuses[0]
+	if got.Name != "dbg" || got.State.Running == nil || got.Ready || got.Started != nil || got.Image != "busybox" ||
+		got.ImageID != dbg.ImageID || got.ContainerID != "containerd://dbg-0" || got.RestartCount != 0 {
+		t.Errorf("running debugger %+v", got)
+	}
+	if got := st.EphemeralContainerStatuses[1]; got.State.Terminated == nil || got.State.Terminated.ExitCode != 1 {
+		t.Errorf("ended debugger %+v", got)
+	}
+	if got := st.EphemeralContainerStatuses[2]; got.State.Waiting == nil || got.State.Waiting.Reason != "ContainerCreating" {
+		t.Errorf("debugger not started yet %+v", got)
+	}
+	// Ephemeral containers count for neither the phase nor readiness.
+	if st.Phase != v1.PodRunning || len(st.ContainerStatuses) != 1 {
+		t.Errorf("phase %s, container statuses %d", st.Phase, len(st.ContainerStatuses))
+	}
+	for _, c := range st.Conditions {
+		if (c.Type == v1.PodReady || c.Type == v1.ContainersReady) && c.Status != v1.ConditionTrue {
+			t.Errorf("condition %s is %s: %s", c.Type, c.Status, c.Message)
+		}
+	}
+}

@@ -76,6 +76,9 @@ func (w *podWorker) withMessages(ctx context.Context, pod *v1.Pod, rs runs) runs
 		for i := range out[name] {
 			r := &out[name][i]
 			c := containerByName(pod, r.Name, r.Init)
+			if r.Ephemeral {
+				c = ephemeralByName(pod, r.Name)
+			}
 			if r.State != runtime.StateExited || c == nil {
 				continue
 			}

@@ -12,8 +12,12 @@ func TestFromLabels(t *testing.T) {
 		Image: runtime.Image{Ref: "img", ID: "img@sha256:1"}, LogPath: "/l/2.log", CgroupPath: "/cg"}
 	l := specLabels(s, "SIGTERM")
 	rec := fromLabels("id", l)
-	if rec.State != runtime.StateCreated || rec.Attempt != 2 || !rec.Init || rec.Pod != s.Pod || rec.LogPath != "/l/2.log" {
+	if rec.State != runtime.StateCreated || rec.Attempt != 2 || !rec.Init || rec.Ephemeral || rec.Pod != s.Pod || rec.LogPath != "/l/2.log" {
 		t.Errorf("created: %+v", rec)
+	}
+	s.Init, s.Ephemeral = false, true
+	if rec := fromLabels("id", specLabels(s, "SIGTERM")); rec.Init || !rec.Ephemeral {
+		t.Errorf("ephemeral: %+v", rec)
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC)
 	l[runtime.LabelStartedAt] = stamp(start)

@@ -144,12 +144,13 @@ func (c *Containerd) reattach(ctx context.Context, ctr ctrd.Container, rec runti
 func fromLabels(id string, l map[string]string) runtime.Container {
 	attempt, _ := strconv.Atoi(l[runtime.LabelAttempt])
 	rec := runtime.Container{
-		ID:      id,
-		Pod:     runtime.PodRef{UID: l[runtime.LabelPodUID], Namespace: l[runtime.LabelPodNamespace], Name: l[runtime.LabelPodName]},
-		Name:    l[runtime.LabelContainerName],
-		Init:    l[runtime.LabelInit] == "true",
-		Attempt: attempt,
-		Image:   l[runtime.LabelImage], ImageID: l[runtime.LabelImageID], LogPath: l[runtime.LabelLogPath],
+		ID:        id,
+		Pod:       runtime.PodRef{UID: l[runtime.LabelPodUID], Namespace: l[runtime.LabelPodNamespace], Name: l[runtime.LabelPodName]},
+		Name:      l[runtime.LabelContainerName],
+		Init:      l[runtime.LabelInit] == "true",
+		Ephemeral: l[runtime.LabelEphemeral] == "true",
+		Attempt:   attempt,
+		Image:     l[runtime.LabelImage], ImageID: l[runtime.LabelImageID], LogPath: l[runtime.LabelLogPath],
 		StartedAt: parseStamp(l[runtime.LabelStartedAt]), FinishedAt: parseStamp(l[runtime.LabelFinishedAt]),
 		Reason: l[runtime.LabelReason], Message: l[runtime.LabelMessage],
 		State: runtime.StateCreated,

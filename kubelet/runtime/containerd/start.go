@@ -56,6 +56,13 @@ func (c *Containerd) create(ctx context.Context, s runtime.Spec, img ctrd.Image)
 	if err != nil {
 		return nil, err
 	}
+	if s.SharePIDWith != "" {
+		pidns, err := c.pidNamespace(ctx, s.SharePIDWith)
+		if err != nil {
+			return nil, err
+		}
+		specOpts = append(specOpts, oci.WithLinuxNamespace(pidns))
+	}
 	id := s.ID()
 	opts := []ctrd.NewContainerOpts{
 		ctrd.WithImage(img),
@@ -76,6 +83,20 @@ func (c *Containerd) create(ctx context.Context, s runtime.Spec, img ctrd.Image)
 		return nil, fmt.Errorf("create container %s: %w", id, err)
 	}
 	return ctr, nil
+}
+
+// pidNamespace is the process namespace of the running run id, by its
+// task's /proc entry: runc joins it as containerd's CRI plugin does for a
+// target container.
+func (c *Containerd) pidNamespace(ctx context.Context, id string) (specs.LinuxNamespace, error) {
+	pid, err := c.TaskPID(ctx, id)
+	if err != nil {
+		return specs.LinuxNamespace{}, fmt.Errorf("target container %s: %w", id, err)
+	}
+	if pid == 0 {
+		return specs.LinuxNamespace{}, fmt.Errorf("target container %s has no process", id)
+	}
+	return specs.LinuxNamespace{Type: specs.PIDNamespace, Path: fmt.Sprintf("/proc/%d/ns/pid", pid)}, nil
 }
 
 func (c *Containerd) runcOptions() any {
@@ -167,6 +188,9 @@ func specLabels(s runtime.Spec, stopSignal string) map[string]string {
 	}
 	if s.Init {
 		l[runtime.LabelInit] = "true"
+	}
+	if s.Ephemeral {
+		l[runtime.LabelEphemeral] = "true"
 	}
 	return l
 }
