@@ -23,6 +23,13 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 	if w.stopped {
 		return 0 // the final status is on its way through the API
 	}
+	if !w.admit(ctx, pod) {
+		w.at("report")
+		if !w.report(ctx, pod, runs{}, nil, true) {
+			return retryIn
+		}
+		return 0 // Failed: finish takes it from there
+	}
 	w.at("sandbox")
 	sb, err := w.ensureSandbox(ctx, pod)
 	if err != nil {
