@@ -71,8 +71,14 @@
 // turned into containerd spec options in runtime/containerd (security.go),
 // in the order containerd's CRI plugin applies them. As there, a container
 // has no seccomp filter and may gain privileges unless asked otherwise.
-// AppArmor, procMount, sysctls, SELinux and user namespaces are not
-// applied.
+// The pod's sysctls are set in each container's linux.sysctl: net.* in the
+// pod's network namespace, IPC ones (kernel.shm_rmid_forced…) in the
+// container's own IPC namespace (each container has its own IPC and UTS
+// namespaces here, where upstream's share the sandbox's, so the same values
+// are set in each). A new pod asking for a sysctl that is neither safe
+// (upstream's list) nor in Config.AllowedUnsafeSysctls is refused: Failed,
+// reason SysctlForbidden, as upstream's kubelet admission. AppArmor,
+// procMount, SELinux, user namespaces, hostIPC and hostPID are not applied.
 //
 // Images (internal/images) follow upstream's pull policies, pull secrets and
 // events, pulled through the host's network namespace (Config.HostNetnsFD);
@@ -80,7 +86,9 @@
 // registry: its images are used when present whatever the policy.
 //
 // Known differences from the upstream kubelet: a missing resource limit in the downward API is the
-// request (or 1), not the node's allocatable; no static pods, no evictions.
+// request (or 1), not the node's allocatable; no static pods, no evictions;
+// image volumes (volumes.image) are not mounted (the container starts with
+// nothing at the mount path).
 //
 // Example, as `lab component kubelet` runs it inside node-1's namespace:
 //

@@ -144,6 +144,32 @@ var _ = Describe("Pod security", securityLabel, Ordered, func() {
 		waitFor(ctx, cs, "nonroot", time.Minute, beReady)
 	}, SpecTimeout(90*time.Second))
 
+	It("sets a pod's safe sysctls in its own namespaces, not the host's, and refuses an unsafe one with SysctlForbidden", func(ctx SpecContext) {
+		hostShm, err := os.ReadFile("/proc/sys/kernel/shm_rmid_forced")
+		Expect(err).NotTo(HaveOccurred())
+		create(ctx, cs, withSecurity("tuned", &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+			{Name: "kernel/shm_rmid_forced", Value: "1"}, {Name: "net.ipv4.ip_unprivileged_port_start", Value: "80"}}}, nil))
+		create(ctx, cs, withSecurity("unsafe", &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+			{Name: "kernel.msgmax", Value: "10000000000"}}}, nil))
+		waitFor(ctx, cs, "tuned", time.Minute, beReady)
+
+		By("the IPC sysctl in the container's IPC namespace, the net one in the pod's network namespace")
+		for file, want := range map[string]string{"/proc/sys/kernel/shm_rmid_forced": "1", "/proc/sys/net/ipv4/ip_unprivileged_port_start": "80"} {
+			out, err := execIn(ctx, lab, cs, "tuned", "/testapp", "cat", file)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(strings.TrimSpace(out)).To(Equal(want), file)
+		}
+		Expect(os.ReadFile("/proc/sys/kernel/shm_rmid_forced")).To(Equal(hostShm), "the host's own value")
+
+		By("the unsafe one, not allowed on the node: Failed, SysctlForbidden, nothing started")
+		waitFor(ctx, cs, "unsafe", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
+			g.Expect(p.Status.Reason).To(Equal("SysctlForbidden"))
+			g.Expect(p.Status.Message).To(Equal(`Pod was rejected: forbidden sysctl: "kernel.msgmax" not allowlisted`))
+			g.Expect(p.Status.ContainerStatuses).NotTo(ContainElement(HaveField("State.Running", Not(BeNil()))))
+		})
+	}, SpecTimeout(2*time.Minute))
+
 	It("enforces Pod Security Admission: a restricted namespace refuses a privileged pod with 403 naming the violations, and runs a restricted one", func(ctx SpecContext) {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "locked-down",
 			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}

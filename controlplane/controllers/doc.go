@@ -21,6 +21,7 @@
 //   - replicaset, deployment: their own packages;
 //   - replicationcontroller, daemonset, statefulset, job, cronjob,
 //     ttl-after-finished, disruption, resourcequota, podgc,
+//     volumeattributesclass-protection,
 //     endpointslicemirroring, csrapproving, csrsigning: upstream's
 //     controllers (k8s.io/kubernetes/pkg/controller/...) as libraries, one
 //     small package each, adapted by internal/upstream (klog bridged to

@@ -33,6 +33,7 @@ import (
 	"github.com/kinns/kinns/controlplane/controllers/serviceaccount"
 	"github.com/kinns/kinns/controlplane/controllers/statefulset"
 	"github.com/kinns/kinns/controlplane/controllers/ttlafterfinished"
+	"github.com/kinns/kinns/controlplane/controllers/vacprotection"
 )
 
 // runner is what every controller package's New returns.
@@ -124,6 +125,10 @@ var specs = []spec{
 		return localpath.New(e.Deps, localpath.Options{Root: e.cfg.LocalPathRoot})
 	}},
 	// Upstream's controllers, as libraries (see each package's doc).
+	{name: "volumeattributesclass-protection", account: "volumeattributesclass-protection-controller",
+		workers: vacprotection.Workers, build: func(e env) (runner, error) {
+			return vacprotection.New(e.Deps, vacprotection.Options{})
+		}},
 	{name: "replicationcontroller", account: "replication-controller", workers: replication.Workers,
 		build: func(e env) (runner, error) { return replication.New(e.Deps, replication.Options{}) }},
 	{name: "daemonset", account: "daemon-set-controller", workers: daemonset.Workers,

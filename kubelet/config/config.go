@@ -76,6 +76,13 @@ type Config struct {
 	ClusterDNS    []string
 	ClusterDomain string
 
+	// AllowedUnsafeSysctls are the sysctls, or prefixes ending in "*",
+	// that pods may set beyond the safe ones (the kubelet's
+	// --allowed-unsafe-sysctls); a pod that asks for any other is refused
+	// with SysctlForbidden. Each must be namespaced (kernel.shm*,
+	// kernel.msg*, kernel.sem, fs.mqueue.*, net.*).
+	AllowedUnsafeSysctls []string
+
 	Timings
 	// ImageGC is when unused images are removed.
 	ImageGC ImageGC

@@ -31,6 +31,12 @@ type Security struct {
 	// file on the node for SeccompLocalhost.
 	Seccomp        Seccomp
 	SeccompProfile string
+	// Sysctls are the pod's namespaced kernel parameters (dotted names),
+	// set in the container's namespaces as it starts: IPC ones (kernel.shm*,
+	// kernel.msg*, kernel.sem, fs.mqueue.*) in its own IPC namespace, net.*
+	// in the pod's network namespace, which its containers share. The
+	// kubelet admitted them (safe, or allowed on the node) beforehand.
+	Sysctls map[string]string
 }
 
 // Seccomp names a kind of syscall filter.

@@ -10,6 +10,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	utilsysctl "k8s.io/component-helpers/node/util/sysctl"
 	"k8s.io/kubernetes/pkg/kubelet/util/format"
 	"k8s.io/kubernetes/pkg/securitycontext"
 
@@ -50,10 +51,24 @@ func containerSecurity(pod *v1.Pod, c *v1.Container, imageUser, seccompRoot stri
 		sec.SupplementalGroups = append(sec.SupplementalGroups, psc.SupplementalGroups...)
 		p := psc.SupplementalGroupsPolicy
 		sec.StrictGroups = p != nil && *p == v1.SupplementalGroupsPolicyStrict
+		sec.Sysctls = sysctls(psc.Sysctls)
 	}
 	var err error
 	sec.Seccomp, sec.SeccompProfile, err = seccompOf(pod, c, seccompRoot)
 	return sec, err
+}
+
+// sysctls are the pod's sysctls by their dotted names ("kernel/shm_rmid_forced"
+// is "kernel.shm_rmid_forced"), as the kubelet hands them to the runtime.
+func sysctls(list []v1.Sysctl) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(list))
+	for _, s := range list {
+		out[utilsysctl.NormalizeName(s.Name)] = s.Value
+	}
+	return out
 }
 
 // userString is the OCI user: runAsUser[:runAsGroup]; with runAsGroup

@@ -48,6 +48,9 @@ func TestContainerSecurity(t *testing.T) {
 			ctr: &v1.SecurityContext{SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeUnconfined}}, want: runtime.Security{}},
 		{name: "localhost seccomp", ctr: &v1.SecurityContext{SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("p/audit.json")}},
 			want: runtime.Security{Seccomp: runtime.SeccompLocalhost, SeccompProfile: "/seccomp/p/audit.json"}},
+		{name: "sysctls by dotted names", pod: &v1.PodSecurityContext{Sysctls: []v1.Sysctl{
+			{Name: "kernel/shm_rmid_forced", Value: "1"}, {Name: "net.ipv4.ip_local_port_range", Value: "1024 65000"}}},
+			want: runtime.Security{Sysctls: map[string]string{"kernel.shm_rmid_forced": "1", "net.ipv4.ip_local_port_range": "1024 65000"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := testPod("p", func(p *v1.Pod) {

@@ -313,3 +313,29 @@ func touchPod(t *testing.T, tk *testKubelet, name string) {
 		t.Fatal(err)
 	}
 }
+
+// TestImageChangeRestartsWithoutNotReady: a container whose image changes in
+// the pod's spec is stopped and started again with the new image in one
+// sync, as upstream's kubelet does: no status in between shows the pod not
+// ready (a client that reads the status right after its update, as the
+// conformance test of the Pod lifecycle does, sees it Ready).
+func TestImageChangeRestartsWithoutNotReady(t *testing.T) {
+	tk := startTestKubelet(t)
+	tk.create(t, testPod("swap"))
+	p := tk.waitPod(t, "swap", "ready", podIsReady)
+	p.Spec.Containers[0].Image = "kinns.local/testapp:v2"
+	before := len(tk.client.Actions())
+	if _, err := tk.client.CoreV1().Pods("default").Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tk.waitPod(t, "swap", "running the new image", func(p *v1.Pod) bool {
+		cs := appStatus(p)
+		return cs.RestartCount == 1 && cs.State.Running != nil && podIsReady(p)
+	})
+	for _, a := range tk.client.Actions()[before:] {
+		pa, ok := a.(k8stesting.PatchActionImpl)
+		if ok && pa.GetSubresource() == "status" && strings.Contains(string(pa.GetPatch()), `"status":"False","type":"Ready"`) {
+			t.Errorf("a status patch showed the pod not ready: %s", pa.GetPatch())
+		}
+	}
+}

@@ -73,6 +73,8 @@ type Manager struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	spawn   func(func())
 	events  record.EventRecorder
+	// admitters are the node's admission checks, built in Run.
+	admitters []admitter
 
 	pods   corelisters.PodLister // set under mu once, when the informer starts
 	synced cache.InformerSynced
@@ -123,6 +125,11 @@ func New(cfg config.Config, d Deps) *Manager {
 // running when it returns.
 func (k *Manager) Run(ctx context.Context) error {
 	k.ctx = ctx
+	admitters, err := newAdmitters(ctx, k.cfg)
+	if err != nil {
+		return err
+	}
+	k.admitters = admitters
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: k.client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()

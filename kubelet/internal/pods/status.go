@@ -42,7 +42,10 @@ type statusInput struct {
 	// deadlineExceeded: the pod ran past its activeDeadlineSeconds; it is
 	// Failed with upstream's reason and message.
 	deadlineExceeded bool
-	now              time.Time
+	// rejected: the node's admission refused the pod; it is Failed with
+	// the refusal's reason and message, as upstream's kubelet reports it.
+	rejected *refusal
+	now      time.Time
 }
 
 // podStatus computes the pod's status as the kubelet reports it. It is a pure
@@ -79,6 +82,9 @@ func podStatus(in statusInput) v1.PodStatus {
 	st.Phase = podPhase(in.pod, st, in.final, in.restarting)
 	if in.deadlineExceeded {
 		st.Phase, st.Reason, st.Message = v1.PodFailed, deadlineReason, deadlineMessage
+	}
+	if r := in.rejected; r != nil {
+		st.Phase, st.Reason, st.Message = v1.PodFailed, r.reason, "Pod was rejected: "+r.message
 	}
 	st.Conditions = conditions(in, st)
 	return st

@@ -23,6 +23,13 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 	if w.stopped {
 		return 0 // the final status is on its way through the API
 	}
+	if !w.admit(ctx, pod) {
+		w.at("report")
+		if !w.report(ctx, pod, runs{}, nil, true) {
+			return retryIn
+		}
+		return 0 // Failed: finish takes it from there
+	}
 	w.at("sandbox")
 	sb, err := w.ensureSandbox(ctx, pod)
 	if err != nil {
@@ -63,6 +70,12 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 			return retryIn
 		}
 		w.probes.sync(pod, rs, sb.IP)
+		if restartsAtOnce(p.actions) {
+			if p, rs, err = w.restartKilled(ctx, pod, sb, rs); err != nil {
+				return retryIn
+			}
+			requeue = earliest(requeue, p.requeue)
+		}
 	}
 	w.setBackoffWaiting(p.backoff)
 	if rs.anyRunning() { // a pod whose containers all ended reads no file
@@ -75,6 +88,38 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		requeue = earliest(requeue, retryIn)
 	}
 	return requeue
+}
+
+// restartKilled starts again, in the sync that stopped them, the runs
+// killed because their container's image changed: as upstream's kubelet,
+// which kills and starts in one pass, the pod goes from the old run to the
+// new one without a status in between that shows it not ready.
+func (w *podWorker) restartKilled(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs) (plan, runs, error) {
+	p := decide(decideInput{
+		pod: pod, runs: rs, unhealthy: w.probes.unhealthy(), killed: w.killed,
+		backoff: w.k.backoff, now: w.k.clock.Now(),
+	})
+	starts := onlyStarts(p.actions)
+	if len(starts) == 0 {
+		return p, rs, nil
+	}
+	p.requeue = earliest(p.requeue, w.act(ctx, pod, sb, rs, starts))
+	rs, err := w.list(ctx)
+	if err == nil {
+		w.probes.sync(pod, rs, sb.IP)
+	}
+	return p, rs, err
+}
+
+// restartsAtOnce: some action kills a run that starts again whatever its
+// exit (its container's image changed).
+func restartsAtOnce(as []action) bool {
+	for _, a := range as {
+		if a.kind == actKill && a.then == killChanged {
+			return true
+		}
+	}
+	return false
 }
 
 // refreshVolumes keeps a running pod's written volumes current: tokens
@@ -332,6 +377,16 @@ func onlyKills(as []action) []action {
 	var out []action
 	for _, a := range as {
 		if a.kind == actKill {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func onlyStarts(as []action) []action {
+	var out []action
+	for _, a := range as {
+		if a.kind == actStart {
 			out = append(out, a)
 		}
 	}

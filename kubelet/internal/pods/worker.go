@@ -53,7 +53,10 @@ type podWorker struct {
 	done    bool // the restart policy let nothing run again
 	// deadlineExceeded: the pod ran past its activeDeadlineSeconds.
 	deadlineExceeded bool
-	stopped          bool // everything stopped for good (deletion or final phase)
+	// admitted: the node's admission took the pod; rejected: it refused it.
+	admitted bool
+	rejected *refusal
+	stopped  bool // everything stopped for good (deletion or final phase)
 
 	// step names what the sync is doing, for the watchdog's warning.
 	step atomic.Pointer[string]

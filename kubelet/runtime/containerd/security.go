@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -40,11 +41,29 @@ func securityOpts(sec runtime.Security) ([]oci.SpecOpts, error) {
 	if sec.ReadOnlyRootfs {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
+	if len(sec.Sysctls) > 0 {
+		opts = append(opts, withSysctls(sec.Sysctls))
+	}
 	seccompOpt, err := seccompOpt(sec)
 	if err != nil {
 		return nil, err
 	}
 	return append(opts, seccompOpt), nil
+}
+
+// withSysctls puts the sysctls in linux.sysctl, which runc writes under
+// /proc/sys once it is in the container's namespaces.
+func withSysctls(sysctls map[string]string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		if s.Linux.Sysctl == nil {
+			s.Linux.Sysctl = map[string]string{}
+		}
+		maps.Copy(s.Linux.Sysctl, sysctls)
+		return nil
+	}
 }
 
 // userOpts sets the user, then its groups from the image's /etc/group

@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,5 +176,25 @@ func TestSecuritySeccomp(t *testing.T) {
 	}
 	if _, err := specFor(t, runtime.Security{Seccomp: "Sometimes"}, nil); err == nil {
 		t.Error("unknown seccomp type: no error")
+	}
+}
+
+// TestSysctlsInOwnNamespaces: the pod's sysctls go to linux.sysctl, and the
+// container has IPC and UTS namespaces of its own, so an IPC sysctl such as
+// kernel.shm_rmid_forced changes the container's namespace, never the host's.
+func TestSysctlsInOwnNamespaces(t *testing.T) {
+	want := map[string]string{"kernel.shm_rmid_forced": "1", "net.ipv4.ip_unprivileged_port_start": "0"}
+	s := mustSpec(t, runtime.Security{Sysctls: want}, nil)
+	if !maps.Equal(s.Linux.Sysctl, want) {
+		t.Errorf("linux.sysctl = %v, want %v", s.Linux.Sysctl, want)
+	}
+	for _, ns := range []specs.LinuxNamespaceType{specs.IPCNamespace, specs.UTSNamespace} {
+		i := slices.IndexFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == ns })
+		if i < 0 || s.Linux.Namespaces[i].Path != "" {
+			t.Errorf("%s namespace: want a new one, namespaces %v", ns, s.Linux.Namespaces)
+		}
+	}
+	if s := mustSpec(t, runtime.Security{}, nil); len(s.Linux.Sysctl) != 0 {
+		t.Errorf("no sysctls asked, linux.sysctl = %v", s.Linux.Sysctl)
 	}
 }
