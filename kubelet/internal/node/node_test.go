@@ -168,3 +168,45 @@ func readyCond(n *v1.Node) v1.NodeCondition {
 }
 
 type coordinationLease = coordinationv1.Lease
+
+// An extended resource another writer put in the Node's status (as the
+// conformance suite's AddExtendedResource does) survives the heartbeats,
+// and its removal is not undone.
+func TestHeartbeatsKeepExtendedResources(t *testing.T) {
+	tk := startAgent(t)
+	ctx := context.Background()
+	nodes := tk.client.CoreV1().Nodes()
+	waitFor(t, "node registered", func() bool { _, err := nodes.Get(ctx, "node-1", metav1.GetOptions{}); return err == nil })
+	const fake = v1.ResourceName("example.com/fakecpu")
+	set := func(q *resource.Quantity) {
+		n, err := nodes.Get(ctx, "node-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q == nil {
+			delete(n.Status.Capacity, fake)
+			delete(n.Status.Allocatable, fake)
+		} else {
+			n.Status.Capacity[fake], n.Status.Allocatable[fake] = *q, *q
+		}
+		if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := resource.MustParse("1000")
+	set(&q)
+	time.Sleep(500 * time.Millisecond) // several heartbeats
+	n, _ := nodes.Get(ctx, "node-1", metav1.GetOptions{})
+	if c, a := n.Status.Capacity[fake], n.Status.Allocatable[fake]; c.Cmp(q) != 0 || a.Cmp(q) != 0 {
+		t.Errorf("after heartbeats: capacity %s allocatable %s, want 1000", c.String(), a.String())
+	}
+	if c := n.Status.Capacity[v1.ResourceCPU]; c.String() != "2" {
+		t.Errorf("cpu capacity %s", c.String())
+	}
+	set(nil)
+	time.Sleep(500 * time.Millisecond)
+	n, _ = nodes.Get(ctx, "node-1", metav1.GetOptions{})
+	if _, ok := n.Status.Capacity[fake]; ok {
+		t.Errorf("a removed extended resource came back: %v", n.Status.Capacity)
+	}
+}

@@ -120,9 +120,10 @@ func (a *Agent) nodeStatus(ctx context.Context, old *v1.Node) v1.NodeStatus {
 		}
 		conds = append(conds, c)
 	}
+	capacity := nodeCapacity(old.Status.Capacity, a.cfg.Capacity)
 	return v1.NodeStatus{
-		Capacity:    a.cfg.Capacity,
-		Allocatable: allocatable(a.cfg.Capacity, a.cfg.Reserved),
+		Capacity:    capacity,
+		Allocatable: allocatable(capacity, a.cfg.Reserved),
 		Conditions:  conds,
 		Addresses: []v1.NodeAddress{
 			{Type: v1.NodeInternalIP, Address: a.cfg.NodeIP},
@@ -153,6 +154,22 @@ func nodeCond(t v1.NodeConditionType, ok bool, reason, msg string) v1.NodeCondit
 		s = v1.ConditionTrue
 	}
 	return v1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg}
+}
+
+// nodeCapacity is the kubelet's own resources over what the Node already
+// shows: an extended resource another writer advertised (a device plugin's
+// stand-in, `kubectl patch node --subresource status`, the conformance
+// suite's example.com/fakecpu) stays, and gets its allocatable too, as
+// upstream's kubelet keeps capacity entries it does not manage.
+func nodeCapacity(existing, own v1.ResourceList) v1.ResourceList {
+	out := make(v1.ResourceList, len(existing)+len(own))
+	for name, q := range existing {
+		out[name] = q
+	}
+	for name, q := range own {
+		out[name] = q
+	}
+	return out
 }
 
 // allocatable is capacity minus reserved, never below zero.
