@@ -28,8 +28,12 @@ type podWorker struct {
 	gone bool // the API no longer has the pod
 
 	ip string // the sandbox's address, for PortForward
+	// admit: the pod passed admission (or was running already), so it holds
+	// its share of the node for the admission of others.
+	admit bool
 
 	// Owned by the worker's goroutine.
+	rejected   *rejection // why admission refused the pod
 	sandbox    *sandbox
 	waiting    map[string]waiting // per container: failed pull or start
 	pullFailed map[string]time.Time
