@@ -112,11 +112,15 @@ func renderHostPorts(saved string, c hostPortChange) []byte {
 		}
 	}
 	fmt.Fprintf(&b, "-A %s -m mark --mark %s -j MASQUERADE\n", chainHostPortMasq, hostPortMark)
+	// The newest pod first: while a deleted pod's rules wait for its Del,
+	// its successor on the same port already gets the traffic.
+	if len(c.ports) > 0 {
+		fmt.Fprintf(&b, "-A %s -m comment --comment %s -j %s\n", chainHostPorts, strconv.Quote(c.pod.String()+" "+c.pod.UID), chain)
+	}
 	for _, r := range others {
 		fmt.Fprintf(&b, "-A %s %s\n", chainHostPorts, r)
 	}
 	if len(c.ports) > 0 {
-		fmt.Fprintf(&b, "-A %s -m comment --comment %s -j %s\n", chainHostPorts, strconv.Quote(c.pod.String()+" "+c.pod.UID), chain)
 		for _, m := range c.ports {
 			writePodHostPort(&b, chain, c.podIP, m)
 		}

@@ -60,6 +60,9 @@ func TestRenderHostPortsKeepsOtherPodsAndReplacesItsOwn(t *testing.T) {
 			t.Errorf("want once %q in:\n%s", want, got)
 		}
 	}
+	if strings.Index(got, "-j "+chB) > strings.Index(got, "-j "+chA) {
+		t.Errorf("the newest pod's jump is not first:\n%s", got)
+	}
 	if strings.Contains(got, ":"+chA) || strings.Contains(got, "-I ") {
 		t.Errorf("touched pod a's chain or re-added the jumps:\n%s", got)
 	}
