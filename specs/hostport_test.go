@@ -45,7 +45,7 @@ var _ = Describe("Host ports", func() {
 
 		By("from a pod of another node, to the node's address")
 		Eventually(func() []string { return getAll(ctx, lab, cs, client, "http://"+nodeIP+":30080/hostname", 1) }).
-			WithContext(ctx).WithTimeout(15*time.Second).Should(Equal([]string{"hp-any"}))
+			WithContext(ctx).WithTimeout(15 * time.Second).Should(Equal([]string{"hp-any"}))
 		Expect(getAll(ctx, lab, cs, client, "http://"+nodeIP+":30081/hostname", 1)).To(ConsistOf(HavePrefix("error:")),
 			"a host port bound to 127.0.0.1 is not on the node's address")
 		out, err := execIn(ctx, lab, cs, client, "/testapp", "udp", nodeIP+":30080", "hostname")
@@ -71,7 +71,7 @@ var _ = Describe("Host ports", func() {
 		By("the rules go with the pod")
 		deleteAndWait(ctx, cs, "hp-any")
 		Eventually(func() string { return natRules(ctx, lab, "node-1") }).
-			WithContext(ctx).WithTimeout(30*time.Second).ShouldNot(ContainSubstring("default/hp-any"))
+			WithContext(ctx).WithTimeout(30 * time.Second).ShouldNot(ContainSubstring("default/hp-any"))
 		Expect(natRules(ctx, lab, "node-1")).To(ContainSubstring("default/hp-lo"))
 		Expect(getAll(ctx, lab, cs, client, "http://"+nodeIP+":30080/hostname", 1)).To(ConsistOf(HavePrefix("error:")))
 	}, SpecTimeout(4*time.Minute))
