@@ -9,6 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/kinns/kinns/cni/netns"
 )
 
 // PortMapping is one host port of a pod, as a CNI runtimeConfig's
@@ -198,7 +203,43 @@ func (p *Plugin) setHostPorts(ctx context.Context, c hostPortChange) error {
 	if err := p.nat.Restore(ctx, text); err != nil {
 		return fmt.Errorf("host ports: %w", err)
 	}
+	p.clearStaleUDP(c)
 	return nil
+}
+
+// clearStaleUDP forgets the node's UDP flows to the pod's UDP host ports: a
+// client that sent there before the rules existed has a conntrack entry
+// without the DNAT, which its later datagrams would follow instead of the
+// rules for as long as it keeps sending. A failure is only logged, as the
+// portmap plugin does: the rules are in place.
+func (p *Plugin) clearStaleUDP(c hostPortChange) {
+	for _, m := range c.ports {
+		if m.proto() != "udp" {
+			continue
+		}
+		if err := p.clearUDP(p.nodePath, uint16(m.HostPort)); err != nil {
+			p.cfg.Log.Warn("clear conntrack of a UDP host port", "pod", c.pod.String(), "port", m.HostPort, "err", err)
+		}
+	}
+}
+
+// clearUDPConntrack deletes the UDP entries to port (as the client sent
+// them) in the namespace at nodePath.
+func clearUDPConntrack(nodePath string, port uint16) error {
+	h, err := netns.Handle(nodePath)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	f := &netlink.ConntrackFilter{}
+	if err := f.AddProtocol(unix.IPPROTO_UDP); err != nil {
+		return err
+	}
+	if err := f.AddPort(netlink.ConntrackOrigDstPort, port); err != nil {
+		return err
+	}
+	_, err = h.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
+	return err
 }
 
 // delHostPorts removes the pod's host port rules, if it has any.

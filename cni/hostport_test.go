@@ -3,6 +3,7 @@ package cni
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -128,21 +129,26 @@ func (f *fakeNAT) Restore(_ context.Context, b []byte) error {
 	return nil
 }
 
-func TestSetHostPortsTurnsRouteLocalnetOnAtTheBridge(t *testing.T) {
+func TestSetHostPortsTurnsRouteLocalnetOnAndClearsUDPFlows(t *testing.T) {
 	p, err := New(Config{NodeNetns: "n", PodCIDR: netip.MustParsePrefix("10.244.3.0/24"), StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	nat, set := &fakeNAT{text: emptyNAT}, map[string]string{}
+	var cleared []uint16
 	p.nat = nat
 	p.sysctl = func(path, key, value string) error { set[path+" "+key] = value; return nil }
+	p.clearUDP = func(_ string, port uint16) error { cleared = append(cleared, port); return nil }
 	err = p.setHostPorts(context.Background(), hostPortChange{pod: podA, podIP: netip.MustParseAddr("10.244.3.2"),
-		ports: []PortMapping{{HostPort: 80, ContainerPort: 80}}})
+		ports: []PortMapping{{HostPort: 80, ContainerPort: 80}, {HostPort: 53, ContainerPort: 53, Protocol: "UDP"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if set["/run/netns/n net/ipv4/conf/cni0/route_localnet"] != "1" || len(nat.restores) != 1 {
 		t.Errorf("sysctls %v, restores %d", set, len(nat.restores))
+	}
+	if !slices.Equal(cleared, []uint16{53}) {
+		t.Errorf("conntrack cleared for ports %v, want the UDP one, 53", cleared)
 	}
 }
 

@@ -33,6 +33,7 @@ type Plugin struct {
 
 	// Side effects replaced by tests.
 	nat        natTable
+	clearUDP   func(nodePath string, port uint16) error
 	sysctl     func(path, key, value string) error
 	readSysctl func(path, key string) (string, error)
 	fault      func(step string) error
@@ -54,6 +55,7 @@ func New(cfg Config) (*Plugin, error) {
 		nodePath:   cfg.nodePath(),
 		ipam:       store,
 		nat:        execNAT{path: cfg.nodePath()},
+		clearUDP:   clearUDPConntrack,
 		sysctl:     netns.Sysctl,
 		readSysctl: readSysctl,
 		fault:      func(string) error { return nil },
