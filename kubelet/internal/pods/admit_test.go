@@ -157,3 +157,22 @@ func TestKubeletRejectsAPodWhoseHostPortIsTaken(t *testing.T) {
 	tk.create(t, testPod("third", withHostPort("", 21017, "")))
 	tk.waitPod(t, "third", "running", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodRunning })
 }
+
+// A pod the API shows Running was admitted by an earlier kubelet: a new one
+// keeps it, and counts its host ports against new pods.
+func TestKubeletKeepsRunningPodsAfterARestart(t *testing.T) {
+	tk := startTestKubelet(t)
+	running := func(p *v1.Pod) { p.Status.Phase = v1.PodRunning }
+	tk.create(t, testPod("old-1", withHostPort("", 8080, ""), running))
+	tk.create(t, testPod("old-2", withHostPort("", 8080, ""), running))
+	for _, name := range []string{"old-1", "old-2"} {
+		tk.waitPod(t, name, "with its container running", func(p *v1.Pod) bool {
+			return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil
+		})
+	}
+	tk.create(t, testPod("new", withHostPort("10.89.0.21", 8080, "")))
+	p := tk.waitPod(t, "new", "failed", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodFailed })
+	if p.Status.Reason != "NodePorts" {
+		t.Errorf("new pod: reason %q, want NodePorts", p.Status.Reason)
+	}
+}
