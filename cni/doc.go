@@ -27,4 +27,20 @@
 // without it fails with ErrBridgeNetfilter. The first Add pins the bridge's MAC,
 // so the gateway's MAC never changes as pods come and go. Forwarding
 // (net.ipv4.ip_forward) and the routes to other nodes are the topology's job.
+//
+// # Host ports
+//
+// Add's PortMappings (a pod's hostPorts) are what the CNI portmap plugin
+// makes, in the node's nat table: PREROUTING and OUTPUT send traffic to the
+// node's local addresses to KINNSHP-DNAT, which jumps to one chain per pod
+// (KINNSHP-<hash of the UID>, the newest pod first) that DNATs
+// [hostIP:]hostPort/protocol to podIP:containerPort. The pod's own traffic
+// (hairpin) and 127.0.0.1's are marked 0x2000 and masqueraded by
+// KINNSHP-MASQ in POSTROUTING; route_localnet is on at the bridge so that
+// 127.0.0.1 may be DNATed out of it. UDP flows to the port are forgotten
+// from conntrack. Del removes the pod's chain and jump. The prefix is not
+// the proxy's KINNS-, whose sync deletes the chains of that prefix it did
+// not render.
+//
+//	res, err := p.Add(ctx, pod, "kinns-pod-0b6f", cni.PortMapping{HostPort: 8080, ContainerPort: 80})
 package cni

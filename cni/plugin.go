@@ -28,7 +28,12 @@ type Plugin struct {
 	// pinnedBridge is the ifindex of the bridge whose MAC this Plugin pinned.
 	pinnedBridge int
 
+	// hostPortMu serialises the read-modify-write of the host port rules.
+	hostPortMu sync.Mutex
+
 	// Side effects replaced by tests.
+	nat        natTable
+	clearUDP   func(nodePath string, port uint16) error
 	sysctl     func(path, key, value string) error
 	readSysctl func(path, key string) (string, error)
 	fault      func(step string) error
@@ -49,6 +54,8 @@ func New(cfg Config) (*Plugin, error) {
 		cfg:        cfg,
 		nodePath:   cfg.nodePath(),
 		ipam:       store,
+		nat:        execNAT{path: cfg.nodePath()},
+		clearUDP:   clearUDPConntrack,
 		sysctl:     netns.Sysctl,
 		readSysctl: readSysctl,
 		fault:      func(string) error { return nil },
@@ -72,9 +79,17 @@ func (p *Plugin) lockPod(uid string) func() {
 // Add is idempotent: called again for the same UID it returns the same address
 // and remakes whatever is missing or wrong. If it fails, it removes what this
 // call made (address, namespace, veth); what an earlier Add made is left for Del.
-func (p *Plugin) Add(ctx context.Context, pod PodRef, netnsName string) (res Result, err error) {
+//
+// ports are the pod's host ports, as the portmap plugin makes them: in the
+// node's nat table, traffic to a local address (or the mapping's HostIP) and
+// HostPort is DNATed to the pod, from outside and from the node itself,
+// 127.0.0.1 included. Add replaces whatever host ports the pod had.
+func (p *Plugin) Add(ctx context.Context, pod PodRef, netnsName string, ports ...PortMapping) (res Result, err error) {
 	if err := p.checkArgs(pod, netnsName); err != nil {
 		return Result{}, err
+	}
+	if err := checkPorts(ports); err != nil {
+		return Result{}, fmt.Errorf("add pod %s: %w", pod, err)
 	}
 	defer p.lockPod(pod.UID)()
 	start := time.Now()
@@ -105,6 +120,11 @@ func (p *Plugin) Add(ctx context.Context, pod PodRef, netnsName string) (res Res
 	res, err = p.add(ctx, node, br, pod, netnsName, &undo)
 	if err != nil {
 		return Result{}, fmt.Errorf("add pod %s: %w", pod, err)
+	}
+	if len(ports) > 0 {
+		if err := p.setHostPorts(ctx, hostPortChange{pod: pod, podIP: res.IP, ports: ports}); err != nil {
+			return Result{}, fmt.Errorf("add pod %s: %w", pod, err)
+		}
 	}
 	success = true
 	return res, nil
@@ -198,7 +218,7 @@ func (p *Plugin) Del(ctx context.Context, pod PodRef, netnsName string) (err err
 	start := time.Now()
 	defer func() { p.logDone("del", pod, netnsName, start, netip.Addr{}, err) }()
 
-	errs := []error{p.delHostVeth(pod), p.delPodNetns(netnsName)}
+	errs := []error{p.delHostPorts(ctx, pod), p.delHostVeth(pod), p.delPodNetns(netnsName)}
 	// Release last: while the veth might still exist, its address stays reserved.
 	if errors.Join(errs...) == nil {
 		errs = append(errs, p.ipam.Release(ctx, pod.UID))

@@ -3,6 +3,12 @@
 // that syncs it, level-based, on every event, container exit, probe
 // verdict, end of a backoff and every SyncInterval:
 //
+//   - admission.go, admit.go: before anything runs, a new pod is admitted
+//     against the pods admitted before it, one admission at a time, with
+//     upstream's general predicates (admit: resources, node affinity, node
+//     name, host ports, NoExecute taints); a rejected pod is Failed with
+//     upstream's reason (NodePorts, OutOfcpu, …) and "Pod was rejected: …".
+//     A pod already Running (a kubelet restart) is kept.
 //   - sync.go: a live pod gets its sandbox (sandbox.go), then init
 //     containers one at a time, then every container (start.go: image,
 //     spec from package podinputs, runtime); ephemeral containers once each,
@@ -23,7 +29,8 @@
 //
 // A pod's network namespace is made in ensureSandbox (sandbox.go): its name
 // is NetnsName(PodNetnsPrefix, uid), recorded with package records before
-// Network.Add (cni's Plugin) makes it; hostNetwork pods use the node's.
+// Network.Add (cni's Plugin) makes it, with the pod's host ports
+// (portMappings); hostNetwork pods use the node's.
 //
 // After a kubelet restart the runtime's records say which runs belong to
 // which pod, and the records which namespaces were made, so housekeeping

@@ -158,17 +158,21 @@ func (f *fakeRuntime) count() int {
 
 // fakeNetwork hands out addresses of 10.244.1.0/24.
 type fakeNetwork struct {
-	mu   sync.Mutex
-	ips  map[string]netip.Addr
-	next byte
-	dels []string
+	mu    sync.Mutex
+	ips   map[string]netip.Addr
+	ports map[string][]cni.PortMapping
+	next  byte
+	dels  []string
 }
 
-func newFakeNetwork() *fakeNetwork { return &fakeNetwork{ips: map[string]netip.Addr{}, next: 2} }
+func newFakeNetwork() *fakeNetwork {
+	return &fakeNetwork{ips: map[string]netip.Addr{}, ports: map[string][]cni.PortMapping{}, next: 2}
+}
 
-func (n *fakeNetwork) Add(_ context.Context, pod cni.PodRef, ns string) (cni.Result, error) {
+func (n *fakeNetwork) Add(_ context.Context, pod cni.PodRef, ns string, ports ...cni.PortMapping) (cni.Result, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.ports[pod.UID] = ports
 	ip, ok := n.ips[pod.UID]
 	if !ok {
 		ip = netip.AddrFrom4([4]byte{10, 244, 1, n.next})
@@ -186,6 +190,7 @@ func (n *fakeNetwork) Del(_ context.Context, pod cni.PodRef, ns string) error {
 		n.dels = append(n.dels, pod.UID)
 	}
 	delete(n.ips, pod.UID)
+	delete(n.ports, pod.UID)
 	return nil
 }
 
@@ -317,4 +322,10 @@ func (w *queuedWatch) pump() {
 			return
 		}
 	}
+}
+
+func (n *fakeNetwork) portsOf(uid string) []cni.PortMapping {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ports[uid]
 }

@@ -31,7 +31,8 @@ import (
 
 // Network gives pods their network namespace; *cni.Plugin is the real one.
 type Network interface {
-	Add(ctx context.Context, pod cni.PodRef, netns string) (cni.Result, error)
+	// Add also maps the pod's host ports to it.
+	Add(ctx context.Context, pod cni.PodRef, netns string, ports ...cni.PortMapping) (cni.Result, error)
 	Del(ctx context.Context, pod cni.PodRef, netns string) error
 	Status(ctx context.Context) error
 }
@@ -78,6 +79,10 @@ type Manager struct {
 
 	pods   corelisters.PodLister // set under mu once, when the informer starts
 	synced cache.InformerSynced
+
+	// admitMu makes admissions one at a time, so two new pods never both
+	// take the last of something.
+	admitMu sync.Mutex
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker

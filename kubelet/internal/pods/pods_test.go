@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kinns/kinns/kubelet/config"
@@ -68,6 +69,7 @@ func startTestKubelet(t *testing.T, setup ...func(*testKubelet)) *testKubelet {
 	if tk.config != nil {
 		tk.config(&cfg)
 	}
+	createNode(t, tk.client, cfg.NodeName)
 	tk.k = New(cfg, Deps{Client: tk.client, Runtime: tk.rt, Network: tk.net, spawn: tk.spawn})
 	tk.rt.onExit = tk.k.ContainerExited
 	ctx, cancel := context.WithCancel(context.Background())
@@ -311,5 +313,17 @@ func TestServerMayAskBeforePodsAreWatched(t *testing.T) {
 			t.Fatalf("findPod of a missing pod: %v", err)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// createNode makes the Node the kubelet admits pods against, roomy enough
+// for every test.
+func createNode(t testing.TB, client kubernetes.Interface, name string) {
+	t.Helper()
+	node := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: v1.NodeStatus{Allocatable: v1.ResourceList{
+		v1.ResourceCPU: resource.MustParse("2"), v1.ResourceMemory: resource.MustParse("2Gi"), v1.ResourcePods: resource.MustParse("1000"),
+	}}}
+	if _, err := client.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

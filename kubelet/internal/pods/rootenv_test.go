@@ -63,6 +63,7 @@ func newRootEnv(t *testing.T) *rootEnv {
 		}
 	}
 	e := &rootEnv{prefix: "kt" + randomHex(3), client: fake.NewClientset()}
+	createNode(t, e.client, "node-1")
 	e.startDaemon(t)
 	cgroupParent := "/" + e.prefix + "/node-1"
 	t.Cleanup(func() { removeCgroups(t, "/"+e.prefix) })

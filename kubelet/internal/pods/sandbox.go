@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -46,7 +47,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *v1.Pod) (*sandbox, e
 	if err := records.Write(k.cfg.StateDir, records.Record{Pod: records.PodRef(podRefOf(pod)), Netns: name}); err != nil {
 		return nil, err
 	}
-	res, err := k.net.Add(ctx, cniRef(podRefOf(pod)), name)
+	res, err := k.net.Add(ctx, cniRef(podRefOf(pod)), name, portMappings(pod)...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +104,31 @@ func (k *Manager) removePodFiles(ref runtime.PodRef) error {
 
 func cniRef(r runtime.PodRef) cni.PodRef {
 	return cni.PodRef{Namespace: r.Namespace, Name: r.Name, UID: r.UID}
+}
+
+// portMappings are the host ports of the pod's containers and sidecars
+// (restartable init containers), as the kubelet hands them to CNI.
+func portMappings(pod *v1.Pod) []cni.PortMapping {
+	var out []cni.PortMapping
+	add := func(ports []v1.ContainerPort) {
+		for _, p := range ports {
+			if p.HostPort <= 0 {
+				continue
+			}
+			m := cni.PortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: string(p.Protocol)}
+			if ip, err := netip.ParseAddr(p.HostIP); err == nil {
+				m.HostIP = ip
+			}
+			out = append(out, m)
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == v1.ContainerRestartPolicyAlways {
+			add(c.Ports)
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		add(c.Ports)
+	}
+	return out
 }

@@ -44,7 +44,7 @@ type statusInput struct {
 	deadlineExceeded bool
 	// rejected: the node's admission refused the pod; it is Failed with
 	// the refusal's reason and message, as upstream's kubelet reports it.
-	rejected *refusal
+	rejected *rejection
 	now      time.Time
 }
 
@@ -84,7 +84,7 @@ func podStatus(in statusInput) v1.PodStatus {
 		st.Phase, st.Reason, st.Message = v1.PodFailed, deadlineReason, deadlineMessage
 	}
 	if r := in.rejected; r != nil {
-		st.Phase, st.Reason, st.Message = v1.PodFailed, r.reason, "Pod was rejected: "+r.message
+		st.Phase, st.Reason, st.Message = v1.PodFailed, r.Reason, "Pod was rejected: "+r.Message
 	}
 	st.Conditions = conditions(in, st)
 	return st

@@ -23,12 +23,12 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 	if w.stopped {
 		return 0 // the final status is on its way through the API
 	}
-	if !w.admit(ctx, pod) {
-		w.at("report")
-		if !w.report(ctx, pod, runs{}, nil, true) {
-			return retryIn
+	w.at("admit")
+	if ok, err := w.admitted(ctx, pod); !ok {
+		if err != nil {
+			w.k.log.Warn("pod admission", "pod", w.name(), "err", err)
 		}
-		return 0 // Failed: finish takes it from there
+		return retryIn // until the API shows the pod Failed, or admits it
 	}
 	w.at("sandbox")
 	sb, err := w.ensureSandbox(ctx, pod)

@@ -28,8 +28,12 @@ type podWorker struct {
 	gone bool // the API no longer has the pod
 
 	ip string // the sandbox's address, for PortForward
+	// admit: the pod passed admission (or was running already), so it holds
+	// its share of the node for the admission of others.
+	admit bool
 
 	// Owned by the worker's goroutine.
+	rejected   *rejection // why admission refused the pod
 	sandbox    *sandbox
 	waiting    map[string]waiting // per container: failed pull or start
 	pullFailed map[string]time.Time
@@ -53,10 +57,7 @@ type podWorker struct {
 	done    bool // the restart policy let nothing run again
 	// deadlineExceeded: the pod ran past its activeDeadlineSeconds.
 	deadlineExceeded bool
-	// admitted: the node's admission took the pod; rejected: it refused it.
-	admitted bool
-	rejected *refusal
-	stopped  bool // everything stopped for good (deletion or final phase)
+	stopped          bool // everything stopped for good (deletion or final phase)
 
 	// step names what the sync is doing, for the watchdog's warning.
 	step atomic.Pointer[string]
