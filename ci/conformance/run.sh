@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # make conformance: builds upstream's e2e.test and the images its conformance
 # tests run (from the k8s.io/kubernetes module go.mod pins), boots a lab named
-# conformance, loads the images, runs the [Conformance] tests that are neither
-# [Serial] nor [Disruptive] with Ginkgo's parallel processes, and writes
-# _output/conformance/{junit.xml,report.json,summary.txt}. The lab is removed
-# on any exit.
+# conformance, loads the images, runs the [Conformance] tests that are not
+# [Disruptive]: the others with Ginkgo's parallel processes, then the
+# [Serial] ones one at a time, and writes _output/conformance/{junit.xml,
+# report.json (and -serial of each), summary.txt}. The lab is removed on any
+# exit.
 #   CONFORMANCE_BUILD=0     reuse the binaries and images of the last run
 #   CONFORMANCE_FOCUS=re    run only these tests (default '\[Conformance\]')
-#   CONFORMANCE_SKIP=re     leave these out (default '\[Serial\]|\[Disruptive\]')
+#   CONFORMANCE_SKIP=re     leave these out (default '\[Disruptive\]'; [Serial] tests
+#                           never run in the parallel phase)
+#   CONFORMANCE_SERIAL=0    no serial phase
 #   CONFORMANCE_PROCS=n     Ginkgo processes (default 5 per CPU; see below)
 #   CONFORMANCE_TIMEOUT=d   the suite's timeout (default 75m)
 #   CONFORMANCE_LAB=name    the lab's name (default conformance)
@@ -74,7 +77,7 @@ if [[ ${CONFORMANCE_BUILD:-1} != 0 || ! -x $bin/e2e.test || ! -s $out/images.tar
 fi
 # A report is this run's or none; e2e/ holds the suite's own JUnit and the
 # namespace dumps of failed tests.
-rm -rf "$out/junit.xml" "$out/report.json" "$out/summary.txt" "$out/e2e"
+rm -rf "$out"/junit*.xml "$out"/report*.json "$out/summary.txt" "$out/e2e"
 mkdir -p "$out/e2e"
 
 start=$SECONDS
@@ -92,18 +95,34 @@ echo "lab up and loaded: $((SECONDS - start))s"
 
 # The tests mostly wait for pods, so more processes than CPUs keep the lab
 # busy; the lab itself (three API servers, etcd, the nodes) shares the CPUs,
-# and 5 per CPU (10 on 2) ran the whole set in about 40 minutes.
+# and 5 per CPU (10 on 2) ran the whole set in about 15 minutes.
 procs=${CONFORMANCE_PROCS:-$(($(nproc) * 5))}
+skip=${CONFORMANCE_SKIP:-\[Disruptive\]}
+suite() { # suite NAME GINKGO-FLAGS...: one phase of the run
+	local phase=$1
+	shift
+	"$bin/ginkgo" --timeout="${CONFORMANCE_TIMEOUT:-75m}" \
+		--focus="${CONFORMANCE_FOCUS:-\[Conformance\]}" --skip="$skip" "$@" \
+		--output-dir="$out" --junit-report="junit$phase.xml" --json-report="report$phase.json" --no-color \
+		"$bin/e2e.test" -- -kubeconfig="$out/kubeconfig" -provider=skeleton -report-dir="$out/e2e" \
+		-disable-log-dump
+}
 rc=0
-"$bin/ginkgo" --procs="$procs" --timeout="${CONFORMANCE_TIMEOUT:-75m}" \
-	--focus="${CONFORMANCE_FOCUS:-\[Conformance\]}" --skip="${CONFORMANCE_SKIP:-\[Serial\]|\[Disruptive\]}" \
-	--output-dir="$out" --junit-report=junit.xml --json-report=report.json --no-color \
-	"$bin/e2e.test" -- -kubeconfig="$out/kubeconfig" -provider=skeleton -report-dir="$out/e2e" \
-	-disable-log-dump || rc=$?
-echo "suite: $((SECONDS - start))s, ginkgo exit $rc"
+# The [Serial] tests (upstream marks them with a label, not Ginkgo's Serial
+# decorator) run after the others, one at a time, as upstream runs them.
+suite "" --procs="$procs" --skip='\[Serial\]' || rc=$?
+echo "parallel tests: $((SECONDS - start))s, ginkgo exit $rc"
+reports=("$out/report.json")
+if [[ ${CONFORMANCE_SERIAL:-1} != 0 ]]; then
+	src=0
+	suite -serial --procs=1 --label-filter=Serial || src=$?
+	echo "serial tests: $((SECONDS - start))s, ginkgo exit $src"
+	((rc)) || rc=$src
+	reports+=("$out/report-serial.json")
+fi
 
 if [[ -s $out/report.json ]]; then
-	"$bin/summary" "$out/report.json" >"$out/summary.txt" || rc=$?
+	"$bin/summary" "${reports[@]}" >"$out/summary.txt" || rc=$?
 	echo; echo "===== $out/summary.txt ====="
 	cat "$out/summary.txt"
 fi

@@ -1,11 +1,11 @@
-// Command summary tells, from the Ginkgo JSON report of a conformance run,
-// how many tests passed, failed and skipped, and each failure's name and
-// first error line. Only the suite's tests (It) are counted: the
+// Command summary tells, from the Ginkgo JSON reports of a conformance run
+// (its parallel and serial phases), how many tests passed, failed and
+// skipped, and each failure's name and first error line. Only the suite's tests (It) are counted: the
 // synchronized BeforeSuite, AfterSuite and ReportAfterSuite entries that
 // every parallel process adds are not tests, though a failure of one is
 // listed, as it fails the run.
 //
-//	summary _output/conformance/report.json > _output/conformance/summary.txt
+//	summary _output/conformance/report.json _output/conformance/report-serial.json > _output/conformance/summary.txt
 package main
 
 import (
@@ -21,19 +21,23 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: summary REPORT.json (Ginkgo's --json-report)")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: summary REPORT.json... (Ginkgo's --json-report, one per phase)")
 		os.Exit(2)
 	}
-	b, err := os.ReadFile(os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "summary:", err)
-		os.Exit(1)
-	}
 	var reports []types.Report
-	if err := json.Unmarshal(b, &reports); err != nil {
-		fmt.Fprintf(os.Stderr, "summary: parse %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+	for _, path := range os.Args[1:] {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "summary:", err)
+			os.Exit(1)
+		}
+		var rs []types.Report
+		if err := json.Unmarshal(b, &rs); err != nil {
+			fmt.Fprintf(os.Stderr, "summary: parse %s: %v\n", path, err)
+			os.Exit(1)
+		}
+		reports = append(reports, rs...)
 	}
 	s := summarize(reports)
 	write(os.Stdout, s)
@@ -62,8 +66,11 @@ type Failure struct {
 	Location  string
 }
 
+// summarize counts the tests of every report; a test left out of one phase
+// and run in another is not counted as not selected.
 func summarize(reports []types.Report) Summary {
 	var s Summary
+	ran, left := map[string]bool{}, map[string]bool{}
 	for _, r := range reports {
 		s.Duration += r.RunTime
 		for _, spec := range r.SpecReports {
@@ -78,10 +85,19 @@ func summarize(reports []types.Report) Summary {
 			case spec.State == types.SpecStatePassed:
 				s.Passed++
 			case spec.State == types.SpecStateSkipped && spec.Failure.Message == "" && spec.RunTime == 0:
-				s.NotSelected++
+				left[spec.FullText()] = true
+				continue
 			case spec.State.Is(types.SpecStateSkipped | types.SpecStatePending):
 				s.Skipped++
 			}
+			if test {
+				ran[spec.FullText()] = true
+			}
+		}
+	}
+	for name := range left {
+		if !ran[name] {
+			s.NotSelected++
 		}
 	}
 	sort.Slice(s.Failures, func(i, j int) bool { return s.Failures[i].Name < s.Failures[j].Name })

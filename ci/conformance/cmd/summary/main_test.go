@@ -81,3 +81,22 @@ func TestSummaryListsAFailedSuiteNodeWithoutCountingIt(t *testing.T) {
 		t.Errorf("suite node failure named %q", s.Failures[0].Name)
 	}
 }
+
+// The serial phase's report adds its tests; one the parallel phase left out
+// and the serial phase ran is not "not selected".
+func TestSummaryAddsPhases(t *testing.T) {
+	parallel := types.SpecReports{
+		spec(types.NodeTypeIt, "parallel [Conformance]", types.SpecStatePassed, "", time.Second),
+		spec(types.NodeTypeIt, "serial [Conformance] [Serial]", types.SpecStateSkipped, "", 0),
+		spec(types.NodeTypeIt, "other", types.SpecStateSkipped, "", 0),
+	}
+	serial := types.SpecReports{
+		spec(types.NodeTypeIt, "parallel [Conformance]", types.SpecStateSkipped, "", 0),
+		spec(types.NodeTypeIt, "serial [Conformance] [Serial]", types.SpecStateFailed, "broke", time.Second),
+		spec(types.NodeTypeIt, "other", types.SpecStateSkipped, "", 0),
+	}
+	s := summarize([]types.Report{{SpecReports: parallel}, {SpecReports: serial}})
+	if s.Passed != 1 || s.Failed != 1 || s.NotSelected != 1 {
+		t.Fatalf("passed %d failed %d not selected %d, want 1 1 1", s.Passed, s.Failed, s.NotSelected)
+	}
+}
