@@ -35,15 +35,26 @@ func (in *Inputs) imageVolume(ctx context.Context, volume, dir string, imgs map[
 		return "", errors.New("image volumes are not supported by this runtime")
 	}
 	if err := in.imageMounts.MountImage(ctx, img.Ref, dir); err != nil {
-		return "", fmt.Errorf("mount image volume %q: %w", volume, err)
+		// As upstream, where the runtime mounts it when it creates the
+		// container: the container shows CreateContainerError.
+		return "", &runtime.CreateError{Err: fmt.Errorf("mount image volume %q: %w", volume, err)}
 	}
 	return dir, nil
 }
 
 // imageSubPath is the real path of subPath in an image volume mounted on
 // dir: as containerd's CRI plugin, it must exist inside the image (symbolic
-// links resolved within it, never out of it) and be a folder.
+// links resolved within it, never out of it) and be a folder. Errors are
+// *runtime.CreateError, as the runtime's are upstream.
 func imageSubPath(dir, subPath string) (string, error) {
+	real, err := resolveImageSubPath(dir, subPath)
+	if err != nil {
+		return "", &runtime.CreateError{Err: err}
+	}
+	return real, nil
+}
+
+func resolveImageSubPath(dir, subPath string) (string, error) {
 	f, err := os.OpenInRoot(dir, subPath)
 	if err != nil {
 		return "", fmt.Errorf("subPath %q in image: %w", subPath, err)

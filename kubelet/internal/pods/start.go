@@ -64,6 +64,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	if errors.As(err, &mountErr) {
 		return w.waitMount(pod, c, mountErr)
 	}
+	var createErr *runtime.CreateError
+	if errors.As(err, &createErr) {
+		return w.failStart(pod, c, pullKey, "CreateContainerError", err)
+	}
 	if err != nil {
 		return w.failStart(pod, c, pullKey, "CreateContainerConfigError", err)
 	}
