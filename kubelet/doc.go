@@ -84,11 +84,18 @@
 // events, pulled through the host's network namespace (Config.HostNetnsFD);
 // the one difference is the lab's own store, kinns.local, which has no
 // registry: its images are used when present whatever the policy.
+// Image volumes (volumes.image, KEP-4639) are pulled the same way, by the
+// volume's pullPolicy, before the containers that mount them start (a failed
+// pull: ErrImagePull, ImagePullBackOff); the runtime mounts a read-only
+// snapshot View of the image's layers on <pod>/volumes/image/<volume> in the
+// state folder, which is bind-mounted read-only (subPath: a folder inside
+// the image) and unmounted, its view removed, when the pod goes; a restarted
+// kubelet removes the views of pods whose folder is gone.
 //
 // Known differences from the upstream kubelet: a missing resource limit in the downward API is the
 // request (or 1), not the node's allocatable; no static pods, no evictions;
-// image volumes (volumes.image) are not mounted (the container starts with
-// nothing at the mount path).
+// containers' statuses do not show an image volume's digest
+// (volumeMounts[].volumeStatus.image).
 //
 // Example, as `lab component kubelet` runs it inside node-1's namespace:
 //

@@ -155,6 +155,41 @@ var _ = Describe("Volumes", volumesLabel, Ordered, func() {
 		Eventually(func() []string { return hostMounts(podDir) }).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeEmpty())
 	}, SpecTimeout(2*time.Minute))
 
+	It("mounts an image volume read-only from the image's files, and leaves no mount behind when the pod goes", func(ctx SpecContext) {
+		create(ctx, cs, withVolume("imagevol", corev1.VolumeSource{Image: &corev1.ImageVolumeSource{
+			Reference: testImage, PullPolicy: corev1.PullIfNotPresent}}, "/image"))
+		pod := waitFor(ctx, cs, "imagevol", time.Minute, beReady)
+
+		By("the image's program runs from the volume, which is mounted read-only")
+		out, err := execIn(ctx, lab, cs, "imagevol", "/image/testapp", "cat", "/proc/mounts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(MatchRegexp(`(?m)^\S+ /image \S+ ro[,\s]`))
+		_, err = execIn(ctx, lab, cs, "imagevol", "/testapp", "write", "/image/new", "x")
+		Expect(err).To(MatchError(ContainSubstring("read-only file system")))
+
+		By("the kubelet mounted it under the pod's folder only, and unmounts it with the pod")
+		podDir := filepath.Join(lab.StateDir(), "nodes", pod.Spec.NodeName, "state", "pods", string(pod.UID))
+		Expect(hostMounts(podDir)).To(ConsistOf(filepath.Join(podDir, "volumes", "image", "vol")))
+		deletePod(ctx, cs, "imagevol")
+		Eventually(func() []string { return hostMounts(podDir) }).WithContext(ctx).WithTimeout(30 * time.Second).Should(BeEmpty())
+	}, SpecTimeout(2*time.Minute))
+
+	It("keeps a pod whose image volume cannot be pulled waiting in ErrImagePull, then ImagePullBackOff", func(ctx SpecContext) {
+		create(ctx, cs, withVolume("noimage", corev1.VolumeSource{Image: &corev1.ImageVolumeSource{
+			Reference: "kinns.local/absent:1", PullPolicy: corev1.PullIfNotPresent}}, "/image"))
+		// ErrImagePull lasts only until the back-off starts: the status may
+		// skip it, the events and the back-off's message do not.
+		waitFor(ctx, cs, "noimage", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(p.Status.Phase).To(Equal(corev1.PodPending))
+			g.Expect(p.Status.ContainerStatuses).To(ContainElement(HaveField("State.Waiting", And(
+				HaveField("Reason", "ImagePullBackOff"),
+				HaveField("Message", ContainSubstring(`Back-off pulling image "kinns.local/absent:1": ErrImagePull: `)),
+			))))
+		})
+		Expect(eventNotes(ctx, cs, "noimage", "Failed")).To(ContainElements(
+			ContainSubstring(`Failed to pull image "kinns.local/absent:1"`), "Error: ErrImagePull", "Error: ImagePullBackOff"))
+	}, SpecTimeout(2*time.Minute))
+
 	It("checks a hostPath's type as the kubelet does: DirectoryOrCreate makes the folder, File on a missing path fails with upstream's message", func(ctx SpecContext) {
 		root := GinkgoT().TempDir()
 		made := filepath.Join(root, "made")

@@ -95,11 +95,14 @@ func read(stateDir string, uid types.UID) (Record, bool) {
 
 // Mounts lists the folders of pod volumes that the kubelet with this state
 // folder mounted on the host (the tmpfs of memory emptyDirs,
-// <pod>/volumes/empty-dir/<volume>) and has not unmounted yet: what a lab's
+// <pod>/volumes/empty-dir/<volume>, and image volumes,
+// <pod>/volumes/image/<volume>) and has not unmounted yet: what a lab's
 // teardown must unmount after the kubelet was killed, before it removes
 // the state folder.
 func Mounts(stateDir string) []string {
 	dirs, _ := filepath.Glob(filepath.Join(stateDir, "pods", "*", "volumes", "empty-dir", "*"))
+	images, _ := filepath.Glob(filepath.Join(stateDir, "pods", "*", "volumes", "image", "*"))
+	dirs = append(dirs, images...)
 	var out []string
 	for _, d := range dirs {
 		if mounted, err := mountinfo.Mounted(d); err == nil && mounted {

@@ -291,3 +291,47 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+func TestEnsureVolumeByItsPolicy(t *testing.T) {
+	store := &fakeStore{present: map[string]runtime.Image{"docker.io/library/vol:1": {Ref: "docker.io/library/vol:1"}}, fail: map[string]error{}}
+	m, rec := newTestManager(store, dockerConfigJSON("registry.lan", "alice", "pw"))
+	ctx := context.Background()
+	pod, _ := podWith("unused", v1.PullNever, "alice")
+
+	if _, err := m.EnsureVolume(ctx, pod, &v1.ImageVolumeSource{Reference: "vol:1", PullPolicy: v1.PullIfNotPresent}); err != nil {
+		t.Fatal(err)
+	}
+	var ie *runtime.ImageError
+	if _, err := m.EnsureVolume(ctx, pod, &v1.ImageVolumeSource{Reference: "gone:1", PullPolicy: v1.PullNever}); !errors.As(err, &ie) || ie.Reason != "ErrImageNeverPull" {
+		t.Fatalf("Never and absent: %v", err)
+	}
+	// Always asks the registry even for a stored image, with the pod's
+	// pull secret for that registry.
+	img, err := m.EnsureVolume(ctx, pod, &v1.ImageVolumeSource{Reference: "registry.lan/vol:1", PullPolicy: v1.PullAlways})
+	if err != nil || img.Ref != "registry.lan/vol:1" {
+		t.Fatalf("pull: %+v %v", img, err)
+	}
+	if got := store.pulls; len(got) != 1 || got[0] != "registry.lan/vol:1 alice" {
+		t.Errorf("pulls %q", got)
+	}
+	store.fail["alice"] = errors.New("denied")
+	if _, err := m.EnsureVolume(ctx, pod, &v1.ImageVolumeSource{Reference: "registry.lan/vol:2", PullPolicy: v1.PullAlways}); !errors.As(err, &ie) || ie.Reason != "ErrImagePull" {
+		t.Fatalf("failed pull: %v", err)
+	}
+	want := []string{
+		`Normal Pulled Container image "vol:1" already present on machine`,
+		`Warning ErrImageNeverPull Container image "gone:1" is not present with pull policy of Never`,
+		`Normal Pulling Pulling image "registry.lan/vol:1"`,
+		`Normal Pulled Successfully pulled image "registry.lan/vol:1"`,
+		`Normal Pulling Pulling image "registry.lan/vol:2"`,
+		`Warning Failed Failed to pull image "registry.lan/vol:2": denied`,
+	}
+	if len(rec.events) != len(want) {
+		t.Fatalf("events %q", rec.events)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(rec.events[i], w) {
+			t.Errorf("event %d: %q, want %q…", i, rec.events[i], w)
+		}
+	}
+}

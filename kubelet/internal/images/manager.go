@@ -53,6 +53,19 @@ func New(cfg Config) *Manager {
 // and records on pod the events upstream's kubelet does. Errors are
 // *runtime.ImageError, with the waiting reason the container shows.
 func (m *Manager) Ensure(ctx context.Context, pod *v1.Pod, c *v1.Container) (runtime.Image, error) {
+	return m.ensure(ctx, pod, c.Image, c.ImagePullPolicy)
+}
+
+// EnsureVolume returns the image of an image volume (volumes.image), by
+// its pullPolicy, with the same events, pull secrets and errors as a
+// container's image, as upstream's kubelet pulls it before the containers
+// that mount it start.
+func (m *Manager) EnsureVolume(ctx context.Context, pod *v1.Pod, src *v1.ImageVolumeSource) (runtime.Image, error) {
+	return m.ensure(ctx, pod, src.Reference, src.PullPolicy)
+}
+
+func (m *Manager) ensure(ctx context.Context, pod *v1.Pod, image string, policy v1.PullPolicy) (runtime.Image, error) {
+	c := &v1.Container{Image: image, ImagePullPolicy: policy}
 	name, err := runtime.NormalizeImage(c.Image)
 	if err != nil {
 		m.cfg.Event(pod, v1.EventTypeWarning, "InspectFailed", fmt.Sprintf("Failed to apply default image tag %q: %v", c.Image, err))

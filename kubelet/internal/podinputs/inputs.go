@@ -38,6 +38,8 @@ type Inputs struct {
 	// handlers and pod workers may already read it: hence the lock.
 	podCertsMu sync.RWMutex
 	podCerts   podcertificate.Manager
+	// imageMounts mounts image volumes; set by SetImageMounter.
+	imageMounts runtime.ImageMounter
 }
 
 // Sandbox is what every container of a pod shares.

@@ -155,9 +155,13 @@ func memoryDir(pod *v1.Pod, dir string, sizeLimit int64) (string, error) {
 }
 
 // UnmountPodVolumes unmounts what the pod's volumes mounted on the host
-// (the tmpfs of its memory emptyDirs), so that its folder can be removed.
-// A folder that is not mounted is left as it is.
-func (in *Inputs) UnmountPodVolumes(uid types.UID) error {
+// (the tmpfs of its memory emptyDirs, its image volumes, whose views are
+// removed), so that its folder can be removed. A folder that is not mounted
+// is left as it is.
+func (in *Inputs) UnmountPodVolumes(ctx context.Context, uid types.UID) error {
+	if err := in.unmountImageVolumes(ctx, uid); err != nil {
+		return err
+	}
 	base := filepath.Join(in.PodDir(uid), "volumes", "empty-dir")
 	entries, err := os.ReadDir(base)
 	if errors.Is(err, os.ErrNotExist) {

@@ -62,7 +62,7 @@ func TestClaimVolumeWaitsForBinding(t *testing.T) {
 	client := fake.NewClientset(claim)
 	in := New(testConfig(t), client)
 	pod := claimPod("data")
-	_, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0])
+	_, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0], nil)
 	var me *MountError
 	if !errors.As(err, &me) {
 		t.Fatalf("err = %v, want a MountError", err)
@@ -79,7 +79,7 @@ func TestClaimVolumeWaitsForBinding(t *testing.T) {
 	client.CoreV1().PersistentVolumes().Create(ctx, &v1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv-1"},
 		Spec: v1.PersistentVolumeSpec{PersistentVolumeSource: v1.PersistentVolumeSource{HostPath: &v1.HostPathVolumeSource{Path: dir}}}},
 		metav1.CreateOptions{})
-	mounts, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0])
+	mounts, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestClaimVolumeWaitsForBinding(t *testing.T) {
 func TestMissingClaimIsAMountError(t *testing.T) {
 	in := New(testConfig(t), fake.NewClientset())
 	pod := claimPod("gone")
-	_, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0])
+	_, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0], nil)
 	var me *MountError
 	if !errors.As(err, &me) || me.Volume != "data" {
 		t.Errorf("err = %v, want a MountError for volume data", err)

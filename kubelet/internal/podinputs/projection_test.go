@@ -51,7 +51,7 @@ func TestVolumeFileModes(t *testing.T) {
 			p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, v1.VolumeMount{Name: v.Name, MountPath: "/" + v.Name})
 		}
 	})
-	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0])
+	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestVolumeFileModesUnderFSGroup(t *testing.T) {
 		p.Spec.Volumes = []v1.Volume{{Name: "sec", VolumeSource: v1.VolumeSource{Secret: &v1.SecretVolumeSource{SecretName: "s", DefaultMode: ptr.To[int32](0o400)}}}}
 		p.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "sec", MountPath: "/s"}}
 	})
-	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0])
+	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestRefreshVolumes(t *testing.T) {
 	if _, err := os.Stat(in.PodDir(pod.UID)); err == nil {
 		t.Fatal("a refresh before any start wrote the volumes")
 	}
-	mounts, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0])
+	mounts, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func TestFSGroupOwnership(t *testing.T) {
 		}
 		p.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}, {Name: "conf", MountPath: "/conf"}}
 	})
-	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0])
+	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestFSGroupOwnership(t *testing.T) {
 	made := filepath.Join(mounts[0].HostPath, "made")
 	os.WriteFile(made, nil, 0o600)
 	os.Chmod(made, 0o600)
-	if _, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0]); err != nil {
+	if _, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0], nil); err != nil {
 		t.Fatal(err)
 	}
 	if info, _ := os.Stat(made); info.Mode() != 0o600 {

@@ -21,6 +21,9 @@ type Run struct {
 	// Attempt is the run's restart count.
 	Attempt int
 	Image   runtime.Image
+	// VolumeImages are the images of the pod's image volumes that the
+	// container mounts, by volume name, pulled by their pull policies.
+	VolumeImages map[string]runtime.Image
 }
 
 // ContainerSpec turns a run of a pod's container into what the runtime
@@ -45,7 +48,7 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 	if err != nil {
 		return runtime.Spec{}, err
 	}
-	mounts, err := in.volumeMounts(ctx, pod, c)
+	mounts, err := in.volumeMounts(ctx, pod, c, r.VolumeImages)
 	if err != nil {
 		return runtime.Spec{}, err
 	}

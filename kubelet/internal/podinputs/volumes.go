@@ -22,8 +22,10 @@ import (
 // mounts. Supported: emptyDir (a folder of the pod), hostPath, configMap,
 // secret, downwardAPI and projected (files written from the API when a
 // container starts, and again by RefreshVolumes and RefreshTokens while it
-// runs). Mounts of other volume kinds are left out, with a log line.
-func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container) ([]runtime.Mount, error) {
+// runs), and image volumes (imgs: their images, by volume name, already
+// pulled), always read-only. Mounts of other volume kinds are left out,
+// with a log line.
+func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container, imgs map[string]runtime.Image) ([]runtime.Mount, error) {
 	var out []runtime.Mount
 	for _, vm := range c.VolumeMounts {
 		vol := findVolume(pod, vm.Name)
@@ -33,7 +35,7 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 		if err := checkSubPath(vm.SubPath); err != nil {
 			return nil, err
 		}
-		dir, err := in.prepareVolume(ctx, pod, vol)
+		dir, err := in.prepareVolume(ctx, pod, vol, imgs)
 		var me *MountError
 		if errors.As(err, &me) {
 			return nil, err
@@ -46,13 +48,18 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 			continue
 		}
 		host := filepath.Join(dir, vm.SubPath)
+		if vm.SubPath != "" && vol.Image != nil {
+			if host, err = imageSubPath(dir, vm.SubPath); err != nil {
+				return nil, fmt.Errorf("volume %q: %w", vm.Name, err)
+			}
+		}
 		if vm.SubPath != "" && holdsData(vol) {
 			// As upstream, a missing subPath of a folder volume is made.
 			if err := os.MkdirAll(host, 0o755); err != nil {
 				return nil, fmt.Errorf("volume %q: subPath %q: %w", vm.Name, vm.SubPath, err)
 			}
 		}
-		ro := vm.ReadOnly || (vol.PersistentVolumeClaim != nil && vol.PersistentVolumeClaim.ReadOnly)
+		ro := vm.ReadOnly || (vol.PersistentVolumeClaim != nil && vol.PersistentVolumeClaim.ReadOnly) || vol.Image != nil
 		out = append(out, runtime.Mount{HostPath: host, ContainerPath: vm.MountPath, ReadOnly: ro})
 	}
 	return out, nil
@@ -60,7 +67,7 @@ func (in *Inputs) volumeMounts(ctx context.Context, pod *v1.Pod, c *v1.Container
 
 // prepareVolume returns the host folder (or file) of a volume, made ready;
 // "" for a kind that is not supported.
-func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume) (string, error) {
+func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume, imgs map[string]runtime.Image) (string, error) {
 	base := filepath.Join(in.PodDir(pod.UID), "volumes")
 	owned := ownedBy(pod)
 	switch {
@@ -74,6 +81,8 @@ func (in *Inputs) prepareVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume
 		return emptyDir(pod, filepath.Join(base, "empty-dir", vol.Name))
 	case vol.HostPath != nil:
 		return vol.HostPath.Path, checkHostPath(vol.Name, vol.HostPath)
+	case vol.Image != nil:
+		return in.imageVolume(ctx, vol.Name, imageVolumeDir(in.PodDir(pod.UID), vol.Name), imgs)
 	case vol.PersistentVolumeClaim != nil:
 		return in.claimVolume(ctx, pod, vol, vol.PersistentVolumeClaim.ClaimName)
 	case vol.ConfigMap != nil, vol.Secret != nil, vol.DownwardAPI != nil, vol.Projected != nil:

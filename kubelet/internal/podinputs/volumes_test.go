@@ -56,7 +56,7 @@ func TestProjectedServiceAccountVolume(t *testing.T) {
 			{Name: "info", MountPath: "/etc/podinfo"},
 		}
 	})
-	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0])
+	mounts, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestProjectedVolumeFailsOnAMissingConfigMap(t *testing.T) {
 		p.Spec.Volumes = []v1.Volume{v}
 		p.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: v.Name, MountPath: "/x"}}
 	})
-	_, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0])
+	_, err := in.volumeMounts(context.Background(), pod, &pod.Spec.Containers[0], nil)
 	var me *MountError
 	if !errors.As(err, &me) || !strings.HasPrefix(me.Msg, `MountVolume.SetUp failed for volume "kube-api-access-x" : `) {
 		t.Fatalf("a missing configmap source should hold the start as a mount failure (FailedMount, ContainerCreating) until it exists: %v", err)
@@ -117,7 +117,7 @@ func TestRefreshTokensRewritesTheVolumeInPlace(t *testing.T) {
 	if err := in.RefreshTokens(ctx, pod); err != nil || issued != 0 {
 		t.Fatalf("before any container started: %v, %d tokens asked for; want nothing done", err, issued)
 	}
-	mounts, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0])
+	mounts, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestRefreshTokensRewritesTheVolumeInPlace(t *testing.T) {
 	if err := in.RefreshTokens(ctx, pod); err != nil || issued != 1 {
 		t.Fatalf("at 10 s: %v, %d tokens; want the first kept", err, issued)
 	}
-	if _, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0]); err != nil || issued != 1 {
+	if _, err := in.volumeMounts(ctx, pod, &pod.Spec.Containers[0], nil); err != nil || issued != 1 {
 		t.Fatalf("a restart at 10 s: %v, %d tokens; want the first kept", err, issued)
 	}
 	c.Step(10 * time.Second)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -329,3 +330,14 @@ func (n *fakeNetwork) portsOf(uid string) []cni.PortMapping {
 	defer n.mu.Unlock()
 	return n.ports[uid]
 }
+
+// The fake runtime "mounts" an image volume as an empty folder.
+func (f *fakeRuntime) MountImage(_ context.Context, ref, target string) error {
+	return os.MkdirAll(target, 0o755)
+}
+
+func (f *fakeRuntime) UnmountImage(_ context.Context, target string) error {
+	return os.RemoveAll(target)
+}
+
+func (f *fakeRuntime) ImageViews(context.Context) ([]string, error) { return nil, nil }

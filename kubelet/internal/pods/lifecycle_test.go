@@ -2,6 +2,7 @@ package pods
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -336,6 +337,43 @@ func TestImageChangeRestartsWithoutNotReady(t *testing.T) {
 		pa, ok := a.(k8stesting.PatchActionImpl)
 		if ok && pa.GetSubresource() == "status" && strings.Contains(string(pa.GetPatch()), `"status":"False","type":"Ready"`) {
 			t.Errorf("a status patch showed the pod not ready: %s", pa.GetPatch())
+		}
+	}
+}
+
+func TestImageVolumePullFailure(t *testing.T) {
+	const image = "registry.example/vol:1"
+	tk := startTestKubelet(t, func(tk *testKubelet) { tk.rt.missing[image] = true })
+	tk.create(t, testPod("imgvol", func(p *v1.Pod) {
+		p.Spec.Volumes = []v1.Volume{{Name: "vol", VolumeSource: v1.VolumeSource{Image: &v1.ImageVolumeSource{Reference: image, PullPolicy: v1.PullIfNotPresent}}}}
+		p.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "vol", MountPath: "/volume"}}
+	}))
+	seen := map[string]bool{}
+	tk.waitPod(t, "imgvol", "in ErrImagePull and ImagePullBackOff", func(p *v1.Pod) bool {
+		if w := appStatus(p).State.Waiting; w != nil {
+			seen[w.Reason] = true
+			if w.Reason == "ErrImagePull" && !strings.Contains(w.Message, "no such host") {
+				t.Errorf("pull error message %q", w.Message)
+			}
+			if w.Reason == "ImagePullBackOff" && !strings.Contains(w.Message, `Back-off pulling image "`+image+`"`) {
+				t.Errorf("back-off message %q", w.Message)
+			}
+		}
+		return seen["ErrImagePull"] && seen["ImagePullBackOff"] && p.Status.Phase == v1.PodPending
+	})
+	if s := tk.rt.startList(); len(s) != 0 {
+		t.Errorf("started %v without the volume's image", s)
+	}
+	tk.rt.mu.Lock()
+	delete(tk.rt.missing, image)
+	tk.rt.mu.Unlock()
+	tk.waitPod(t, "imgvol", "running once the image is there", podIsReady)
+	tk.rt.mu.Lock()
+	defer tk.rt.mu.Unlock()
+	for _, s := range tk.rt.specs {
+		i := slices.IndexFunc(s.Mounts, func(m runtime.Mount) bool { return m.ContainerPath == "/volume" })
+		if i < 0 || !s.Mounts[i].ReadOnly || !strings.HasSuffix(s.Mounts[i].HostPath, "/volumes/image/vol") {
+			t.Errorf("mounts %+v: want the image volume read-only", s.Mounts)
 		}
 	}
 }

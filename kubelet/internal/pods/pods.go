@@ -117,6 +117,9 @@ func New(cfg config.Config, d Deps) *Manager {
 	if d.Images == nil {
 		d.Images = d.Runtime.(runtime.ImageService)
 	}
+	if m, ok := d.Runtime.(runtime.ImageMounter); ok {
+		k.inputs.SetImageMounter(m)
+	}
 	k.images = images.New(images.Config{
 		Store: d.Images, Secret: k.secret, Clock: k.clock, Log: cfg.Log,
 		Event: func(pod *v1.Pod, kind, reason, msg string) { k.event(pod, kind, reason, "%s", msg) },
@@ -152,6 +155,9 @@ func (k *Manager) Run(ctx context.Context) error {
 	}
 	defer factory.Shutdown()
 	defer k.inputs.WatchPodCertificates(ctx, podSource{k}, k.events)()
+	if err := k.inputs.CleanOrphanImageViews(ctx); err != nil {
+		k.log.Warn("clean orphan image volume views", "err", err)
+	}
 	k.housekeeping(ctx)
 	t := k.clock.NewTicker(k.cfg.SyncInterval)
 	defer t.Stop()

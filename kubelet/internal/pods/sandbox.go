@@ -92,8 +92,8 @@ func (k *Manager) nodeNetnsPath() string {
 
 // removePodFiles removes the pod's state folder, once what its volumes
 // mounted there is unmounted, and its logs.
-func (k *Manager) removePodFiles(ref runtime.PodRef) error {
-	if err := k.inputs.UnmountPodVolumes(types.UID(ref.UID)); err != nil {
+func (k *Manager) removePodFiles(ctx context.Context, ref runtime.PodRef) error {
+	if err := k.inputs.UnmountPodVolumes(ctx, types.UID(ref.UID)); err != nil {
 		return err
 	}
 	return errors.Join(

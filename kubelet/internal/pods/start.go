@@ -38,6 +38,15 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 			return wait
 		}
 	}
+	w.at("start " + c.Name + ": image volumes")
+	vimgs, failed, err := w.volumeImages(ctx, pod, c)
+	if err != nil {
+		retry := w.failStart(pod, c, pullKey, imageReason(err), err)
+		last := w.waiting[c.Name]
+		last.image = failed
+		w.waiting[c.Name] = last
+		return retry
+	}
 	w.at("start " + c.Name + ": image")
 	img, err := w.k.images.Ensure(ctx, pod, c)
 	if err != nil {
@@ -46,7 +55,7 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	delete(w.pullFailed, c.Name)
 	w.at("start " + c.Name + ": environment and volumes")
 	specCtx, cancel := context.WithTimeout(ctx, apiTimeout)
-	spec, err := w.k.inputs.ContainerSpec(specCtx, pod, sb.Sandbox, podinputs.Run{Container: c, Init: a.init, Ephemeral: a.ephemeral, Attempt: a.attempt, Image: img})
+	spec, err := w.k.inputs.ContainerSpec(specCtx, pod, sb.Sandbox, podinputs.Run{Container: c, Init: a.init, Ephemeral: a.ephemeral, Attempt: a.attempt, Image: img, VolumeImages: vimgs})
 	cancel()
 	if err == nil && a.ephemeral {
 		spec.SharePIDWith, err = targetRun(pod, a.name, rs)
@@ -54,6 +63,10 @@ func (w *podWorker) start(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs
 	var mountErr *podinputs.MountError
 	if errors.As(err, &mountErr) {
 		return w.waitMount(pod, c, mountErr)
+	}
+	var createErr *runtime.CreateError
+	if errors.As(err, &createErr) {
+		return w.failStart(pod, c, pullKey, "CreateContainerError", err)
 	}
 	if err != nil {
 		return w.failStart(pod, c, pullKey, "CreateContainerConfigError", err)
@@ -111,9 +124,13 @@ func (w *podWorker) failStart(pod *v1.Pod, c *v1.Container, key, reason string, 
 // error, a BackOff event.
 func (w *podWorker) pullBackOff(pod *v1.Pod, c *v1.Container) {
 	last := w.waiting[c.Name]
+	image := c.Image
+	if last.image != "" {
+		image = last.image
+	}
 	switch last.Reason {
 	case "ErrImagePull":
-		last = waiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, last.Message)}
+		last = waiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", image, last.Message), image: last.image}
 	case "ImagePullBackOff":
 	default:
 		return
@@ -124,7 +141,7 @@ func (w *podWorker) pullBackOff(pod *v1.Pod, c *v1.Container) {
 		return
 	}
 	w.pullBackOffTold[c.Name] = failed
-	w.k.event(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+	w.k.event(pod, v1.EventTypeNormal, "BackOff", "Back-off pulling image %q", image)
 	w.k.event(pod, v1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
 }
 
@@ -154,6 +171,41 @@ func imageReason(err error) string {
 		return ie.Reason
 	}
 	return "ErrImagePull"
+}
+
+// volumeImages provides the images of the image volumes container c
+// mounts, by volume name, as upstream's kubelet pulls them before it starts
+// the container: by each volume's pullPolicy, with the pod's pull secrets
+// and the events of a container's image. failed is the reference whose
+// pull failed, with the error.
+func (w *podWorker) volumeImages(ctx context.Context, pod *v1.Pod, c *v1.Container) (imgs map[string]runtime.Image, failed string, err error) {
+	for _, vm := range c.VolumeMounts {
+		vol := volumeByName(pod, vm.Name)
+		if vol == nil || vol.Image == nil {
+			continue
+		}
+		if _, done := imgs[vol.Name]; done {
+			continue
+		}
+		img, err := w.k.images.EnsureVolume(ctx, pod, vol.Image)
+		if err != nil {
+			return nil, vol.Image.Reference, err
+		}
+		if imgs == nil {
+			imgs = map[string]runtime.Image{}
+		}
+		imgs[vol.Name] = img
+	}
+	return imgs, "", nil
+}
+
+func volumeByName(pod *v1.Pod, name string) *v1.Volume {
+	for i := range pod.Spec.Volumes {
+		if pod.Spec.Volumes[i].Name == name {
+			return &pod.Spec.Volumes[i]
+		}
+	}
+	return nil
 }
 
 // ephemeralByName is the pod's ephemeral container called name, seen as a

@@ -14,6 +14,9 @@ import (
 // start, or a backoff.
 type waiting struct {
 	Reason, Message string
+	// image is the image whose pull failed, when it is not the
+	// container's own (an image volume's).
+	image string
 }
 
 // probeResults are what the probes found, per run ID. A run with no entry

@@ -275,7 +275,7 @@ func (w *podWorker) cleanup(ctx context.Context, pod *v1.Pod) (time.Duration, bo
 	}
 	w.stopAll(ctx, nil, rs, grace, "pod removed")
 	if rs, err = w.list(ctx); err == nil {
-		err = errors.Join(w.teardown(ctx, rs), w.k.removePodFiles(w.ref))
+		err = errors.Join(w.teardown(ctx, rs), w.k.removePodFiles(ctx, w.ref))
 	}
 	if err != nil {
 		w.k.log.Error("clean up pod", "pod", w.name(), "err", err)

@@ -36,7 +36,8 @@ func (c *Containerd) StoredImages(ctx context.Context) ([]runtime.StoredImage, e
 }
 
 // ContainerImages returns the image name of every container of the node's
-// namespace, running or not, the kubelet's or anyone's.
+// namespace, running or not, the kubelet's or anyone's, and of every image
+// volume mounted: images in use, which garbage collection keeps.
 func (c *Containerd) ContainerImages(ctx context.Context) ([]string, error) {
 	ctrs, err := c.client.ContainerService().List(c.nsCtx(ctx))
 	if err != nil {
@@ -45,6 +46,13 @@ func (c *Containerd) ContainerImages(ctx context.Context) ([]string, error) {
 	out := make([]string, 0, len(ctrs))
 	for _, ctr := range ctrs {
 		out = append(out, ctr.Image)
+	}
+	views, err := c.viewLeases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range views {
+		out = append(out, l.Labels[labelImageVolumeImage])
 	}
 	return out, nil
 }

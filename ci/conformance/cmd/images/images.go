@@ -276,11 +276,25 @@ func agnhostLayer(h host, in Inputs) (*layerFiles, error) {
 	return l, nil
 }
 
+// alpineOSRelease is /etc/os-release of Alpine Linux 3.21, the base of
+// upstream's agnhost image and so of kitten's and nautilus': the ImageVolume
+// conformance test mounts kitten's image and reads that its etc/os-release
+// names Alpine Linux. Our stand-ins are built on Debian's busybox, not on
+// Alpine, so the file states what upstream's images carry.
+const alpineOSRelease = `NAME="Alpine Linux"
+ID=alpine
+VERSION_ID=3.21.3
+PRETTY_NAME="Alpine Linux v3.21"
+HOME_URL="https://alpinelinux.org/"
+BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"
+`
+
 // pagesLayer is what kitten's and nautilus' images add to agnhost's: the
-// pages their test-webserver serves.
+// pages their test-webserver serves, and Alpine's /etc/os-release.
 func pagesLayer(image string) func(host, Inputs) (*layerFiles, error) {
 	return func(h host, in Inputs) (*layerFiles, error) {
 		l := newLayer()
+		l.file("/etc/os-release", []byte(alpineOSRelease), 0o644)
 		for _, f := range []string{image + ".jpg", "data.json"} {
 			b, err := h.ReadFile(filepath.Join(in.Sources, "test/images", image, "html", f))
 			if err != nil {

@@ -73,6 +73,14 @@ func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
 		busybox["sbin/sysctl"] != "-> /bin/busybox" || busybox["bin/sysctl"] != "-> /bin/busybox" || busybox["agnhost"] != "" {
 		t.Errorf("busybox image: nc %q, sh %q, agnhost %q", busybox["usr/bin/nc"], busybox["bin/sh"], busybox["agnhost"])
 	}
+	// What the ImageVolume test reads in kitten's image.
+	kitten := files[imageutils.GetE2EImage(imageutils.Kitten)]
+	if !strings.Contains(kitten["data.json"], "kitten.jpg") && kitten["data.json"] != "content of /k8s/test/images/kitten/html/data.json" {
+		t.Errorf("kitten's data.json is %q", kitten["data.json"])
+	}
+	if !strings.Contains(kitten["etc/os-release"], `NAME="Alpine Linux"`) {
+		t.Errorf("kitten's etc/os-release is %q", kitten["etc/os-release"])
+	}
 	if _, ok := files[imageutils.GetPauseImageName()]; !ok {
 		t.Errorf("no pause image %s", imageutils.GetPauseImageName())
 	}
