@@ -97,7 +97,7 @@ echo "lab up and loaded: $((SECONDS - start))s"
 # busy; the lab itself (three API servers, etcd, the nodes) shares the CPUs,
 # and 5 per CPU (10 on 2) ran the whole set in about 15 minutes.
 procs=${CONFORMANCE_PROCS:-$(($(nproc) * 5))}
-skip=${CONFORMANCE_SKIP:-\[Disruptive\]}
+skip=${CONFORMANCE_SKIP:-'\[Disruptive\]'}
 suite() { # suite NAME GINKGO-FLAGS...: one phase of the run
 	local phase=$1
 	shift
