@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kinns/kinns/kubelet/config"
@@ -122,7 +121,7 @@ func (a *Agent) nodeStatus(ctx context.Context, old *v1.Node) v1.NodeStatus {
 	}
 	return v1.NodeStatus{
 		Capacity:    a.cfg.Capacity,
-		Allocatable: allocatable(a.cfg.Capacity, a.cfg.Reserved),
+		Allocatable: a.cfg.Allocatable(),
 		Conditions:  conds,
 		Addresses: []v1.NodeAddress{
 			{Type: v1.NodeInternalIP, Address: a.cfg.NodeIP},
@@ -153,22 +152,6 @@ func nodeCond(t v1.NodeConditionType, ok bool, reason, msg string) v1.NodeCondit
 		s = v1.ConditionTrue
 	}
 	return v1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg}
-}
-
-// allocatable is capacity minus reserved, never below zero.
-func allocatable(capacity, reserved v1.ResourceList) v1.ResourceList {
-	out := v1.ResourceList{}
-	for name, q := range capacity {
-		q = q.DeepCopy()
-		if r, ok := reserved[name]; ok {
-			q.Sub(r)
-			if q.Sign() < 0 {
-				q = *resource.NewQuantity(0, q.Format)
-			}
-		}
-		out[name] = q
-	}
-	return out
 }
 
 func (a *Agent) serverPort() int32 {

@@ -66,6 +66,7 @@ type Manager struct {
 	images  *images.Manager
 	net     Network
 	inputs  *podinputs.Inputs
+	allocs  *allocations
 	clock   clock.WithTicker
 	log     *slog.Logger
 	backoff *restartBackoff
@@ -95,6 +96,7 @@ func New(cfg config.Config, d Deps) *Manager {
 		spawn:   d.spawn,
 		workers: map[types.UID]*podWorker{},
 	}
+	k.allocs = newAllocations(k.inputs.PodDir)
 	if k.spawn == nil {
 		k.spawn = k.wg.Go
 	}

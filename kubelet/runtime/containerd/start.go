@@ -164,6 +164,7 @@ func specLabels(s runtime.Spec, stopSignal string) map[string]string {
 		runtime.LabelContainerName: s.Name, runtime.LabelAttempt: strconv.Itoa(s.Attempt),
 		runtime.LabelImage: s.Image.Ref, runtime.LabelImageID: s.Image.ID, runtime.LabelLogPath: s.LogPath,
 		runtime.LabelCgroup: s.CgroupPath, runtime.LabelStopSignal: stopSignal,
+		runtime.LabelResources: s.Resources.String(),
 	}
 	if s.Init {
 		l[runtime.LabelInit] = "true"
