@@ -155,7 +155,8 @@ func statusResources(c v1.Container, last *runtime.Container) *v1.ResourceRequir
 		out.Limits = lim
 	}
 	if _, ok := out.Requests[v1.ResourceCPU]; ok {
-		out.Requests[v1.ResourceCPU] = *resource.NewMilliQuantity(int64(have.CPUShares)*1000/1024, resource.DecimalSI)
+		// Rounded up, as upstream reads shares back.
+		out.Requests[v1.ResourceCPU] = *resource.NewMilliQuantity((int64(have.CPUShares)*1000+1023)/1024, resource.DecimalSI)
 	}
 	return out
 }
