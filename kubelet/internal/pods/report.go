@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -45,13 +46,17 @@ func (w *podWorker) patchStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatu
 	if w.lastSent != nil && equality.Semantic.DeepEqual(*w.lastSent, st) && now.Sub(w.lastPatch) < repatchAfter {
 		return true
 	}
-	patch, err := statusPatch(pod, st)
+	patch, err := statusPatch(w.newest(pod), st)
 	if err != nil {
 		w.k.log.Error("make status patch", "pod", w.name(), "err", err)
 		return false
 	}
 	if patch != nil {
-		_, err = w.k.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		var got *v1.Pod
+		got, err = w.k.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		if err == nil {
+			w.patched = got
+		}
 	}
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
@@ -62,6 +67,22 @@ func (w *podWorker) patchStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatu
 	}
 	w.lastSent, w.lastPatch = &st, now
 	return true
+}
+
+// newest is the pod to diff a status against: the informer's, unless the
+// API's answer to the last patch is newer (two patches in one sync, before
+// the informer caught up: a condition the first added would otherwise not
+// be removed by the second).
+func (w *podWorker) newest(pod *v1.Pod) *v1.Pod {
+	if w.patched == nil || w.patched.UID != pod.UID {
+		return pod
+	}
+	mine, err1 := strconv.ParseUint(w.patched.ResourceVersion, 10, 64)
+	cached, err2 := strconv.ParseUint(pod.ResourceVersion, 10, 64)
+	if err1 != nil || err2 != nil || mine <= cached {
+		return pod
+	}
+	return w.patched
 }
 
 // statusPatch is a strategic merge patch from the pod's status to st, with

@@ -47,7 +47,9 @@ type podWorker struct {
 	volumesMeta metav1.ObjectMeta
 	lastSent    *v1.PodStatus
 	lastPatch   time.Time
-	done        bool // the restart policy let nothing run again
+	// patched is the API's answer to the last status patch.
+	patched *v1.Pod
+	done    bool // the restart policy let nothing run again
 	// deadlineExceeded: the pod ran past its activeDeadlineSeconds.
 	deadlineExceeded bool
 	// resizePending: the pod's resize the kubelet has not admitted, and
