@@ -263,3 +263,25 @@ func TestMemoryLimitBelowUsageWaits(t *testing.T) {
 			cs.Resources != nil && cs.Resources.Limits.Memory().Value() == 64<<20
 	})
 }
+
+func TestStatusDiffedAgainstNewest(t *testing.T) {
+	cached := testPod("p")
+	cached.ResourceVersion = "9"
+	answer := cached.DeepCopy()
+	answer.ResourceVersion = "10"
+	answer.Status.Conditions = append(answer.Status.Conditions, v1.PodCondition{Type: v1.PodResizeInProgress, Status: v1.ConditionTrue})
+	w := &podWorker{patched: answer}
+	if got := w.newest(cached); got != answer {
+		t.Errorf("informer behind the last patch: diffed against resourceVersion %s", got.ResourceVersion)
+	}
+	caughtUp := cached.DeepCopy()
+	caughtUp.ResourceVersion = "11"
+	if got := w.newest(caughtUp); got != caughtUp {
+		t.Errorf("informer caught up: diffed against resourceVersion %s", got.ResourceVersion)
+	}
+	other := cached.DeepCopy()
+	other.UID = "another"
+	if got := w.newest(other); got != other {
+		t.Errorf("a new pod of the same name diffed against the old one")
+	}
+}
