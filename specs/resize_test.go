@@ -55,20 +55,29 @@ var _ = Describe("In-place pod resize", func() {
 		Expect(equality.Semantic.DeepEqual(st.AllocatedResources, bigger.Requests)).To(BeTrue(), "allocated %v", st.AllocatedResources)
 		Expect(cgroupLimits(ctx, lab, cs, "elastic")).To(Equal([2]string{"50000", "134217728"}), "read inside the container")
 
-		By("a resize beyond the node's allocatable stays pending as Infeasible")
-		huge := want.DeepCopy()
-		huge.ResourceVersion = ""
-		huge.Spec.Containers[0].Resources.Requests[corev1.ResourceMemory] = resource.MustParse("64Gi")
-		huge.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Gi")
-		_, err = cs.CoreV1().Pods("default").UpdateResize(ctx, "elastic", huge, metav1.UpdateOptions{})
+		By("a resize the other pods leave no room for waits as Deferred, and goes through once they leave")
+		hog := testPod("hog")
+		hog.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("3Gi")}
+		create(ctx, cs, hog)
+		waitFor(ctx, cs, "hog", time.Minute, beReady)
+		roomy := after.DeepCopy()
+		roomy.Spec.Containers[0].Resources.Requests[corev1.ResourceMemory] = resource.MustParse("2Gi")
+		roomy.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("2Gi")
+		_, err = cs.CoreV1().Pods("default").UpdateResize(ctx, "elastic", roomy, metav1.UpdateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		waitFor(ctx, cs, "elastic", 30*time.Second, func(g Gomega, p *corev1.Pod) {
 			c := resizeConditions(p)
 			g.Expect(c).To(HaveLen(1))
 			g.Expect(c[0].Type).To(Equal(corev1.PodResizePending))
-			g.Expect(c[0].Reason).To(Equal(corev1.PodReasonInfeasible))
+			g.Expect(c[0].Reason).To(Equal(corev1.PodReasonDeferred))
 		})
-		Expect(cgroupLimits(ctx, lab, cs, "elastic")).To(Equal([2]string{"50000", "134217728"}), "unchanged")
+		Expect(cgroupLimits(ctx, lab, cs, "elastic")).To(Equal([2]string{"50000", "134217728"}), "unchanged while deferred")
+		Expect(cs.CoreV1().Pods("default").Delete(ctx, "hog", metav1.DeleteOptions{})).To(Succeed())
+		waitFor(ctx, cs, "elastic", time.Minute, func(g Gomega, p *corev1.Pod) {
+			g.Expect(resizeConditions(p)).To(BeEmpty())
+			g.Expect(p.Status.ContainerStatuses[0].AllocatedResources.Memory().String()).To(Equal("2Gi"))
+		})
+		Expect(cgroupLimits(ctx, lab, cs, "elastic")).To(Equal([2]string{"50000", "2147483648"}))
 	}, SpecTimeout(3*time.Minute))
 })
 
