@@ -171,7 +171,9 @@ type Spec struct {
 	// CgroupPath is the container's cgroup ("/kinns/lab/node-1/pod<uid>/<id>").
 	CgroupPath string
 	Resources  Resources
-	Mounts     []Mount
+	// OOMScoreAdj is the process's oom_score_adj; nil: the runtime's.
+	OOMScoreAdj *int
+	Mounts      []Mount
 	// Security confines the process; the zero value is the image's user
 	// with the runtime's default capabilities.
 	Security Security
