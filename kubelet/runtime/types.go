@@ -171,9 +171,7 @@ type Spec struct {
 	// CgroupPath is the container's cgroup ("/kinns/lab/node-1/pod<uid>/<id>").
 	CgroupPath string
 	Resources  Resources
-	// OOMScoreAdj is the process's oom_score_adj; nil: the runtime's.
-	OOMScoreAdj *int
-	Mounts      []Mount
+	Mounts     []Mount
 	// Security confines the process; the zero value is the image's user
 	// with the runtime's default capabilities.
 	Security Security

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/kubernetes/pkg/kubelet/qos"
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 
 	"github.com/kinns/kinns/kubelet/runtime"
@@ -73,13 +72,6 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 		LogPath:    in.LogPath(ref, c.Name, r.Attempt),
 	}
 	s.CgroupPath = in.PodCgroup(pod.UID) + "/" + s.ID()
-	// Upstream's heuristic by QoS class and memory request (pod carries the
-	// allocated resources): guaranteed -997, best effort 1000, burstable
-	// between, so the node's OOM killer picks as on a kubeadm node.
-	if mem := in.cfg.Capacity.Memory(); !mem.IsZero() {
-		adj := qos.GetContainerOOMScoreAdjust(pod, c, mem.Value())
-		s.OOMScoreAdj = &adj
-	}
 	return s, nil
 }
 

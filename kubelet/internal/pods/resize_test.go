@@ -285,25 +285,3 @@ func TestStatusDiffedAgainstNewest(t *testing.T) {
 		t.Errorf("a new pod of the same name diffed against the old one")
 	}
 }
-
-func TestOOMScoreAdjByQOS(t *testing.T) {
-	tk := startTestKubelet(t) // 2Gi of memory
-	for name, r := range map[string]v1.ResourceRequirements{
-		"guaranteed": {Requests: rl("cpu", "100m", "memory", "64Mi"), Limits: rl("cpu", "100m", "memory", "64Mi")},
-		"burstable":  {Requests: rl("memory", "64Mi")},
-		"besteffort": {},
-	} {
-		tk.create(t, testPod(name, func(p *v1.Pod) { p.Spec.Containers[0].Resources = r }))
-	}
-	want := map[string]int{"guaranteed": -997, "burstable": 1000 - 1000*64/2048, "besteffort": 1000}
-	for name := range want {
-		tk.waitPod(t, name, "ready", podIsReady)
-	}
-	tk.rt.mu.Lock()
-	defer tk.rt.mu.Unlock()
-	for _, s := range tk.rt.specs {
-		if s.OOMScoreAdj == nil || *s.OOMScoreAdj != want[s.Pod.Name] {
-			t.Errorf("%s: oom_score_adj %v, want %d", s.Pod.Name, s.OOMScoreAdj, want[s.Pod.Name])
-		}
-	}
-}

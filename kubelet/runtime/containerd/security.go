@@ -128,17 +128,6 @@ func seccompOpt(sec runtime.Security) (oci.SpecOpts, error) {
 	return nil, fmt.Errorf("unknown seccomp profile type %q", sec.Seccomp)
 }
 
-// withOOMScoreAdj sets the container process's oom_score_adj.
-func withOOMScoreAdj(adj int) oci.SpecOpts {
-	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
-		if s.Process == nil {
-			s.Process = &specs.Process{}
-		}
-		s.Process.OOMScoreAdj = &adj
-		return nil
-	}
-}
-
 func withoutRlimits(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
 	if s.Process != nil {
 		s.Process.Rlimits = nil

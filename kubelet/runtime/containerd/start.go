@@ -109,9 +109,6 @@ func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) ([]
 	if s.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(s.WorkingDir))
 	}
-	if s.OOMScoreAdj != nil {
-		opts = append(opts, withOOMScoreAdj(*s.OOMScoreAdj))
-	}
 	r := s.Resources
 	if r.MemoryLimit > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(r.MemoryLimit)))
