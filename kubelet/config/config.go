@@ -224,3 +224,21 @@ func (c Config) Validate() error {
 	}
 	return c.ImageGC.Validate()
 }
+
+// Allocatable is Capacity minus Reserved, never below zero: what the node
+// offers its pods, which the scheduler and the kubelet's resize admission
+// both count against.
+func (c Config) Allocatable() v1.ResourceList {
+	out := v1.ResourceList{}
+	for name, q := range c.Capacity {
+		q = q.DeepCopy()
+		if r, ok := c.Reserved[name]; ok {
+			q.Sub(r)
+			if q.Sign() < 0 {
+				q = *resource.NewQuantity(0, q.Format)
+			}
+		}
+		out[name] = q
+	}
+	return out
+}

@@ -35,6 +35,12 @@ type Runtime interface {
 	// ctx ends first the command is killed. An error wrapping ErrNotFound
 	// means no such run.
 	Exec(ctx context.Context, id string, e Exec) (int, error)
+	// Update applies new cgroup limits to a running run in place (an
+	// in-place pod resize) and records them as its Resources. An error
+	// wrapping ErrNotFound means no such running run.
+	Update(ctx context.Context, id string, r Resources) error
+	// MemoryUsage is the memory the run's cgroup uses now, in bytes.
+	MemoryUsage(ctx context.Context, id string) (int64, error)
 	// RemoveCgroup removes a pod's cgroup tree (rel below the cgroup root,
 	// in every hierarchy); missing folders are success, folders that still
 	// hold processes an error.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,13 +23,17 @@ const (
 	LabelPodName       = "io.kubernetes.pod.name"
 	LabelContainerName = "io.kubernetes.container.name"
 
-	LabelAttempt    = "kinns.io/restart-count"
-	LabelInit       = "kinns.io/init-container"
-	LabelEphemeral  = "kinns.io/ephemeral-container"
-	LabelImage      = "kinns.io/image"
-	LabelImageID    = "kinns.io/image-id"
-	LabelLogPath    = "kinns.io/log-path"
-	LabelCgroup     = "kinns.io/cgroup"
+	LabelAttempt   = "kinns.io/restart-count"
+	LabelInit      = "kinns.io/init-container"
+	LabelEphemeral = "kinns.io/ephemeral-container"
+	LabelImage     = "kinns.io/image"
+	LabelImageID   = "kinns.io/image-id"
+	LabelLogPath   = "kinns.io/log-path"
+	LabelCgroup    = "kinns.io/cgroup"
+	// LabelResources records the cgroup limits last applied to the run (at
+	// its start, then by each in-place resize): the runtime's answer to
+	// "what does this container have now", kept across kubelet restarts.
+	LabelResources  = "kinns.io/resources"
 	LabelStopSignal = "kinns.io/stop-signal"
 	LabelStartedAt  = "kinns.io/started-at"
 	LabelFinishedAt = "kinns.io/finished-at"
@@ -88,6 +93,8 @@ type Container struct {
 	StartedAt       time.Time
 	FinishedAt      time.Time
 	LogPath         string
+	// Resources are the cgroup limits last applied to the run.
+	Resources Resources
 }
 
 // Image is an image present in the node's containerd namespace.
@@ -118,6 +125,35 @@ type Resources struct {
 	CPUShares uint64
 	// MemoryLimit is in bytes.
 	MemoryLimit int64
+}
+
+// String encodes r for LabelResources: "shares=2,quota=0,period=0,memory=0".
+func (r Resources) String() string {
+	return fmt.Sprintf("shares=%d,quota=%d,period=%d,memory=%d", r.CPUShares, r.CPUQuota, r.CPUPeriod, r.MemoryLimit)
+}
+
+// ParseResources reads what Resources.String wrote; unknown or malformed
+// fields are left zero (a run recorded before the label existed).
+func ParseResources(s string) Resources {
+	var r Resources
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			continue
+		}
+		switch k {
+		case "shares":
+			r.CPUShares = uint64(n)
+		case "quota":
+			r.CPUQuota = n
+		case "period":
+			r.CPUPeriod = uint64(n)
+		case "memory":
+			r.MemoryLimit = n
+		}
+	}
+	return r
 }
 
 // Spec is what Start needs to run one attempt of one container.

@@ -72,7 +72,7 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 		WorkingDir: c.WorkingDir,
 		Hostname:   hostname,
 		NetnsPath:  sb.NetnsPath,
-		Resources:  resources(c),
+		Resources:  Resources(c),
 		Mounts:     append(podFileMounts(sb, c), mounts...),
 		Security:   sec,
 		LogPath:    in.LogPath(ref, c.Name, r.Attempt),
@@ -99,11 +99,11 @@ func expandAll(in []string, env []string) []string {
 	return out
 }
 
-// resources maps limits and requests to cgroup settings as the kubelet
-// does: the CPU limit is a CFS quota per 100ms period (at least 1ms), the
+// Resources maps a container's limits and requests to cgroup settings as
+// the kubelet does: the CPU limit is a CFS quota per 100ms period (at least 1ms), the
 // CPU request weighs the shares (2 with none), the memory limit is a hard
 // limit.
-func resources(c *v1.Container) runtime.Resources {
+func Resources(c *v1.Container) runtime.Resources {
 	var r runtime.Resources
 	if q, ok := c.Resources.Limits[v1.ResourceCPU]; ok && !q.IsZero() {
 		r.CPUPeriod = 100000

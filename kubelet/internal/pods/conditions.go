@@ -20,7 +20,9 @@ func conditions(in statusInput, st v1.PodStatus) []v1.PodCondition {
 	}
 	ready := readyCondition(v1.ContainersReady, st, done)
 	mine = append(mine, ready, podReadyCondition(in.pod, ready))
-	out := keepOthers(in.pod.Status.Conditions, mine)
+	out := keepOthers(in.pod.Status.Conditions, append(mine,
+		v1.PodCondition{Type: v1.PodResizePending}, v1.PodCondition{Type: v1.PodResizeInProgress}))
+	mine = append(mine, resizeConditions(in)...)
 	for _, c := range mine {
 		c.ObservedGeneration = in.pod.Generation
 		out = append(out, withTransition(c, in.pod.Status.Conditions, in.now))

@@ -61,6 +61,8 @@ type actionKind int
 const (
 	actStart actionKind = iota
 	actKill
+	// actUpdate applies new cgroup limits to a running run (in-place resize).
+	actUpdate
 )
 
 // killKind says what follows the kill of a run.
@@ -84,9 +86,14 @@ type action struct {
 	init      bool
 	ephemeral bool
 	attempt   int      // start: the attempt to run
-	id        string   // kill: the run to stop
+	id        string   // kill, update: the run
 	reason    string   // kill: why
 	then      killKind // kill: what follows
+	// resize: the action applies an in-place resize (a kill: a restart the
+	// container's resizePolicy asks for).
+	resize bool
+	// resources (update) are the run's new cgroup limits, from what it has.
+	resources, from runtime.Resources
 }
 
 // plan is what a sync must do to move a pod towards its spec.
@@ -131,6 +138,7 @@ func decide(in decideInput) plan {
 		p.wakeIn(left)
 	}
 	p.killUnhealthy(in)
+	p.resize(in)
 	initialized, failed := p.initContainers(in)
 	if failed {
 		p.done = true
@@ -285,6 +293,16 @@ func deadlineLeft(pod *v1.Pod, now time.Time) (left time.Duration, ok bool) {
 	}
 	allowed := time.Duration(*pod.Spec.ActiveDeadlineSeconds) * time.Second
 	return allowed - now.Sub(pod.Status.StartTime.Time), true
+}
+
+// kills reports whether the plan already stops the run.
+func (p *plan) kills(id string) bool {
+	for _, a := range p.actions {
+		if a.kind == actKill && a.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *plan) killAll(in decideInput, why string) {

@@ -38,9 +38,12 @@ func withImage(c runtime.Container, img string) runtime.Container {
 func describe(p plan) string {
 	var out []string
 	for _, a := range p.actions {
-		if a.kind == actStart {
+		switch a.kind {
+		case actStart:
 			out = append(out, fmt.Sprintf("start %s/%d", a.name, a.attempt))
-		} else {
+		case actUpdate:
+			out = append(out, fmt.Sprintf("update %s %s", a.id, a.resources))
+		default:
 			out = append(out, "kill "+a.id)
 		}
 	}

@@ -22,6 +22,15 @@
 //     pure functions: which containers to start and kill (decide), the
 //     status to report (podStatus), and the CrashLoopBackOff spacing of
 //     restarts (restartBackoff). report.go patches the status subresource.
+//   - allocation.go, allocate.go, resize.go: in-place resize. Each sync
+//     first runs the pod with its allocation (what the kubelet admitted,
+//     kept in <PodDir>/allocated.json); a resize of the spec is admitted
+//     when it fits the node's allocatable beside the other pods'
+//     allocations (admitResize, else PodResizePending Infeasible or
+//     Deferred). decide then plans, for each running run whose recorded
+//     cgroup limits differ, an update in place (runtime Update) or a
+//     restart per the container's resizePolicy; the status shows
+//     PodResizeInProgress until the runs hold their allocation.
 //   - probes.go: liveness, readiness and startup probes (package probe),
 //     one goroutine per running run.
 //   - provider.go: the kubelet server's Provider (logs, exec,

@@ -33,6 +33,8 @@ type fakeRuntime struct {
 	starts  []string        // "<container>/<attempt>" in start order
 	stops   map[string]time.Duration
 	removed []string
+	updates []string // "<container>/<attempt> <resources>" in order
+	usage   int64    // every run's memory usage
 	onExit  func(runtime.Container)
 }
 
@@ -71,7 +73,7 @@ func (f *fakeRuntime) Start(_ context.Context, s runtime.Spec) (runtime.Containe
 	c := runtime.Container{
 		ID: s.ID(), Pod: s.Pod, Name: s.Name, Init: s.Init, Ephemeral: s.Ephemeral, Attempt: s.Attempt,
 		Image: s.Image.Ref, ImageID: s.Image.ID, State: runtime.StateRunning,
-		StartedAt: time.Now(), LogPath: s.LogPath,
+		StartedAt: time.Now(), LogPath: s.LogPath, Resources: s.Resources,
 	}
 	f.ctrs[c.ID], f.specs[c.ID] = c, s
 	f.starts = append(f.starts, fmt.Sprintf("%s/%d", s.Name, s.Attempt))
@@ -131,7 +133,26 @@ func (f *fakeRuntime) List(_ context.Context, uid string) ([]runtime.Container, 
 }
 
 func (f *fakeRuntime) Exec(context.Context, string, runtime.Exec) (int, error) { return 0, nil }
-func (f *fakeRuntime) RemoveCgroup(string) error                               { return nil }
+
+func (f *fakeRuntime) Update(_ context.Context, id string, r runtime.Resources) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.ctrs[id]
+	if !ok || c.State != runtime.StateRunning {
+		return fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
+	}
+	c.Resources = r
+	f.ctrs[id] = c
+	f.updates = append(f.updates, fmt.Sprintf("%s/%d %s", c.Name, c.Attempt, r))
+	return nil
+}
+
+func (f *fakeRuntime) MemoryUsage(context.Context, string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.usage, nil
+}
+func (f *fakeRuntime) RemoveCgroup(string) error { return nil }
 
 // running returns the running run of a container, if any.
 func (f *fakeRuntime) running(name string) (runtime.Container, bool) {

@@ -67,6 +67,7 @@ type Manager struct {
 	images  *images.Manager
 	net     Network
 	inputs  *podinputs.Inputs
+	allocs  *allocations
 	clock   clock.WithTicker
 	log     *slog.Logger
 	backoff *restartBackoff
@@ -102,6 +103,7 @@ func New(cfg config.Config, d Deps) *Manager {
 		spawn:   d.spawn,
 		workers: map[types.UID]*podWorker{},
 	}
+	k.allocs = newAllocations(k.inputs.PodDir)
 	if k.spawn == nil {
 		k.spawn = k.wg.Go
 	}

@@ -27,6 +27,7 @@ func (w *podWorker) report(ctx context.Context, pod *v1.Pod, rs runs, sb *sandbo
 		pod: pod, runs: w.withMessages(ctx, pod, rs), waiting: w.waiting, probes: w.probes.results(),
 		sandboxReady: sb != nil, hostIP: w.k.cfg.NodeIP, final: final, now: w.k.clock.Now(),
 		restarting: map[string]bool{}, deadlineExceeded: w.deadlineExceeded, rejected: w.rejected,
+		resizePending: w.resizePending, resizeError: w.resizeError,
 	}
 	for id, then := range w.killed {
 		// Under Never a probe's kill is the end, as decide's restarts says.

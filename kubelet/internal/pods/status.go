@@ -48,7 +48,11 @@ type statusInput struct {
 	// rejected: the node's admission refused the pod; it is Failed with
 	// the refusal's reason and message, as upstream's kubelet reports it.
 	rejected *rejection
-	now      time.Time
+	// resizePending: a resize the kubelet has not admitted, and why;
+	// resizeError: why applying an admitted one failed.
+	resizePending *pendingResize
+	resizeError   string
+	now           time.Time
 }
 
 // podStatus computes the pod's status as the kubelet reports it. It is a pure
@@ -95,6 +99,11 @@ func podStatus(in statusInput) v1.PodStatus {
 
 func containerStatus(in statusInput, c v1.Container, init bool) v1.ContainerStatus {
 	cs := v1.ContainerStatus{Name: c.Name, Image: c.Image}
+	// in.pod carries the allocated resources.
+	if len(c.Resources.Requests) > 0 {
+		cs.AllocatedResources = c.Resources.Requests.DeepCopy()
+	}
+	cs.Resources = statusResources(c, in.runs.latest(c.Name))
 	w, isWaiting := in.waiting[c.Name]
 	list := in.runs[c.Name]
 	if len(list) == 0 {

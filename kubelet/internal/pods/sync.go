@@ -30,6 +30,8 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		}
 		return retryIn // until the API shows the pod Failed, or admits it
 	}
+	w.at("allocate")
+	pod = w.allocate(pod)
 	w.at("sandbox")
 	sb, err := w.ensureSandbox(ctx, pod)
 	if err != nil {
@@ -64,6 +66,12 @@ func (w *podWorker) syncPod(ctx context.Context, pod *v1.Pod) time.Duration {
 		w.k.event(pod, v1.EventTypeNormal, deadlineReason, "%s", deadlineMessage)
 	}
 	requeue := p.requeue
+	lastErr := w.resizeError
+	w.resizeError = ""
+	if resizes(p.actions) && lastErr == "" {
+		// PodResizeInProgress while the new limits are applied.
+		w.report(ctx, pod, rs, sb, false)
+	}
 	if len(p.actions) > 0 {
 		requeue = earliest(requeue, w.act(ctx, pod, sb, rs, p.actions))
 		if rs, err = w.list(ctx); err != nil {
@@ -149,7 +157,8 @@ func (w *podWorker) volumesDue(pod *v1.Pod, now time.Time) bool {
 		!maps.Equal(pod.Labels, w.volumesMeta.Labels) || !maps.Equal(pod.Annotations, w.volumesMeta.Annotations)
 }
 
-// act runs a plan's kills (together) and then its starts (in order).
+// act runs a plan's kills (together), its in-place resizes, and then its
+// starts (in order).
 func (w *podWorker) act(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs, actions []action) time.Duration {
 	var kills []action
 	var requeue time.Duration
@@ -159,6 +168,7 @@ func (w *podWorker) act(ctx context.Context, pod *v1.Pod, sb *sandbox, rs runs, 
 		}
 	}
 	w.stopRuns(ctx, pod, kills, killGrace(pod))
+	w.updateRuns(ctx, pod, actions)
 	for _, a := range actions {
 		if a.kind == actStart {
 			requeue = earliest(requeue, w.start(ctx, pod, sb, rs, a))
@@ -283,6 +293,7 @@ func (w *podWorker) cleanup(ctx context.Context, pod *v1.Pod) (time.Duration, bo
 	}
 	w.k.backoff.Forget(string(w.uid) + "/")
 	w.k.inputs.ForgetPod(w.uid)
+	w.k.allocs.forget(w.uid)
 	w.k.log.Info("pod cleaned up", "pod", w.name(), "uid", w.uid)
 	return 0, true
 }

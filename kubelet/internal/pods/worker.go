@@ -57,7 +57,12 @@ type podWorker struct {
 	done    bool // the restart policy let nothing run again
 	// deadlineExceeded: the pod ran past its activeDeadlineSeconds.
 	deadlineExceeded bool
-	stopped          bool // everything stopped for good (deletion or final phase)
+	// resizePending: the pod's resize the kubelet has not admitted, and
+	// why; resizeError: why applying an admitted one failed in the last
+	// sync.
+	resizePending *pendingResize
+	resizeError   string
+	stopped       bool // everything stopped for good (deletion or final phase)
 
 	// step names what the sync is doing, for the watchdog's warning.
 	step atomic.Pointer[string]

@@ -153,7 +153,8 @@ func fromLabels(id string, l map[string]string) runtime.Container {
 		Image:     l[runtime.LabelImage], ImageID: l[runtime.LabelImageID], LogPath: l[runtime.LabelLogPath],
 		StartedAt: parseStamp(l[runtime.LabelStartedAt]), FinishedAt: parseStamp(l[runtime.LabelFinishedAt]),
 		Reason: l[runtime.LabelReason], Message: l[runtime.LabelMessage],
-		State: runtime.StateCreated,
+		Resources: runtime.ParseResources(l[runtime.LabelResources]),
+		State:     runtime.StateCreated,
 	}
 	switch {
 	case l[runtime.LabelFinishedAt] != "":

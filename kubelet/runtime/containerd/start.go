@@ -116,7 +116,13 @@ func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) ([]
 		oci.WithEnv(s.Env),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.NetnsPath}),
 		oci.WithCgroup(s.CgroupPath),
+		oci.WithMounts(cgroupMounts(s.Security.Privileged)),
 		oci.WithMounts(bindMounts(s.Mounts)),
+	}
+	if c.cg.v2 {
+		// As containerd's CRI plugin: a cgroup namespace, so that the
+		// container's /sys/fs/cgroup is its own cgroup, not the host's root.
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.CgroupNamespace}))
 	}
 	if s.Hostname != "" {
 		opts = append(opts, oci.WithHostname(s.Hostname))
@@ -143,6 +149,18 @@ func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) ([]
 		return nil, err
 	}
 	return append(opts, sec...), nil
+}
+
+// cgroupMounts shows the container its cgroup at /sys/fs/cgroup, read-only
+// unless privileged, as containerd's CRI plugin does (processes read their
+// limits there; on v1 runc binds each hierarchy's container folder).
+func cgroupMounts(privileged bool) []specs.Mount {
+	mode := "ro"
+	if privileged {
+		mode = "rw"
+	}
+	return []specs.Mount{{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+		Options: []string{"nosuid", "noexec", "nodev", "relatime", mode}}}
 }
 
 func bindMounts(ms []runtime.Mount) []specs.Mount {
@@ -185,6 +203,7 @@ func specLabels(s runtime.Spec, stopSignal string) map[string]string {
 		runtime.LabelContainerName: s.Name, runtime.LabelAttempt: strconv.Itoa(s.Attempt),
 		runtime.LabelImage: s.Image.Ref, runtime.LabelImageID: s.Image.ID, runtime.LabelLogPath: s.LogPath,
 		runtime.LabelCgroup: s.CgroupPath, runtime.LabelStopSignal: stopSignal,
+		runtime.LabelResources: s.Resources.String(),
 	}
 	if s.Init {
 		l[runtime.LabelInit] = "true"
