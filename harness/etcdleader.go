@@ -1,21 +1,21 @@
 package harness
 
 import (
-	"bytes"
+	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kinns/kinns/cni/netns"
 )
 
 // EtcdLeader says which member (1-3) leads etcd now, as the members report
-// it themselves (their maintenance status, through etcd's JSON gateway on
-// the client port). A fault that must hit a follower, or the leader, picks
-// its member with it: which member leads changes with every election.
+// it themselves (etcd_server_is_leader on their /metrics). A fault that
+// must hit a follower, or the leader, picks its member with it: which
+// member leads changes with every election.
 func (l *Lab) EtcdLeader(ctx context.Context) (int, error) {
 	tlsCfg, err := l.EtcdClientTLS()
 	if err != nil {
@@ -24,45 +24,43 @@ func (l *Lab) EtcdLeader(ctx context.Context) (int, error) {
 	var errs []error
 	for _, h := range l.plan.ControlPlane() {
 		tr := &http.Transport{DialContext: netns.DialContext(netns.Path(h.Netns)), TLSClientConfig: tlsCfg}
-		member, leader, err := etcdStatus(ctx, tr, etcdURL(h.IP.String(), EtcdClientPort))
+		leads, err := etcdIsLeader(ctx, tr, etcdURL(h.IP.String(), EtcdHTTPPort)+"/metrics")
 		tr.CloseIdleConnections()
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("etcd member %d: %w", h.Index, err))
-		case leader == 0:
-			errs = append(errs, fmt.Errorf("etcd member %d knows no leader", h.Index))
-		case member == leader:
+		case leads:
 			return h.Index, nil
 		}
 	}
 	return 0, fmt.Errorf("no etcd member says it leads: %w", errors.Join(errs...))
 }
 
-// etcdStatus asks the member at url for its ID and its leader's.
-func etcdStatus(ctx context.Context, tr http.RoundTripper, url string) (member, leader uint64, err error) {
+// etcdIsLeader reads the member's etcd_server_is_leader gauge.
+func etcdIsLeader(ctx context.Context, tr http.RoundTripper, url string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v3/maintenance/status", bytes.NewBufferString("{}"))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, 0, err
+		return false, err
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return 0, 0, err
+		return false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("status: %s", resp.Status)
+		return false, fmt.Errorf("metrics: %s", resp.Status)
 	}
-	// The gateway writes uint64 fields as JSON strings.
-	var body struct {
-		Header struct {
-			MemberID uint64 `json:"member_id,string"`
-		} `json:"header"`
-		Leader uint64 `json:"leader,string"`
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "etcd_server_is_leader "); ok {
+			return strings.TrimSpace(v) == "1", nil
+		}
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, 0, fmt.Errorf("status: %w", err)
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("metrics: %w", err)
 	}
-	return body.Header.MemberID, body.Leader, nil
+	return false, errors.New("metrics: no etcd_server_is_leader")
 }
