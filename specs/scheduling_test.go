@@ -26,6 +26,17 @@ var (
 	Controllers = Label("controllers")
 )
 
+// specPriorityClasses makes the PriorityClasses spec-low (10) and spec-high
+// (1000) of the preemption specs.
+func specPriorityClasses(ctx context.Context, cs kubernetes.Interface) {
+	GinkgoHelper()
+	for name, value := range map[string]int32{"spec-low": 10, "spec-high": 1000} {
+		pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
+		_, err := cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{})
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
 func withCPU(p *corev1.Pod, cpu string) *corev1.Pod {
 	p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
 	return p
@@ -174,11 +185,7 @@ var _ = Describe("The scheduler", Scheduling, func() {
 	It("preempts lower-priority pods for a higher-priority one, marks them DisruptionTarget, and keeps their room for it", func(ctx SpecContext) {
 		lab := bootLab(ctx, 2)
 		cs := clientAs(lab, pki.Admin)
-		for name, value := range map[string]int32{"spec-low": 10, "spec-high": 1000} {
-			pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
-			_, err := cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{})
-			Expect(err).NotTo(HaveOccurred())
-		}
+		specPriorityClasses(ctx, cs)
 		onNode1 := func(p *corev1.Pod, class string) *corev1.Pod {
 			p.Spec.NodeSelector = map[string]string{"kubernetes.io/hostname": "node-1"}
 			p.Spec.PriorityClassName = class
@@ -229,11 +236,7 @@ var _ = Describe("The scheduler", Scheduling, func() {
 	It("marks a preempted pod held by a finalizer with the DisruptionTarget condition", func(ctx SpecContext) {
 		lab := bootLab(ctx, 1)
 		cs := clientAs(lab, pki.Admin)
-		for name, value := range map[string]int32{"spec-low": 10, "spec-high": 1000} {
-			pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
-			_, err := cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{})
-			Expect(err).NotTo(HaveOccurred())
-		}
+		specPriorityClasses(ctx, cs)
 		victim := withCPU(testPod("held"), "1500m")
 		victim.Spec.PriorityClassName = "spec-low"
 		victim.Finalizers = []string{"kinns.io/spec-hold"}
