@@ -34,6 +34,18 @@ var labScenarios = []labScenario{
 // scenario on it, and takes it down.
 func (b *bench) labFigures(ctx context.Context) {
 	var lab *harness.Lab
+	if !b.selected("lab up warm") {
+		// Another scenario was chosen with -only: one lab, not measured.
+		if !b.selectedAny(labScenarios) {
+			return
+		}
+		l, err := harness.Up(ctx, b.labConfig("bench-w0"))
+		if err != nil {
+			b.log.Error("lab up", "err", err)
+			return
+		}
+		lab = l
+	}
 	b.measure(ctx, "lab up warm", []string{"lab_up_warm_seconds", "rss_3_nodes_mb", "pss_3_nodes_mb"}, func(ctx context.Context) (Figures, error) {
 		took, l, err := b.upTimes(ctx, "bench-w", 1, b.opts.runs)
 		if err != nil {
@@ -61,6 +73,16 @@ func (b *bench) labFigures(ctx context.Context) {
 	for _, s := range labScenarios {
 		b.measure(ctx, s.what, s.names, func(ctx context.Context) (Figures, error) { return s.run(ctx, lab) })
 	}
+}
+
+// selectedAny says whether -only lets any of scenarios run.
+func (b *bench) selectedAny(scenarios []labScenario) bool {
+	for _, s := range scenarios {
+		if b.selected(s.what) {
+			return true
+		}
+	}
+	return false
 }
 
 // labUpHA times the bring-up of labs with three API servers.
