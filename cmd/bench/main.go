@@ -99,8 +99,10 @@ type bench struct {
 	deadline time.Time
 	res      *Result
 	log      *slog.Logger
-	// labLog is given to every lab the bench brings up.
+	// labLog is given to every lab the bench brings up; steps keeps the
+	// time of each lab's bring-up steps from it.
 	labLog *slog.Logger
+	steps  *stepClock
 }
 
 // run measures every figure it can within the budget. A scenario that
@@ -117,6 +119,8 @@ func run(ctx context.Context, o options) (*Result, error) {
 		defer f.Close()
 		b.labLog = slog.New(slog.NewTextHandler(f, nil))
 	}
+	b.steps = &stepClock{}
+	b.labLog = slog.New(stepHandler{b.labLog.Handler(), b.steps})
 	ctx, cancel := context.WithDeadline(ctx, b.deadline)
 	defer cancel()
 	release, err := holdContainerd(ctx)
@@ -129,7 +133,7 @@ func run(ctx context.Context, o options) (*Result, error) {
 	b.measure(ctx, "upstream proxy full sync", []string{"proxy_full_sync_upstream_1000x10_seconds"}, func(ctx context.Context) (Figures, error) {
 		return upstreamProxySync(ctx, 1000, 10, 3)
 	})
-	b.measure(ctx, "lab up HA", []string{"lab_up_ha_seconds"}, b.labUpHA)
+	b.measure(ctx, "lab up HA", []string{"lab_up_ha_seconds", "apiserver_ready_ha_seconds"}, b.labUpHA)
 	b.measure(ctx, "faults", faultNames, func(ctx context.Context) (Figures, error) { return faultFigures(ctx, o.labBinary) })
 	b.measure(ctx, "nodes", nodesNames, b.nodeScale)
 	b.measure(ctx, "e2e report", []string{"e2e_suite_seconds"}, func(context.Context) (Figures, error) { return e2eSuite(o.e2eReport) })
