@@ -55,11 +55,12 @@ soak: deps build
 # within 15 minutes. It does not run e2e: e2e_suite_seconds is read from the
 # _output/e2e.json that the last whole `make e2e` wrote. The upstream
 # kube-scheduler, built from our k8s.io/kubernetes (a tool in go.mod), runs
-# beside ours for the scheduling comparison.
+# beside ours for the scheduling comparison. BENCH_ONLY=REGEXP runs only the
+# scenarios whose name matches (e.g. BENCH_ONLY=scheduling).
 bench: deps build
 	@mkdir -p _output
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
-	$(GO) run ./cmd/bench -lab $(BIN)/lab -kube-scheduler $(BIN)/kube-scheduler -json _output/bench.json -lab-log _output/bench-labs.log
+	$(GO) run ./cmd/bench -lab $(BIN)/lab -kube-scheduler $(BIN)/kube-scheduler -json _output/bench.json -lab-log _output/bench-labs.log -only '$(BENCH_ONLY)'
 
 # Upstream's conformance tests ([Conformance], not [Serial] or [Disruptive])
 # against a fresh lab; not part of test. Reports in _output/conformance/.

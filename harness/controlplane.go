@@ -312,23 +312,6 @@ func (l *Lab) bundle() (*pki.Bundle, error) {
 	return l.pki, nil
 }
 
-// waitAPIReady polls /readyz through the host's forwarder, with growing pauses.
-func (l *Lab) waitAPIReady(ctx context.Context) error {
-	pause := 50 * time.Millisecond
-	for {
-		err := l.apiReady(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("api server not ready (%v): %w", err, ctx.Err())
-		case <-time.After(pause):
-		}
-		pause = min(pause*2, 500*time.Millisecond)
-	}
-}
-
 // apiReady asks the API server's /readyz, with the admin certificate.
 func (l *Lab) apiReady(ctx context.Context) error {
 	rc, err := l.RESTConfig()

@@ -120,7 +120,7 @@ func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("lab not usable after %s: %s (see the logs in %s): %w", timeout, missing, l.store.Path("logs"), ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"time"
 
@@ -30,6 +31,8 @@ type options struct {
 	e2eReport string
 	labLog    string
 	budget    time.Duration
+	// only, when set, selects the scenarios to run by their name.
+	only *regexp.Regexp
 }
 
 func main() {
@@ -40,8 +43,9 @@ func main() {
 	flag.StringVar(&o.e2eReport, "e2e-report", "_output/e2e.json", "the Ginkgo JSON report of the last make e2e")
 	flag.StringVar(&o.labLog, "lab-log", "", "write the labs' own logs (each bring-up step and its time) to this file")
 	flag.DurationVar(&o.budget, "budget", 13*time.Minute, "the most the whole bench may take; the node search uses what is left")
+	only := flag.String("only", "", "run only the scenarios whose name matches this regular expression (e.g. 'scheduling|DNS'); the lab scenarios still bring up one lab")
 	flag.Parse()
-	if err := o.validate(); err != nil {
+	if err := o.validate(*only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
@@ -64,7 +68,14 @@ func main() {
 	}
 }
 
-func (o *options) validate() error {
+func (o *options) validate(only string) error {
+	if only != "" {
+		re, err := regexp.Compile(only)
+		if err != nil {
+			return fmt.Errorf("invalid -only %q: %w", only, err)
+		}
+		o.only = re
+	}
 	if o.runs < 1 {
 		return fmt.Errorf("invalid -runs %d: at least 1", o.runs)
 	}
@@ -88,8 +99,10 @@ type bench struct {
 	deadline time.Time
 	res      *Result
 	log      *slog.Logger
-	// labLog is given to every lab the bench brings up.
+	// labLog is given to every lab the bench brings up; steps keeps the
+	// time of each lab's bring-up steps from it.
 	labLog *slog.Logger
+	steps  *stepClock
 }
 
 // run measures every figure it can within the budget. A scenario that
@@ -106,6 +119,8 @@ func run(ctx context.Context, o options) (*Result, error) {
 		defer f.Close()
 		b.labLog = slog.New(slog.NewTextHandler(f, nil))
 	}
+	b.steps = &stepClock{}
+	b.labLog = slog.New(stepHandler{b.labLog.Handler(), b.steps})
 	ctx, cancel := context.WithDeadline(ctx, b.deadline)
 	defer cancel()
 	release, err := holdContainerd(ctx)
@@ -118,7 +133,7 @@ func run(ctx context.Context, o options) (*Result, error) {
 	b.measure(ctx, "upstream proxy full sync", []string{"proxy_full_sync_upstream_1000x10_seconds"}, func(ctx context.Context) (Figures, error) {
 		return upstreamProxySync(ctx, 1000, 10, 3)
 	})
-	b.measure(ctx, "lab up HA", []string{"lab_up_ha_seconds"}, b.labUpHA)
+	b.measure(ctx, "lab up HA", []string{"lab_up_ha_seconds", "apiserver_ready_ha_seconds"}, b.labUpHA)
 	b.measure(ctx, "faults", faultNames, func(ctx context.Context) (Figures, error) { return faultFigures(ctx, o.labBinary) })
 	b.measure(ctx, "nodes", nodesNames, b.nodeScale)
 	b.measure(ctx, "e2e report", []string{"e2e_suite_seconds"}, func(context.Context) (Figures, error) { return e2eSuite(o.e2eReport) })
@@ -128,6 +143,10 @@ func run(ctx context.Context, o options) (*Result, error) {
 // measure runs one scenario and records its figures, or why it has none,
 // and how long it took.
 func (b *bench) measure(ctx context.Context, what string, names []string, f func(context.Context) (Figures, error)) {
+	if !b.selected(what) {
+		b.res.fail(names, fmt.Errorf("not run: -only %s", b.opts.only))
+		return
+	}
 	if err := ctx.Err(); err != nil {
 		b.res.fail(names, fmt.Errorf("not run: %w", context.Cause(ctx)))
 		return
@@ -141,6 +160,11 @@ func (b *bench) measure(ctx context.Context, what string, names []string, f func
 		b.res.fail(names, err)
 	}
 	b.res.note("time: %s took %.1f s", what, time.Since(t).Seconds())
+}
+
+// selected says whether -only lets the scenario what run.
+func (b *bench) selected(what string) bool {
+	return b.opts.only == nil || b.opts.only.MatchString(what)
 }
 
 // labConfig is a lab of the bench: 3 nodes and one API server unless

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,14 +34,19 @@ const upstreamSchedulerName = "upstream-scheduler"
 var kubeSchedulerBinary = flag.String("kube-scheduler", "_output/bin/kube-scheduler",
 	"path of the upstream kube-scheduler, which the scheduling comparison runs")
 
+// schedulingRounds is how many times each scheduling figure is taken; the
+// median is reported (one round varied by a factor of two here).
+const schedulingRounds = 3
+
 // upstreamScheduling measures our scheduler and the upstream kube-scheduler
-// (default profile, same client QPS) the same way on the same lab: pods
-// created onto fake nodes, timed until all are bound. Ours goes
-// first; its pods are deleted before upstream's batch, so that both find
-// the same empty nodes.
-func upstreamScheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (map[string]float64, error) {
-	if pods < 1 || nodes < 1 || pods > nodes*fakeNodePods {
-		return nil, fmt.Errorf("scheduling comparison of %d pods on %d nodes: want at least one of each, and at most %d pods a node", pods, nodes, fakeNodePods)
+// (default profile, same client QPS) the same way on the same lab: each
+// binds a backlog of pods onto fake nodes (backlogRate). Beside them, the
+// bench binds a batch itself (bindFloor): the API server's pace, which
+// bounds both. Each batch is deleted before the next, so that all find the
+// same empty nodes; the three take turns, schedulingRounds times.
+func upstreamScheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) (Figures, error) {
+	if pods < 2 || nodes < 1 || pods > nodes*fakeNodePods {
+		return nil, fmt.Errorf("scheduling comparison of %d pods on %d nodes: want at least two pods and one node, and at most %d pods a node", pods, nodes, fakeNodePods)
 	}
 	cs, err := clientset(lab)
 	if err != nil {
@@ -49,40 +55,52 @@ func upstreamScheduling(ctx context.Context, lab *harness.Lab, pods, nodes int) 
 	if err := fakeCluster(ctx, lab, cs, nodes); err != nil {
 		return nil, err
 	}
-	ours, err := bindRate(ctx, cs, schedBatch{prefix: "sched-ours", pods: pods})
-	if err != nil {
-		return nil, fmt.Errorf("our scheduler: %w", err)
-	}
-	if err := deleteBatch(ctx, cs, "sched-ours"); err != nil {
-		return nil, err
-	}
-	upstream, err := kubeSchedulerRate(ctx, lab, cs, schedBatch{prefix: "sched-upstream", schedulerName: upstreamSchedulerName, pods: pods})
+	ks, err := startKubeScheduler(ctx, lab)
 	if err != nil {
 		return nil, fmt.Errorf("upstream kube-scheduler: %w", err)
 	}
-	return map[string]float64{
-		"scheduling_pods_per_second":          ours,
-		"scheduling_pods_per_second_upstream": upstream,
-		"scheduling_vs_upstream_ratio":        ours / upstream,
-	}, nil
-}
-
-// kubeSchedulerRate starts kube-scheduler, waits until it binds a first
-// pod, times batch b with it, and stops it.
-func kubeSchedulerRate(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface, b schedBatch) (float64, error) {
-	ks, err := startKubeScheduler(ctx, lab)
-	if err != nil {
-		return 0, err
-	}
 	defer ks.stop()
-	if err := ks.waitScheduling(ctx, cs, b.prefix+"-first"); err != nil {
-		return 0, err
+	if err := ks.waitScheduling(ctx, cs, "sched-upstream-first"); err != nil {
+		return nil, fmt.Errorf("upstream kube-scheduler: %w", err)
 	}
-	rate, err := bindRate(ctx, cs, b)
-	if err != nil {
-		return 0, fmt.Errorf("%w; its log ends:\n%s", err, proc.LogTail(ks.logPath(), 20))
+	kinds := []struct {
+		name, prefix string
+		measure      func(schedBatch) (float64, error)
+	}{
+		{"scheduling_bind_floor_pods_per_second", "sched-floor", func(b schedBatch) (float64, error) { return bindFloor(ctx, cs, b, nodes) }},
+		{"scheduling_pods_per_second", "sched-ours", func(b schedBatch) (float64, error) {
+			return backlogRate(ctx, cs, b,
+				func() error { return lab.PauseComponent(ctx, harness.ComponentScheduler) },
+				func() error { return lab.ResumeComponent(ctx, harness.ComponentScheduler) })
+		}},
+		{"scheduling_pods_per_second_upstream", "sched-upstream", func(b schedBatch) (float64, error) {
+			b.schedulerName = upstreamSchedulerName
+			rate, err := backlogRate(ctx, cs, b,
+				func() error { return ks.cmd.Process.Signal(syscall.SIGSTOP) },
+				func() error { return ks.cmd.Process.Signal(syscall.SIGCONT) })
+			if err != nil {
+				err = fmt.Errorf("%w; its log ends:\n%s", err, proc.LogTail(ks.logPath(), 20))
+			}
+			return rate, err
+		}},
 	}
-	return rate, deleteBatch(ctx, cs, b.prefix)
+	runs := map[string][]float64{}
+	for round := range schedulingRounds {
+		for _, k := range kinds {
+			prefix := fmt.Sprintf("%s-%d", k.prefix, round)
+			rate, err := k.measure(schedBatch{prefix: prefix, pods: pods})
+			if err != nil {
+				return nil, fmt.Errorf("%s, round %d: %w", k.name, round+1, err)
+			}
+			runs[k.name] = append(runs[k.name], rate)
+			if err := deleteBatch(ctx, cs, prefix); err != nil {
+				return nil, err
+			}
+		}
+	}
+	figs := medians(runs)
+	figs["scheduling_vs_upstream_ratio"] = figs["scheduling_pods_per_second"] / figs["scheduling_pods_per_second_upstream"]
+	return figs, nil
 }
 
 // kubeScheduler is one upstream kube-scheduler process and the folder of
