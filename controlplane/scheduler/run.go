@@ -141,7 +141,8 @@ func newScheduler(cfg Config, client, eventClient kubernetes.Interface) *schedul
 		synced:  make(chan struct{}),
 		now:     time.Now,
 	}
-	s.broadcaster = events.NewBroadcaster(&events.EventSinkImpl{Interface: eventClient.EventsV1()})
+	s.broadcaster = events.NewBroadcaster(newYieldingSink(&events.EventSinkImpl{Interface: eventClient.EventsV1()},
+		func() bool { return len(s.workers) > 0 }, 5*time.Millisecond, maxEventYield))
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, cfg.SchedulerName)
 	return s
 }
