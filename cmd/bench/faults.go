@@ -42,7 +42,7 @@ type faultGroup struct {
 }
 
 // faultNames are the figures faultFigures returns.
-var faultNames = []string{"self_heal_seconds", "quorum_fail_seconds", "quorum_recover_seconds", "apiserver_failover_seconds", "leader_failover_seconds"}
+var faultNames = []string{"self_heal_seconds", "self_heal_policy_seconds", "quorum_fail_seconds", "quorum_recover_seconds", "apiserver_failover_seconds", "leader_failover_seconds"}
 
 // faultFigures measures self_heal_seconds, quorum_fail_seconds and
 // quorum_recover_seconds on a lab with one API server (as the self-healing

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinns/kinns/harness"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -102,5 +104,14 @@ func TestTimelineKeepsFirstSighting(t *testing.T) {
 	}
 	if first < 1 {
 		t.Errorf("when = %v, want >= 1s after start", first)
+	}
+}
+
+func TestSelfHealPolicy(t *testing.T) {
+	// fast: grace 10 s - renewal 2 s + toleration 10 s; kubernetes: 50 - 10 + 300.
+	for profile, want := range map[string]float64{harness.TimingFast: 18, harness.TimingKubernetes: 340} {
+		if got := selfHealPolicy(profile); got != want {
+			t.Errorf("%s: %v s, want %v", profile, got, want)
+		}
 	}
 }

@@ -12,6 +12,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
+	"github.com/kinns/kinns/harness"
+	kubeletconfig "github.com/kinns/kinns/kubelet/config"
 )
 
 // healReplicas is the Deployment a node kill breaks: spread over three
@@ -48,7 +52,19 @@ func selfHeal(ctx context.Context, f *faultLab) (map[string]float64, error) {
 		return nil, err
 	}
 	f.remove(ctx, name)
-	return map[string]float64{"self_heal_seconds": tl.when("every replica Ready")}, nil
+	return map[string]float64{"self_heal_seconds": tl.when("every replica Ready"), "self_heal_policy_seconds": selfHealPolicy(harness.TimingFast)}, nil
+}
+
+// selfHealPolicy is how long a profile makes a dead node's pods wait before
+// they are evicted, at best: the node monitor's grace period after the
+// last heartbeat, which comes at most one lease renewal before the death,
+// then the pods' tolerationSeconds for the unreachable taint. The fast
+// profile chose 10 s and 10 s so that a kubelet starved for seconds on a
+// busy 2-core host is never taken for dead (five renewals lost in a row).
+func selfHealPolicy(profile string) float64 {
+	grace := controllersconfig.Timing(profile).NodeMonitorGracePeriod
+	renew := kubeletconfig.TimingsFor(profile).LeaseRenewInterval
+	return (grace - renew + harness.TimingProfile(profile).UnreachableToleration).Seconds()
 }
 
 // deploy creates a Deployment of the test image, ready once it answers
