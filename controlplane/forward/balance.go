@@ -43,6 +43,7 @@ type Balancer struct {
 	InOrder bool
 
 	mu       sync.Mutex
+	statusMu sync.Mutex // one writeStatus at a time
 	backends []Backend
 	failures []int // consecutive failed checks, by target
 	next     int
@@ -157,10 +158,16 @@ func (b *Balancer) Backends() []Backend {
 	return slices.Clone(b.backends)
 }
 
+// writeStatus writes the backends as they are now. The checks of two
+// targets may change them at once: the writes take turns, each with the
+// state at its turn, so the file never ends on an older state than the
+// last change (and the two never share the temporary file).
 func (b *Balancer) writeStatus() {
 	if b.StatusFile == "" {
 		return
 	}
+	b.statusMu.Lock()
+	defer b.statusMu.Unlock()
 	data, _ := json.MarshalIndent(b.Backends(), "", "  ")
 	tmp := b.StatusFile + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err == nil {
