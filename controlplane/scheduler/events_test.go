@@ -44,15 +44,25 @@ func TestYieldingSinkWritesAfterTheBindings(t *testing.T) {
 
 func TestYieldingSinkLetsEventsFlowUnderAFlood(t *testing.T) {
 	cs := fake.NewClientset()
-	sink := newYieldingSink(&events.EventSinkImpl{Interface: cs.EventsV1()}, func() bool { return true }, time.Millisecond, 50*time.Millisecond)
-	start := time.Now()
-	for i := range 20 {
+	var looks atomic.Int64
+	busy := func() bool { looks.Add(1); return true }
+	sink := newYieldingSink(&events.EventSinkImpl{Interface: cs.EventsV1()}, busy, time.Millisecond, 50*time.Millisecond)
+	create := func(i int) {
 		if _, err := sink.Create(context.Background(), &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("e", i), Namespace: "default"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Waiting 50 ms each would take a second; the first wait is the only one.
-	if took := time.Since(start); took > 500*time.Millisecond {
-		t.Errorf("20 events took %s behind bindings that never end, want about 50ms in all", took)
+	create(0) // waits its 50 ms, looking at busy every millisecond
+	if looks.Load() < 2 {
+		t.Fatalf("the first event looked at busy %d times, want it to wait", looks.Load())
+	}
+	after := looks.Load()
+	for i := 1; i < 20; i++ {
+		create(i)
+	}
+	// Once the events have waited their bound, the next ones do not wait
+	// again: three looks each (busy, still busy, busy after), no pause.
+	if n := looks.Load() - after; n > 19*3 {
+		t.Errorf("19 more events looked at busy %d times: they waited again behind bindings that never end", n)
 	}
 }
