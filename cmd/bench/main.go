@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,6 +104,10 @@ type bench struct {
 	// time of each lab's bring-up steps from it.
 	labLog *slog.Logger
 	steps  *stepClock
+	// scenarios are the names of the scenarios met so far, ran how many
+	// of them -only let run.
+	scenarios []string
+	ran       int
 }
 
 // run measures every figure it can within the budget. A scenario that
@@ -137,16 +142,21 @@ func run(ctx context.Context, o options) (*Result, error) {
 	b.measure(ctx, "faults", faultNames, func(ctx context.Context) (Figures, error) { return faultFigures(ctx, o.labBinary) })
 	b.measure(ctx, "nodes", nodesNames, b.nodeScale)
 	b.measure(ctx, "e2e report", []string{"e2e_suite_seconds"}, func(context.Context) (Figures, error) { return e2eSuite(o.e2eReport) })
+	if b.ran == 0 && o.only != nil {
+		return nil, fmt.Errorf("-only %q matches no scenario; they are: %s", o.only, strings.Join(b.scenarios, ", "))
+	}
 	return b.res, nil
 }
 
 // measure runs one scenario and records its figures, or why it has none,
 // and how long it took.
 func (b *bench) measure(ctx context.Context, what string, names []string, f func(context.Context) (Figures, error)) {
+	b.scenarios = append(b.scenarios, what)
 	if !b.selected(what) {
 		b.res.fail(names, fmt.Errorf("not run: -only %s", b.opts.only))
 		return
 	}
+	b.ran++
 	if err := ctx.Err(); err != nil {
 		b.res.fail(names, fmt.Errorf("not run: %w", context.Cause(ctx)))
 		return

@@ -31,9 +31,10 @@ type Row struct {
 	What string
 	Unit string
 	Goal Goal
-	// Floor names another figure that bounds this one from below on this
-	// machine (what the same work costs without Kubernetes); FloorWhat
-	// says what it is.
+	// Floor names another figure that bounds this one on this machine
+	// (what the same work costs without Kubernetes, or what a policy
+	// sets): from below for a time, from above for a rate. FloorWhat says
+	// what it is.
 	Floor, FloorWhat string
 	Reference        string
 }

@@ -34,15 +34,12 @@ var labScenarios = []labScenario{
 // scenario on it, and takes it down.
 func (b *bench) labFigures(ctx context.Context) {
 	var lab *harness.Lab
-	if !b.selected("lab up warm") {
-		// Another scenario was chosen with -only: one lab, not measured.
-		if !b.selectedAny(labScenarios) {
-			return
-		}
+	var noLab error
+	if !b.selected("lab up warm") && b.selectedAny(labScenarios) {
+		// Another lab scenario was chosen with -only: one lab, not measured.
 		l, err := harness.Up(ctx, b.labConfig("bench-w0"))
 		if err != nil {
-			b.log.Error("lab up", "err", err)
-			return
+			noLab = fmt.Errorf("lab up: %w", err)
 		}
 		lab = l
 	}
@@ -61,17 +58,19 @@ func (b *bench) labFigures(ctx context.Context) {
 		figs["rss_3_nodes_mb"], figs["pss_3_nodes_mb"] = m.rss, m.pss
 		return figs, nil
 	})
-	var names []string
-	for _, s := range labScenarios {
-		names = append(names, s.names...)
+	if lab == nil && noLab == nil {
+		noLab = fmt.Errorf("no lab: %s", b.res.Missing["lab_up_warm_seconds"])
 	}
-	if lab == nil {
-		b.res.fail(names, fmt.Errorf("no lab: %s", b.res.Missing["lab_up_warm_seconds"]))
-		return
+	if lab != nil {
+		defer b.down(lab)
 	}
-	defer b.down(lab)
 	for _, s := range labScenarios {
-		b.measure(ctx, s.what, s.names, func(ctx context.Context) (Figures, error) { return s.run(ctx, lab) })
+		b.measure(ctx, s.what, s.names, func(ctx context.Context) (Figures, error) {
+			if lab == nil {
+				return nil, noLab
+			}
+			return s.run(ctx, lab)
+		})
 	}
 }
 
