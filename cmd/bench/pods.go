@@ -266,7 +266,11 @@ func watchBindings(ctx context.Context, cs kubernetes.Interface, prefix string) 
 // drain reads the watch until it is stopped. Under a burst of creates the
 // API server closes a watch whose events it cannot hand over fast enough
 // (seen here after about 350 events); drain then watches again from the
-// last resource version it saw, as informers do.
+// last resource version it saw, as informers do. Not client-go's
+// RetryWatcher, which does the same: it opens its first watch in the
+// background, and watchBindings promises an open watch on return, so that
+// its caller may create pods at once even where a watch from a resource
+// version is not replayed (client-go's fake clientset, in the tests).
 func (bt *bindTimer) drain(ctx context.Context, rv string, watchFrom func(string) (watch.Interface, error)) {
 	var err error
 	for err == nil {

@@ -26,23 +26,23 @@ type yieldingSink struct {
 	pause time.Duration // between two looks at busy
 	max   time.Duration
 
-	mu    *sync.Mutex
-	since *time.Time // when the events began to wait; zero when they did not
+	mu    sync.Mutex
+	since time.Time // when the events began to wait; zero when they did not
 }
 
-func newYieldingSink(sink events.EventSink, busy func() bool, pause, max time.Duration) yieldingSink {
-	return yieldingSink{EventSink: sink, busy: busy, pause: pause, max: max, mu: &sync.Mutex{}, since: &time.Time{}}
+func newYieldingSink(sink events.EventSink, busy func() bool, pause, max time.Duration) *yieldingSink {
+	return &yieldingSink{EventSink: sink, busy: busy, pause: pause, max: max}
 }
 
-func (y yieldingSink) yield(ctx context.Context) {
+func (y *yieldingSink) yield(ctx context.Context) {
 	y.mu.Lock()
 	defer y.mu.Unlock()
 	if !y.busy() {
-		*y.since = time.Time{}
+		y.since = time.Time{}
 		return
 	}
 	if y.since.IsZero() {
-		*y.since = time.Now()
+		y.since = time.Now()
 	}
 	deadline := y.since.Add(y.max)
 	for y.busy() && time.Now().Before(deadline) {
@@ -53,21 +53,21 @@ func (y yieldingSink) yield(ctx context.Context) {
 		}
 	}
 	if !y.busy() {
-		*y.since = time.Time{}
+		y.since = time.Time{}
 	}
 }
 
-func (y yieldingSink) Create(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
+func (y *yieldingSink) Create(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
 	y.yield(ctx)
 	return y.EventSink.Create(ctx, e)
 }
 
-func (y yieldingSink) Update(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
+func (y *yieldingSink) Update(ctx context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
 	y.yield(ctx)
 	return y.EventSink.Update(ctx, e)
 }
 
-func (y yieldingSink) Patch(ctx context.Context, old *eventsv1.Event, data []byte) (*eventsv1.Event, error) {
+func (y *yieldingSink) Patch(ctx context.Context, old *eventsv1.Event, data []byte) (*eventsv1.Event, error) {
 	y.yield(ctx)
 	return y.EventSink.Patch(ctx, old, data)
 }
