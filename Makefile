@@ -27,6 +27,8 @@ deps:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/testapp ./cmd/testapp
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/lab ./cmd/lab
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/lab-kubelet ./cmd/lab-kubelet
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/lab-proxy ./cmd/lab-proxy
 
 # Everything CI runs: unit tests, then every e2e suite.
 test: deps build unit e2e

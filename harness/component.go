@@ -18,13 +18,15 @@ import (
 )
 
 // component is one process of the lab: an etcd member, an API server, a kubelet…
-// It runs the lab binary's internal `component` subcommand inside its host's
-// namespace, so every thread and socket it ever has lives there.
+// It runs the lab binary's internal `component` subcommand (or its kind's own
+// binary's) inside its host's namespace, so every thread and socket it ever
+// has lives there.
 type component struct {
-	name  string // "etcd-2", "apiserver", "kubelet/node-1"
-	host  string // the host it runs in
-	args  []string
-	files []*os.File // passed on as fd 3, 4, …
+	name   string // "etcd-2", "apiserver", "kubelet/node-1"
+	host   string // the host it runs in
+	binary string // its kind's own binary, preferred to the lab's; see binaryFor
+	args   []string
+	files  []*os.File // passed on as fd 3, 4, …
 	// spawnFiles, if set, opens files passed on after files at each
 	// start (restarts too); they are closed once the process has them.
 	spawnFiles func() ([]*os.File, error)
@@ -72,6 +74,28 @@ func (l *Lab) labBinary() (string, error) {
 	return self, nil
 }
 
+// binaryFor is the executable that runs c: its kind's own binary beside the
+// lab binary (lab-kubelet beside _output/bin/lab), or the lab binary, which
+// runs every kind, when there is none (a lab built with `go build ./cmd/lab`
+// alone). The lab binary links the whole control plane, and every process
+// maps what its binary's start-up touches: a node's kubelet and proxy run
+// from their own binaries use about half the memory.
+func (l *Lab) binaryFor(c component) (string, error) {
+	lab, err := l.labBinary()
+	if err != nil || c.binary == "" {
+		return lab, err
+	}
+	own := filepath.Join(filepath.Dir(lab), c.binary)
+	if st, err := os.Stat(own); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+		return own, nil
+	}
+	if _, said := l.lacking.LoadOrStore(c.binary, true); !said {
+		l.log.Info("no "+c.binary+" beside the lab binary: the lab binary runs its components, with more memory each (make build makes both)",
+			"lab", lab, "wanted", own)
+	}
+	return lab, nil
+}
+
 // start launches c in its host and waits until it is ready. A component that
 // exits or does not become ready in time is an error that quotes its log.
 func (l *Lab) start(ctx context.Context, c component, timeout time.Duration) error {
@@ -106,7 +130,7 @@ func (l *Lab) start(ctx context.Context, c component, timeout time.Duration) err
 // spawn starts c's process and records it. With c.readyPipe it also returns the
 // read end of the component's ready pipe.
 func (l *Lab) spawn(ctx context.Context, c component) (*running, *os.File, error) {
-	bin, err := l.labBinary()
+	bin, err := l.binaryFor(c)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,6 +17,10 @@ import (
 type kind struct {
 	// name is the kind, and the `lab component` subcommand that runs it.
 	name string
+	// binary, if set, is a smaller executable beside the lab binary that
+	// runs this kind too (`BINARY component NAME`), and is run instead when
+	// it is there: a node's processes then map only their own code.
+	binary string
 	// hosts are where it runs, one instance on each.
 	hosts func(*Lab) []topology.Host
 	// instance names the instance on host h ("etcd-1", "kubelet/node-1").
@@ -44,7 +48,8 @@ type kind struct {
 
 // kinds is the component table: every kind of process a lab runs. Adding a
 // component is a row here (and its runner in cmd/lab) and a step in
-// (*Lab).steps.
+// (*Lab).steps; a binary of its own is a main in cmd/ and a line in the
+// Makefile's build.
 var kinds = []kind{
 	{name: "etcd", hosts: plan(topology.Plan.ControlPlane), instance: func(h topology.Host) string { return EtcdComponent(h.Index) },
 		config: (*Lab).etcdConfig, timeout: 30 * time.Second},
@@ -62,10 +67,10 @@ var kinds = []kind{
 		config: (*Lab).cloudConfig, timeout: 30 * time.Second},
 	{name: "dns", hosts: plan(topology.Plan.DNSHosts), instance: func(h topology.Host) string { return DNSComponent(h.Name) }, identity: as(pki.DNS),
 		config: (*Lab).dnsConfig, timeout: 60 * time.Second},
-	{name: "kubelet", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return KubeletComponent(h.Name) },
+	{name: "kubelet", binary: "lab-kubelet", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return KubeletComponent(h.Name) },
 		identity: func(h topology.Host) pki.Identity { return pki.NodeIdentity(h.Name) },
 		config:   (*Lab).kubeletConfig, spawnFiles: (*Lab).hostNetns, timeout: 30 * time.Second},
-	{name: "proxy", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return ProxyComponent(h.Name) }, identity: as(pki.Proxy),
+	{name: "proxy", binary: "lab-proxy", hosts: plan(topology.Plan.Nodes), instance: func(h topology.Host) string { return ProxyComponent(h.Name) }, identity: as(pki.Proxy),
 		// Ready after its first sync, which waits for the API server it
 		// starts alongside: its timeout covers the API server's too.
 		config: (*Lab).proxyConfig, timeout: 90 * time.Second},
@@ -152,6 +157,7 @@ func (l *Lab) instance(k kind, h topology.Host) (component, error) {
 	if err != nil {
 		return component{}, err
 	}
+	c.binary = k.binary
 	if k.files != nil {
 		if c.files, err = k.files(l); err != nil {
 			return component{}, err

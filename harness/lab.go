@@ -33,6 +33,8 @@ type Lab struct {
 	containerdAddress string
 	// procs are the component processes this Lab value started and supervises.
 	procs components
+	// lacking are the binaries of binaryFor found missing, said once each.
+	lacking sync.Map
 	// faultMu makes faults one at a time.
 	faultMu sync.Mutex
 	pki     *pki.Bundle

@@ -4,18 +4,18 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kinns/kinns/cmd/internal/component"
+	"github.com/kinns/kinns/cmd/internal/runkubelet"
+	"github.com/kinns/kinns/cmd/internal/runproxy"
 	"github.com/kinns/kinns/controlplane/apiserver"
 	"github.com/kinns/kinns/controlplane/cloud"
 	cloudconfig "github.com/kinns/kinns/controlplane/cloud/config"
@@ -24,33 +24,23 @@ import (
 	"github.com/kinns/kinns/controlplane/etcd"
 	"github.com/kinns/kinns/controlplane/forward"
 	"github.com/kinns/kinns/controlplane/scheduler"
-	"github.com/kinns/kinns/harness"
 	"github.com/kinns/kinns/harness/linkfault"
-	"github.com/kinns/kinns/kubelet"
-	"github.com/kinns/kinns/proxy"
 )
-
-// componentFlags are what every `lab component` takes from the harness.
-type componentFlags struct {
-	config  string
-	readyFD int
-}
-
-// runner runs one kind of component until ctx ends.
-type runner func(ctx context.Context, f componentFlags, log *slog.Logger) error
 
 // runners has the code of each kind of the harness's component table
 // (harness.ComponentKinds); a kind without one is a build-time mistake that
-// TestEveryComponentKindRuns catches.
-var runners = map[string]runner{
+// TestEveryComponentKindRuns catches. The node's kinds also have binaries of
+// their own (cmd/lab-kubelet, cmd/lab-proxy), which the harness prefers;
+// these let a lone lab binary run them too.
+var runners = map[string]component.Runner{
 	"etcd":        runEtcd,
 	"forward":     runForward,
 	"apilb":       runBalancer,
 	"apiserver":   runAPIServer,
 	"scheduler":   runScheduler,
 	"controllers": runControllers,
-	"kubelet":     runKubelet,
-	"proxy":       runProxy,
+	"kubelet":     runkubelet.Run,
+	"proxy":       runproxy.Run,
 	"dns":         runDNS,
 	"cloud":       runCloud,
 	"delayer":     runDelayer,
@@ -59,61 +49,11 @@ var runners = map[string]runner{
 // newComponentCmd is what the harness runs, inside a lab host's namespace, for
 // each component process: one subcommand per kind of the component table.
 // It is not meant for people.
-func newComponentCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "component", Hidden: true}
-	for _, kind := range harness.ComponentKinds() {
-		if run, ok := runners[kind]; ok {
-			cmd.AddCommand(componentCmd(kind, run))
-		}
-	}
-	return cmd
-}
+func newComponentCmd() *cobra.Command { return component.NewCmd(runners) }
 
-func componentCmd(kind string, run runner) *cobra.Command {
-	f := &componentFlags{}
-	cmd := &cobra.Command{
-		Use:  kind,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			defer profileStart(kind)()
-			return run(ctx, *f, componentLog(kind))
-		},
-	}
-	cmd.Flags().StringVar(&f.config, "config", "", "the component's config file (JSON)")
-	cmd.Flags().IntVar(&f.readyFD, "ready-fd", 0, "say ready on this file descriptor")
-	return cmd
-}
-
-func componentLog(kind string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", kind)
-}
-
-func (f componentFlags) load(v any) error {
-	b, err := os.ReadFile(f.config)
-	if err != nil {
-		return fmt.Errorf("read component config: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("parse %s: %w", f.config, err)
-	}
-	return nil
-}
-
-// ready tells the harness the component serves.
-func (f componentFlags) ready() {
-	if f.readyFD <= 0 {
-		return
-	}
-	w := os.NewFile(uintptr(f.readyFD), "ready")
-	fmt.Fprintln(w, "ready")
-	w.Close()
-}
-
-func runEtcd(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runEtcd(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg etcd.Config
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Log, cfg.EtcdLog = log, os.Stderr
@@ -122,13 +62,13 @@ func runEtcd(ctx context.Context, f componentFlags, log *slog.Logger) error {
 		return err
 	}
 	defer m.Close()
-	f.ready()
+	f.Ready()
 	return m.Wait(ctx)
 }
 
-func runAPIServer(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runAPIServer(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg apiserver.Config
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Log = log
@@ -154,90 +94,71 @@ func classicKeyExchange() error {
 	return os.Setenv("GODEBUG", strings.TrimPrefix(os.Getenv("GODEBUG")+",tlsmlkem=0", ","))
 }
 
-func runScheduler(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runScheduler(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg scheduler.Config
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Log = log
-	f.ready() // it serves from here on; its caches fill within the first second
+	f.Ready() // it serves from here on; its caches fill within the first second
 	return scheduler.Run(ctx, cfg)
 }
 
-func runControllers(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runControllers(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg controllers.Config
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Log = log
-	f.ready()
+	f.Ready()
 	return controllers.Run(ctx, cfg)
 }
 
-func runKubelet(ctx context.Context, f componentFlags, log *slog.Logger) error {
-	var cfg kubelet.Config
-	if err := f.load(&cfg); err != nil {
-		return err
-	}
-	cfg.Log = log
-	f.ready()
-	return kubelet.Run(ctx, cfg)
-}
-
-func runProxy(ctx context.Context, f componentFlags, log *slog.Logger) error {
-	var cfg proxy.Config
-	if err := f.load(&cfg); err != nil {
-		return err
-	}
-	cfg.Log = log
-	return proxy.Run(ctx, cfg, f.ready) // ready once its first rules are in place
-}
-
-func runDNS(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runDNS(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg dns.Config
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Log = log
-	return dns.Run(ctx, cfg, f.ready)
+	return dns.Run(ctx, cfg, f.Ready)
 }
 
-func runCloud(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runCloud(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg cloudconfig.Config
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Log = log
-	f.ready() // it serves once it holds the Lease; a standby waits for it
+	f.Ready() // it serves once it holds the Lease; a standby waits for it
 	return cloud.Run(ctx, cfg)
 }
 
-func runForward(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runForward(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg forward.Config
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	ln, err := net.FileListener(os.NewFile(uintptr(cfg.ListenFD), "listener"))
 	if err != nil {
 		return fmt.Errorf("listener on fd %d: %w", cfg.ListenFD, err)
 	}
-	f.ready()
+	f.Ready()
 	return forward.Serve(ctx, ln, cfg.Target, log)
 }
 
-func runDelayer(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runDelayer(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg linkfault.DelayerConfig
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	cfg.Log = log
-	return linkfault.RunDelayer(ctx, cfg, f.ready)
+	return linkfault.RunDelayer(ctx, cfg, f.Ready)
 }
 
 // runBalancer serves the API's virtual IP inside the fabric namespace.
-func runBalancer(ctx context.Context, f componentFlags, log *slog.Logger) error {
+func runBalancer(ctx context.Context, f component.Flags, log *slog.Logger) error {
 	var cfg forward.BalancerConfig
-	if err := f.load(&cfg); err != nil {
+	if err := f.Load(&cfg); err != nil {
 		return err
 	}
 	client, err := readyzClient(cfg)
@@ -252,7 +173,7 @@ func runBalancer(ctx context.Context, f componentFlags, log *slog.Logger) error 
 		Check: func(ctx context.Context, target string) error {
 			return forward.GetOK(ctx, client, "https://"+target+"/readyz")
 		}}
-	f.ready()
+	f.Ready()
 	return b.Serve(ctx, ln)
 }
 

@@ -1,0 +1,90 @@
+package component
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Flags are what every component takes from the harness.
+type Flags struct {
+	// Config is the component's config file (JSON).
+	Config string
+	// ReadyFD, if positive, is the pipe it says "ready" on.
+	ReadyFD int
+}
+
+// Runner runs one kind of component until ctx ends.
+type Runner func(ctx context.Context, f Flags, log *slog.Logger) error
+
+// NewCmd is the hidden `component` command with one subcommand per runner.
+func NewCmd(runners map[string]Runner) *cobra.Command {
+	cmd := &cobra.Command{Use: "component", Hidden: true}
+	kinds := make([]string, 0, len(runners))
+	for kind := range runners {
+		kinds = append(kinds, kind)
+	}
+	slices.Sort(kinds)
+	for _, kind := range kinds {
+		cmd.AddCommand(kindCmd(kind, runners[kind]))
+	}
+	return cmd
+}
+
+func kindCmd(kind string, run Runner) *cobra.Command {
+	f := &Flags{}
+	cmd := &cobra.Command{
+		Use:  kind,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			defer profileStart(kind)()
+			return run(ctx, *f, slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", kind))
+		},
+	}
+	cmd.Flags().StringVar(&f.Config, "config", "", "the component's config file (JSON)")
+	cmd.Flags().IntVar(&f.ReadyFD, "ready-fd", 0, "say ready on this file descriptor")
+	return cmd
+}
+
+// Main is the whole main of a binary that only runs components (lab-kubelet,
+// lab-proxy): `name component KIND …`, and an error on stderr with status 1.
+func Main(name string, runners map[string]Runner) {
+	root := &cobra.Command{Use: name, Short: "runs a kinns lab's " + name[len("lab-"):] + " processes for the harness; not meant for people",
+		SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(NewCmd(runners))
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// Load reads the component's config file into v.
+func (f Flags) Load(v any) error {
+	b, err := os.ReadFile(f.Config)
+	if err != nil {
+		return fmt.Errorf("read component config: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parse %s: %w", f.Config, err)
+	}
+	return nil
+}
+
+// Ready tells the harness the component serves.
+func (f Flags) Ready() {
+	if f.ReadyFD <= 0 {
+		return
+	}
+	w := os.NewFile(uintptr(f.ReadyFD), "ready")
+	fmt.Fprintln(w, "ready")
+	w.Close()
+}
