@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
+	corev1informers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/kubelet/podcertificate"
 	"k8s.io/utils/clock"
@@ -23,25 +24,21 @@ type PodSource = podcertificate.PodManager
 // volume source of the node's pods, it makes a key pair, creates a
 // PodCertificateRequest for the source's signer, watches the node's
 // requests for the signer's answer, and asks again before the certificate
-// is due to be refreshed. projectedFiles writes what it holds. The
-// returned func stops the informers; the manager ends with ctx.
-func (in *Inputs) WatchPodCertificates(ctx context.Context, pods PodSource, events record.EventRecorder) (stop func()) {
-	byNode := func(field string) informers.SharedInformerOption {
-		return informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector(field, in.cfg.NodeName).String()
-		})
-	}
-	requests := informers.NewSharedInformerFactoryWithOptions(in.client, 0, byNode("spec.nodeName"))
-	nodes := informers.NewSharedInformerFactoryWithOptions(in.client, 0, byNode("metadata.name"))
+// is due to be refreshed. projectedFiles writes what it holds. nodes is the
+// caller's started informer of this node's Node. The returned func stops
+// the informer of requests; the manager ends with ctx.
+func (in *Inputs) WatchPodCertificates(ctx context.Context, pods PodSource, events record.EventRecorder, nodes corev1informers.NodeInformer) (stop func()) {
+	requests := informers.NewSharedInformerFactoryWithOptions(in.client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", in.cfg.NodeName).String()
+	}))
 	m := podcertificate.NewIssuingManager(in.client, pods, events, requests.Certificates().V1().PodCertificateRequests(),
-		nodes.Core().V1().Nodes(), types.NodeName(in.cfg.NodeName), clock.RealClock{})
+		nodes, types.NodeName(in.cfg.NodeName), clock.RealClock{})
 	requests.Start(ctx.Done())
-	nodes.Start(ctx.Done())
 	go m.Run(ctx) // returns with ctx
 	in.podCertsMu.Lock()
 	in.podCerts = m
 	in.podCertsMu.Unlock()
-	return func() { requests.Shutdown(); nodes.Shutdown() }
+	return requests.Shutdown
 }
 
 // ForgetPodCertificates drops the keys and certificates of a pod that left

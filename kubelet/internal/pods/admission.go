@@ -106,8 +106,16 @@ func (k *Manager) activePods(uid types.UID) []*v1.Pod {
 	return out
 }
 
-// node reads this kubelet's Node (bounded, as every call of a sync).
+// node is this kubelet's Node as its informer last saw it, or as the API
+// has it (bounded, as every call of a sync) before the informer has it.
+// Admission runs for each new pod under admitMu: a GET each would make a
+// burst of pods wait on as many round trips in a row.
 func (k *Manager) node(ctx context.Context) (*v1.Node, error) {
+	if nodes := k.nodeInformer(); nodes != nil && nodes.Informer().HasSynced() {
+		if n, err := nodes.Lister().Get(k.cfg.NodeName); err == nil {
+			return n, nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	return k.client.CoreV1().Nodes().Get(ctx, k.cfg.NodeName, metav1.GetOptions{})

@@ -219,3 +219,48 @@ func TestUnsafeSysctlRefused(t *testing.T) {
 	allowed.create(t, testPod("allowed", unsafe))
 	allowed.waitPod(t, "allowed", "ready", podIsReady)
 }
+
+// Admission reads the Node from the kubelet's informer, not with a GET per
+// pod (a burst would wait on as many round trips in a row, under the
+// admission lock), and still sees the Node's latest taints.
+func TestAdmissionReadsTheNodeFromItsInformer(t *testing.T) {
+	tk := startTestKubelet(t)
+	waitFor(t, "the Node's informer to sync", func() bool {
+		nodes := tk.k.nodeInformer()
+		return nodes != nil && nodes.Informer().HasSynced()
+	})
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		tk.create(t, testPod(name))
+	}
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		tk.waitPod(t, name, "running", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodRunning })
+	}
+	gets := 0
+	for _, a := range tk.client.Actions() {
+		if a.GetVerb() == "get" && a.GetResource().Resource == "nodes" {
+			gets++
+		}
+	}
+	if gets != 0 {
+		t.Errorf("admitting 5 pods made %d GETs of the Node, want none", gets)
+	}
+
+	ctx := context.Background()
+	node, err := tk.client.CoreV1().Nodes().Get(ctx, tk.k.cfg.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Spec.Taints = []v1.Taint{{Key: "k", Value: "v", Effect: v1.TaintEffectNoExecute}}
+	if _, err := tk.client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the informer to see the taint", func() bool {
+		n, err := tk.k.nodeInformer().Lister().Get(tk.k.cfg.NodeName)
+		return err == nil && len(n.Spec.Taints) == 1
+	})
+	tk.create(t, testPod("tainted"))
+	p := tk.waitPod(t, "tainted", "failed", func(p *v1.Pod) bool { return p.Status.Phase == v1.PodFailed })
+	if p.Status.Reason != "TaintToleration" {
+		t.Errorf("pod on the tainted node: reason %q, want TaintToleration", p.Status.Reason)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
+	corev1informers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -80,6 +81,9 @@ type Manager struct {
 
 	pods   corelisters.PodLister // set under mu once, when the informer starts
 	synced cache.InformerSynced
+	// nodes watches this node's Node; admission reads it there. Set under
+	// mu once, with pods.
+	nodes corev1informers.NodeInformer
 
 	// admitMu makes admissions one at a time, so two new pods never both
 	// take the last of something.
@@ -151,12 +155,12 @@ func (k *Manager) Run(ctx context.Context) error {
 		return ignoreCancel(ctx, err)
 	}
 	defer stopServices()
-	factory, err := k.watchPods(ctx)
+	stopWatches, err := k.watchPods(ctx)
 	if err != nil {
 		return ignoreCancel(ctx, err)
 	}
-	defer factory.Shutdown()
-	defer k.inputs.WatchPodCertificates(ctx, podSource{k}, k.events)()
+	defer stopWatches()
+	defer k.inputs.WatchPodCertificates(ctx, podSource{k}, k.events, k.nodeInformer())()
 	if err := k.inputs.CleanOrphanImageViews(ctx); err != nil {
 		k.log.Warn("clean orphan image volume views", "err", err)
 	}
@@ -183,14 +187,20 @@ func (k *Manager) ContainerExited(c runtime.Container) {
 	}
 }
 
-// watchPods starts the informer of the pods bound to this node.
-func (k *Manager) watchPods(ctx context.Context) (informers.SharedInformerFactory, error) {
-	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", k.cfg.NodeName).String()
-		}))
-	inf := factory.Core().V1().Pods()
-	_, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+// watchPods starts the informers of the pods bound to this node and of its
+// Node (for admission, as upstream's kubelet reads a node lister); the
+// returned func stops them.
+func (k *Manager) watchPods(ctx context.Context) (stop func(), err error) {
+	only := func(field string) informers.SharedInformerOption {
+		return informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector(field, k.cfg.NodeName).String()
+		})
+	}
+	podFactory := informers.NewSharedInformerFactoryWithOptions(k.client, 0, only("spec.nodeName"))
+	nodeFactory := informers.NewSharedInformerFactoryWithOptions(k.client, 0, only("metadata.name"))
+	stop = func() { podFactory.Shutdown(); nodeFactory.Shutdown() }
+	inf := podFactory.Core().V1().Pods()
+	_, err = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { k.podChanged(obj) },
 		UpdateFunc: func(_, obj any) { k.podChanged(obj) },
 		DeleteFunc: k.podRemoved,
@@ -198,15 +208,24 @@ func (k *Manager) watchPods(ctx context.Context) (informers.SharedInformerFactor
 	if err != nil {
 		return nil, fmt.Errorf("watch pods: %w", err)
 	}
-	k.mu.Lock() // the API server (findPod) reads it from its own goroutines
-	k.pods, k.synced = inf.Lister(), inf.Informer().HasSynced
+	nodes := nodeFactory.Core().V1().Nodes()
+	nodes.Informer() // registered before Start, so it starts
+	k.mu.Lock()      // the API server (findPod) reads it from its own goroutines
+	k.pods, k.synced, k.nodes = inf.Lister(), inf.Informer().HasSynced, nodes
 	k.mu.Unlock()
-	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), k.synced) {
-		factory.Shutdown()
+	podFactory.Start(ctx.Done())
+	nodeFactory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), k.synced, nodes.Informer().HasSynced) {
+		stop()
 		return nil, fmt.Errorf("watch pods: %w", ctx.Err())
 	}
-	return factory, nil
+	return stop, nil
+}
+
+func (k *Manager) nodeInformer() corev1informers.NodeInformer {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.nodes
 }
 
 func (k *Manager) podChanged(obj any) {
