@@ -9,7 +9,7 @@ import (
 	"github.com/kinns/kinns/harness/topology"
 )
 
-var nodesNames = []string{"nodes_max", "rss_per_node_mb", "rss_20_nodes_mb", "pss_per_node_mb", "pss_20_nodes_mb"}
+var nodesNames = []string{"nodes_max", "rss_per_node_mb", "rss_20_nodes_mb", "pss_per_node_mb", "pss_20_nodes_mb", "rss_node_start_mb"}
 
 // teardownReserve is kept from the budget for taking the last lab down.
 const teardownReserve = time.Minute
@@ -21,6 +21,11 @@ const teardownReserve = time.Minute
 // every node Ready (3, from the warm labs, if 20 did not).
 func (b *bench) nodeScale(ctx context.Context) (Figures, error) {
 	figs := Figures{}
+	if start, err := nodeStartRSS(ctx, b.opts.labBinary); err != nil {
+		b.res.note("rss_node_start_mb: %s", oneLine(err.Error()))
+	} else {
+		figs["rss_node_start_mb"] = start
+	}
 	if _, ok := b.res.Figures["lab_up_warm_seconds"]; ok {
 		figs["nodes_max"] = 3
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -164,4 +165,49 @@ func (b *bench) labRSS(l *harness.Lab, when string) (memory, error) {
 	b.res.note("memory at %s: RSS %.0f MiB, PSS %.0f MiB, in %d processes (%d components, %d shims, containers or children)",
 		when, m.rss, m.pss, len(picked), len(roots), len(picked)-len(roots))
 	return m, nil
+}
+
+// nodeStartRSS is the floor of rss_per_node_mb: the RSS, in MiB, of a node's
+// two processes (lab-kubelet and lab-proxy, beside the lab binary) once Go
+// has started them and they wait to read their config, before they do any
+// work. It is what their package initialisers and the runtime map: code
+// and data of the binary, counted again in every process. Each is started
+// with its config on a pipe the bench holds open, read once its RSS has
+// stopped growing, and ended by closing the pipe.
+func nodeStartRSS(ctx context.Context, labBinary string) (float64, error) {
+	total := 0.0
+	for _, kind := range []string{"kubelet", "proxy"} {
+		bin := filepath.Join(filepath.Dir(labBinary), "lab-"+kind)
+		kb, err := startRSS(ctx, bin, kind)
+		if err != nil {
+			return 0, fmt.Errorf("%s at its start: %w", filepath.Base(bin), err)
+		}
+		total += kb / 1024
+	}
+	return total, nil
+}
+
+func startRSS(ctx context.Context, bin, kind string) (float64, error) {
+	cmd := exec.CommandContext(ctx, bin, "component", kind, "--config", "/dev/stdin")
+	config, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { config.Close(); cmd.Wait() }() // it ends on the empty config
+	last := -1.0
+	for range 50 { // 5 s at most
+		time.Sleep(100 * time.Millisecond)
+		p, err := readProc(cmd.Process.Pid)
+		if err != nil {
+			return 0, err
+		}
+		if p.rssKB == last {
+			return last, nil
+		}
+		last = p.rssKB
+	}
+	return 0, fmt.Errorf("its RSS still grew after 5 s (%.0f KiB)", last)
 }
