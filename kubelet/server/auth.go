@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
-	"k8s.io/apiserver/pkg/server/options"
 )
 
 // The upstream kubelet's defaults for its webhooks: a token's review is
@@ -78,7 +78,10 @@ func newAuth(cfg Config) (*auth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load client CA %q: %w", cfg.ClientCAFile, err)
 	}
-	backoff := options.DefaultAuthWebhookRetryBackoff()
+	// Upstream's DefaultAuthWebhookRetryBackoff, written out: its package
+	// (apiserver's server/options) would link the whole generic API server
+	// into lab-kubelet, 230 packages, for these five numbers.
+	backoff := &wait.Backoff{Duration: 500 * time.Millisecond, Factor: 1.5, Jitter: 0.2, Steps: 5}
 	authn, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
 		Anonymous:                          nil, // anonymous requests get 401
 		TokenAccessReviewClient:            cfg.Client.AuthenticationV1(),
