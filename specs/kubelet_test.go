@@ -2,6 +2,7 @@ package specs
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -192,6 +193,47 @@ var _ = Describe("Pods on nodes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(node.Status.Capacity.Cpu().Equal(resource.MustParse("2"))).To(BeTrue(), "cpu %s", node.Status.Capacity.Cpu())
 		Expect(node.Status.Capacity.Memory().Equal(resource.MustParse("4Gi"))).To(BeTrue(), "memory %s", node.Status.Capacity.Memory())
+	}, SpecTimeout(3*time.Minute))
+
+	It("attaches to a container's stdin and output, with or without a terminal, as kubectl run -i and -it do", Kubelet, func(ctx SpecContext) {
+		lab := bootLab(ctx, 1)
+		cs := clientAs(lab, pki.Admin)
+		for _, tty := range []bool{false, true} {
+			name := map[bool]string{false: "typist", true: "terminal"}[tty]
+			p := testPod(name, "cat", "/dev/stdin")
+			p.Spec.RestartPolicy = corev1.RestartPolicyNever
+			c := &p.Spec.Containers[0]
+			c.Stdin, c.StdinOnce, c.TTY = true, true, tty
+			create(ctx, cs, p)
+			waitFor(ctx, cs, name, time.Minute, beReady)
+
+			By(name + ": what is typed reaches the container, and its output comes back")
+			var input io.Reader = strings.NewReader("typed through attach\n")
+			if tty {
+				// A terminal's session ends with its input, so the input
+				// stays open; ^D is the terminal's end of file, for cat.
+				r, w := io.Pipe()
+				go io.WriteString(w, "typed through attach\n\x04")
+				DeferCleanup(w.Close)
+				input = r
+			}
+			out, err := attachTo(ctx, lab, cs, name, input, tty)
+			Expect(err).NotTo(HaveOccurred())
+			if tty {
+				// The terminal echoes the line, then cat writes it, each with CR LF.
+				Expect(out).To(Equal("typed through attach\r\ntyped through attach\r\n"))
+			} else {
+				Expect(out).To(Equal("typed through attach\n"))
+			}
+
+			By(name + ": the end of input reaches it too: cat ends, the pod succeeds")
+			waitFor(ctx, cs, name, 30*time.Second, func(g Gomega, p *corev1.Pod) {
+				g.Expect(p.Status.Phase).To(Equal(corev1.PodSucceeded))
+			})
+			logs, err := cs.CoreV1().Pods("default").GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(logs)).To(ContainSubstring("typed through attach"), "the output is in the log too")
+		}
 	}, SpecTimeout(3*time.Minute))
 
 	It("gives containers service variables and a working service account token", Kubelet, func(ctx SpecContext) {

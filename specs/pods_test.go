@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -71,6 +72,32 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// attachTo joins the pod's container "app" through the API server and the
+// kubelet, as kubectl attach -i (with tty, -it) does: it copies input to
+// the container's stdin and returns what the container wrote until the
+// session ended.
+func attachTo(ctx context.Context, lab *harness.Lab, cs kubernetes.Interface, pod string, input io.Reader, tty bool) (string, error) {
+	rc, err := lab.RESTConfig()
+	if err != nil {
+		return "", err
+	}
+	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name(pod).SubResource("attach").
+		VersionedParams(&corev1.PodAttachOptions{Container: "app", Stdin: true, Stdout: true, Stderr: !tty, TTY: tty}, scheme.ParameterCodec)
+	ex, err := remotecommand.NewSPDYExecutor(rc, "POST", req.URL())
+	if err != nil {
+		return "", err
+	}
+	var out, errb bytes.Buffer
+	opts := remotecommand.StreamOptions{Stdin: input, Stdout: &out, Tty: tty}
+	if !tty {
+		opts.Stderr = &errb
+	}
+	if err := ex.StreamWithContext(ctx, opts); err != nil {
+		return out.String(), fmt.Errorf("attach to %s: %w (stderr: %s)", pod, err, errb.String())
+	}
+	return out.String(), nil
 }
 
 // execIn runs cmd in the pod's container through the API server and the kubelet,

@@ -35,6 +35,10 @@ type Runtime interface {
 	// ctx ends first the command is killed. An error wrapping ErrNotFound
 	// means no such run.
 	Exec(ctx context.Context, id string, e Exec) (int, error)
+	// Attach streams a running run's output to a, and a's stdin to the
+	// run's, until the run ends, ctx ends or the client leaves. An error
+	// wrapping ErrNotFound means no such running run.
+	Attach(ctx context.Context, id string, a Attach) error
 	// Update applies new cgroup limits to a running run in place (an
 	// in-place pod resize) and records them as its Resources. An error
 	// wrapping ErrNotFound means no such running run.

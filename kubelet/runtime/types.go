@@ -26,6 +26,7 @@ const (
 	LabelAttempt   = "kinns.io/restart-count"
 	LabelInit      = "kinns.io/init-container"
 	LabelEphemeral = "kinns.io/ephemeral-container"
+	LabelTTY       = "kinns.io/tty"
 	LabelImage     = "kinns.io/image"
 	LabelImageID   = "kinns.io/image-id"
 	LabelLogPath   = "kinns.io/log-path"
@@ -81,6 +82,8 @@ type Container struct {
 	// Ephemeral: one of the pod's ephemeral containers (kubectl debug),
 	// run once and never restarted.
 	Ephemeral bool
+	// TTY: the run has a terminal (Spec.TTY).
+	TTY bool
 	// Attempt is the restart count of this run: 0 for the first.
 	Attempt int
 	// Image is the reference the pod asked for, normalized; ImageID is
@@ -186,6 +189,11 @@ type Spec struct {
 	Security Security
 	// LogPath is the CRI-format file the run's stdout and stderr go to.
 	LogPath string
+	// Stdin gives the process a stdin that attach sessions write to (the
+	// container's stdin); without it, its stdin is empty. StdinOnce closes
+	// it when the first attach session with stdin ends. TTY gives it a
+	// terminal, whose output is stdout alone.
+	Stdin, StdinOnce, TTY bool
 }
 
 // ID is the containerd container ID of this attempt: readable in `ctr c ls`,
@@ -202,6 +210,17 @@ type Exec struct {
 	Stdout, Stderr io.Writer
 	TTY            bool
 	// Resize, with TTY, carries terminal size changes; may be nil.
+	Resize <-chan remotecommand.TerminalSize
+}
+
+// Attach is a session on a running run's streams (kubectl attach).
+type Attach struct {
+	// Stdin, if not nil, is written to the run's stdin, if it has one
+	// (Spec.Stdin), until it ends: the client detached.
+	Stdin io.Reader
+	// Stdout and Stderr get the run's output from now on; nil drops it.
+	Stdout, Stderr io.Writer
+	// Resize, for a run with a TTY, carries terminal size changes; may be nil.
 	Resize <-chan remotecommand.TerminalSize
 }
 

@@ -26,6 +26,10 @@ func (node) Exec(ctx context.Context, ns, pod, container string, cmd []string, s
 	return fmt.Errorf("pod %s/%s: %w", ns, pod, server.ErrNotFound)
 }
 
+func (node) Attach(ctx context.Context, ns, pod, container string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	return fmt.Errorf("pod %s/%s: %w", ns, pod, server.ErrNotFound)
+}
+
 func (node) PortForward(ctx context.Context, ns, pod string, port int32, stream io.ReadWriteCloser) error {
 	return fmt.Errorf("pod %s/%s: %w", ns, pod, server.ErrNotFound)
 }

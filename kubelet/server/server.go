@@ -38,6 +38,13 @@ type Provider interface {
 	// server stops; a client that goes away shows as stdin EOF and failing
 	// writes. Exec must not return before it is done with the streams.
 	Exec(ctx context.Context, namespace, pod, container string, cmd []string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error
+	// Attach joins the container's current run: its output to stdout and
+	// stderr (nil when not requested; stderr never with a tty), stdin (may
+	// be nil) to the run's stdin if it has one, terminal sizes from resize
+	// (may be nil). It returns when the run ends, the client leaves (stdin
+	// ends, writes fail) or ctx ends, and not before it is done with the
+	// streams.
+	Attach(ctx context.Context, namespace, pod, container string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error
 	// PortForward connects stream to the pod's port (inside the pod's network namespace).
 	// It returns when either side closes; ctx ends with the client's
 	// connection or when the server stops. An error is shown to the client.
@@ -195,6 +202,8 @@ func (s *server) addStreamingRoutes(mux *http.ServeMux) {
 		// API also has them with it, which are accepted and the UID ignored.
 		mux.HandleFunc(method+" /exec/{namespace}/{pod}/{container}", s.exec)
 		mux.HandleFunc(method+" /exec/{namespace}/{pod}/{uid}/{container}", s.exec)
+		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{container}", s.attach)
+		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{uid}/{container}", s.attach)
 		mux.HandleFunc(method+" /portForward/{namespace}/{pod}", s.portForward)
 		mux.HandleFunc(method+" /portForward/{namespace}/{pod}/{uid}", s.portForward)
 	}

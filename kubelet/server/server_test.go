@@ -49,6 +49,23 @@ func (f *fakeProvider) LogPath(ns, pod, container string, previous bool) (string
 	return f.current, nil
 }
 
+// Attach copies stdin to stdout, then says on stderr (stdout with a tty)
+// that the run ended.
+func (f *fakeProvider) Attach(ctx context.Context, ns, pod, container string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	if err := f.find(ns, pod, container); err != nil {
+		return err
+	}
+	if stdin != nil {
+		io.Copy(stdout, stdin)
+	}
+	if tty {
+		fmt.Fprint(stdout, "|ended")
+	} else {
+		fmt.Fprint(stderr, "ended")
+	}
+	return nil
+}
+
 // Exec knows a few commands: echo ARGS, cat (stdin to stdout), fail CODE,
 // tty (reports its streams and first terminal size), crash, and sleep
 // (until ctx ends).

@@ -63,6 +63,33 @@ func (s *server) exec(w http.ResponseWriter, r *http.Request) {
 		s.idle, crirc.DefaultStreamCreationTimeout, crirc.SupportedStreamingProtocols)
 }
 
+// attach answers /attach/{namespace}/{pod}[/{uid}]/{container}?input=1&output=1&error=1&tty=1,
+// over the same protocols as exec.
+func (s *server) attach(w http.ResponseWriter, r *http.Request) {
+	ns, pod, container := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
+	opts, err := crirc.NewOptions(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if _, err := s.p.LogPath(ns, pod, container, false); errors.Is(err, ErrNotFound) {
+		httpError(w, fmt.Errorf("container %q in pod %s/%s: %w", container, ns, pod, err), http.StatusNotFound)
+		return
+	}
+	s.streams.Add(1)
+	defer s.streams.Done()
+	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(r) {
+		translator := streamproxy.NewStreamTranslatorHandler(s.loopbackURL(r), s.loopbackTransport(), 0, streamproxy.Options{
+			Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Tty: opts.TTY,
+		})
+		translator.ServeHTTP(w, r)
+		return
+	}
+	s.log.Debug("attach", "pod", ns+"/"+pod, "container", container, "tty", opts.TTY)
+	crirc.ServeAttach(w, r, &executor{p: s.p, namespace: ns}, pod, r.PathValue("uid"), container, opts,
+		s.idle, crirc.DefaultStreamCreationTimeout, crirc.SupportedStreamingProtocols)
+}
+
 // portForward answers /portForward/{namespace}/{pod}[/{uid}].
 func (s *server) portForward(w http.ResponseWriter, r *http.Request) {
 	ns, pod := r.PathValue("namespace"), r.PathValue("pod")
@@ -113,6 +140,15 @@ func (e *executor) ExecInContainer(ctx context.Context, pod, _ string, container
 		go forwardSizes(ctx, resize, sizes)
 	}
 	return exitCodeError(e.p.Exec(ctx, e.namespace, pod, container, cmd, in, out, errOut, tty, sizes))
+}
+
+func (e *executor) AttachContainer(ctx context.Context, pod, _ string, container string, in io.Reader, out, errOut io.WriteCloser, tty bool, resize <-chan crirc.TerminalSize) error {
+	var sizes chan remotecommand.TerminalSize
+	if resize != nil {
+		sizes = make(chan remotecommand.TerminalSize)
+		go forwardSizes(ctx, resize, sizes)
+	}
+	return e.p.Attach(ctx, e.namespace, pod, container, in, out, errOut, tty, sizes)
 }
 
 // forwardSizes copies terminal sizes until in closes (the session's resize

@@ -133,6 +133,50 @@ func TestExec(t *testing.T) {
 	}
 }
 
+// Attach takes the protocols exec does, and answers an unknown container
+// 404 before any upgrade.
+func TestAttach(t *testing.T) {
+	env := startServer(t)
+	for proto, newExecutor := range executors {
+		for _, tty := range []bool{false, true} {
+			if proto == "spdy v2" && tty || proto == "websocket v4" {
+				continue // no resize stream; no way to close stdin
+			}
+			t.Run(fmt.Sprintf("%s/tty=%v", proto, tty), func(t *testing.T) {
+				u := execURL(env.url, "/attach/default/web/app", nil, true, tty)
+				ex, err := newExecutor(env.restConfig("apiserver"), u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var stdout, stderr bytes.Buffer
+				opts := remotecommand.StreamOptions{Stdin: strings.NewReader("typed\n"), Stdout: &stdout, Tty: tty}
+				want, wantErr := "typed\n", "ended"
+				if tty {
+					want, wantErr = "typed\n|ended", ""
+				} else {
+					opts.Stderr = &stderr
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := ex.StreamWithContext(ctx, opts); err != nil {
+					t.Fatal(err)
+				}
+				if stdout.String() != want || stderr.String() != wantErr {
+					t.Errorf("stdout %q stderr %q, want %q %q", stdout.String(), stderr.String(), want, wantErr)
+				}
+			})
+		}
+	}
+	resp, err := env.client(t, "apiserver").Post(env.url+"/attach/default/web/nope?output=1", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("attach to an unknown container: %s, want 404", resp.Status)
+	}
+}
+
 func checkExecResult(t *testing.T, err error, wantCode int, wantFailed bool) {
 	t.Helper()
 	var exitErr utilexec.CodeExitError

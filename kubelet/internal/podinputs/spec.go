@@ -30,8 +30,8 @@ type Run struct {
 // runs: command and args with $(VAR) expanded, its environment, its volumes
 // made ready and mounted beside the pod's files and its termination log,
 // resources, hostname, the
-// sandbox's network namespace, its log file and cgroup, and its security
-// context. An error (a ConfigMap or Secret that cannot be read, a root
+// sandbox's network namespace, its log file and cgroup, its stdin and
+// terminal (for kubectl attach), and its security context. An error (a ConfigMap or Secret that cannot be read, a root
 // user under runAsNonRoot, say) is the container's
 // CreateContainerConfigError.
 func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r Run) (runtime.Spec, error) {
@@ -76,6 +76,7 @@ func (in *Inputs) ContainerSpec(ctx context.Context, pod *v1.Pod, sb Sandbox, r 
 		Mounts:     append(podFileMounts(sb, c), mounts...),
 		Security:   sec,
 		LogPath:    in.LogPath(ref, c.Name, r.Attempt),
+		Stdin:      c.Stdin, StdinOnce: c.Stdin && c.StdinOnce, TTY: c.TTY,
 	}
 	s.CgroupPath = in.PodCgroup(pod.UID) + "/" + s.ID()
 	return s, nil

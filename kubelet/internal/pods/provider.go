@@ -88,6 +88,28 @@ func (k *Manager) Exec(ctx context.Context, namespace, pod, container string, cm
 	return nil
 }
 
+// Attach joins a session to the streams of the container's current run:
+// its output from now on, and stdin into the run's stdin when the
+// container has stdin: true (kubectl attach, kubectl run -it).
+func (k *Manager) Attach(ctx context.Context, namespace, pod, container string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	id, err := k.runningContainer(ctx, namespace, pod, container)
+	if err != nil {
+		return err
+	}
+	a := runtime.Attach{Stdin: stdin, Resize: resize}
+	if stdout != nil {
+		a.Stdout = stdout
+	}
+	if stderr != nil {
+		a.Stderr = stderr
+	}
+	err = k.rt.Attach(ctx, id, a)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return fmt.Errorf("container %q in pod %s/%s is not running: %w", container, namespace, pod, ErrNotFound)
+	}
+	return err
+}
+
 // PortForward connects stream to port of the pod's address; the kubelet
 // lives in the node's namespace, which routes to the pod bridge.
 func (k *Manager) PortForward(ctx context.Context, namespace, pod string, port int32, stream io.ReadWriteCloser) error {

@@ -17,6 +17,8 @@ import (
 type watch struct {
 	task ctrd.Task
 	sink LogSink
+	// console is what attach sessions reach.
+	console *console
 	// done is closed once the exit is recorded (or watching stopped).
 	done chan struct{}
 }
@@ -29,8 +31,8 @@ func (w *watch) detach() {
 	}
 }
 
-func (c *Containerd) watch(id string, task ctrd.Task, exited <-chan ctrd.ExitStatus, sink LogSink) *watch {
-	w := &watch{task: task, sink: sink, done: make(chan struct{})}
+func (c *Containerd) watch(id string, task ctrd.Task, exited <-chan ctrd.ExitStatus, sink LogSink, con *console) *watch {
+	w := &watch{task: task, sink: sink, console: con, done: make(chan struct{})}
 	c.mu.Lock()
 	c.watches[id] = w
 	c.mu.Unlock()
@@ -39,6 +41,9 @@ func (c *Containerd) watch(id string, task ctrd.Task, exited <-chan ctrd.ExitSta
 		defer c.wg.Done()
 		defer close(w.done)
 		e, ok := c.awaitExit(id, task, exited)
+		if ok {
+			con.closeStdin() // the run is over; shutting down, its stdin stays
+		}
 		if !ok {
 			if sink != nil {
 				sink.Close() // shutting down: the task lives on

@@ -111,7 +111,14 @@ func (c *Containerd) reattach(ctx context.Context, ctr ctrd.Container, rec runti
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", rec.LogPath, err)
 	}
-	task, err := ctr.Task(ctx, cio.NewAttach(cio.WithStreams(nil, sink.Stream("stdout"), sink.Stream("stderr"))))
+	// Its stdin, if it had one, was the last kubelet's pipe: attach
+	// sessions get its output only.
+	con, _ := newConsole(runtime.Spec{TTY: rec.TTY})
+	opts := []cio.Opt{cio.WithStreams(nil, con.stream("stdout", sink.Stream("stdout")), con.stream("stderr", sink.Stream("stderr")))}
+	if rec.TTY {
+		opts = append(opts, cio.WithTerminal)
+	}
+	task, err := ctr.Task(ctx, cio.NewAttach(opts...))
 	if errdefs.IsNotFound(err) {
 		sink.Close()
 		return nil // inspect records it as lost
@@ -135,7 +142,7 @@ func (c *Containerd) reattach(ctx context.Context, ctr ctrd.Container, rec runti
 		return fmt.Errorf("wait for task %s: %w", ctr.ID(), err)
 	}
 	c.cfg.Log.Info("adopted running container", "id", ctr.ID(), "pod", rec.Pod.Namespace+"/"+rec.Pod.Name, "container", rec.Name)
-	c.watch(ctr.ID(), task, exited, sink)
+	c.watch(ctr.ID(), task, exited, sink, con)
 	return nil
 }
 
@@ -149,6 +156,7 @@ func fromLabels(id string, l map[string]string) runtime.Container {
 		Name:      l[runtime.LabelContainerName],
 		Init:      l[runtime.LabelInit] == "true",
 		Ephemeral: l[runtime.LabelEphemeral] == "true",
+		TTY:       l[runtime.LabelTTY] == "true",
 		Attempt:   attempt,
 		Image:     l[runtime.LabelImage], ImageID: l[runtime.LabelImageID], LogPath: l[runtime.LabelLogPath],
 		StartedAt: parseStamp(l[runtime.LabelStartedAt]), FinishedAt: parseStamp(l[runtime.LabelFinishedAt]),

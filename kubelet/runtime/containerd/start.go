@@ -127,6 +127,9 @@ func (c *Containerd) specOpts(s runtime.Spec, img ctrd.Image, argv []string) ([]
 	if s.Hostname != "" {
 		opts = append(opts, oci.WithHostname(s.Hostname))
 	}
+	if s.TTY {
+		opts = append(opts, oci.WithTTY)
+	}
 	if s.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(s.WorkingDir))
 	}
@@ -211,6 +214,9 @@ func specLabels(s runtime.Spec, stopSignal string) map[string]string {
 	if s.Ephemeral {
 		l[runtime.LabelEphemeral] = "true"
 	}
+	if s.TTY {
+		l[runtime.LabelTTY] = "true"
+	}
 	return l
 }
 
@@ -226,10 +232,22 @@ func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s runtim
 			sink.Close()
 		}
 	}()
-	creator := cio.NewCreator(cio.WithStreams(nil, sink.Stream("stdout"), sink.Stream("stderr")), cio.WithFIFODir(c.fifoDir()))
-	task, err := ctr.NewTask(ctx, creator)
+	con, stdin := newConsole(s)
+	opts := []cio.Opt{cio.WithStreams(stdin, con.stream("stdout", sink.Stream("stdout")), con.stream("stderr", sink.Stream("stderr"))),
+		cio.WithFIFODir(c.fifoDir())}
+	if s.TTY {
+		opts = append(opts, cio.WithTerminal)
+	}
+	task, err := ctr.NewTask(ctx, cio.NewCreator(opts...))
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
+	}
+	if s.Stdin {
+		con.setCloseIO(func() {
+			if err := task.CloseIO(c.nsCtx(c.ctx), ctrd.WithStdinCloser); err != nil && !errdefs.IsNotFound(err) {
+				c.cfg.Log.Warn("close stdin", "id", ctr.ID(), "err", err)
+			}
+		})
 	}
 	// Wait before Start, so that no exit can be missed.
 	exited, err := task.Wait(c.ctx)
@@ -244,7 +262,7 @@ func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s runtim
 		// Left without it, the run looks never started: it is replaced.
 		c.cfg.Log.Warn("record container start", "id", ctr.ID(), "err", err)
 	}
-	c.watch(ctr.ID(), task, exited, sink)
+	c.watch(ctr.ID(), task, exited, sink, con)
 	return nil
 }
 

@@ -83,7 +83,7 @@ func (c *Containerd) watchFor(ctx context.Context, ctr ctrd.Container) (*watch, 
 	if err != nil {
 		return nil, fmt.Errorf("wait for task %s: %w", ctr.ID(), err)
 	}
-	return c.watch(ctr.ID(), task, exited, nil), nil
+	return c.watch(ctr.ID(), task, exited, nil, nil), nil
 }
 
 func stopSignal(name string) syscall.Signal {
