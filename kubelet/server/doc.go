@@ -1,8 +1,10 @@
 // Package server is the kubelet's HTTPS API on port 10250, the part the API
-// server calls for `kubectl logs`, `kubectl exec` and `kubectl port-forward`:
+// server calls for `kubectl logs`, `kubectl exec`, `kubectl attach` and
+// `kubectl port-forward`:
 //
 //	GET       /containerLogs/{namespace}/{pod}/{container}?follow=&previous=&tailLines=&sinceSeconds=&sinceTime=&timestamps=&limitBytes=&stream=
 //	GET|POST  /exec/{namespace}/{pod}[/{uid}]/{container}?command=…&input=1&output=1&error=1&tty=1
+//	GET|POST  /attach/{namespace}/{pod}[/{uid}]/{container}?input=1&output=1&error=1&tty=1
 //	GET|POST  /portForward/{namespace}/{pod}[/{uid}]
 //	GET       /healthz
 //
@@ -14,7 +16,7 @@
 // Config.ClientCAFile (user CN, groups O) or a bearer token the API server
 // vouches for (TokenReview); without either the answer is 401. Then the API
 // server decides (SubjectAccessReview) whether that user may <verb> the node
-// Config.NodeName's subresource: proxy for exec, containerLogs and
+// Config.NodeName's subresource: proxy for exec, attach, containerLogs and
 // portForward, stats, metrics, log, checkpoint, configz… for the paths named
 // after them (requestAttributes); a refusal is a 403 that says
 // "Forbidden (user=U, verb=V, resource=nodes, subresource(s)=[S])". The API
