@@ -137,7 +137,8 @@ var _ = Describe("Volumes", volumesLabel, Ordered, func() {
 		waitFor(ctx, cs, "orphan", 30*time.Second, func(g Gomega, p *corev1.Pod) {
 			g.Expect(p.Status.Conditions).To(ContainElement(And(
 				HaveField("Type", corev1.PodScheduled), HaveField("Reason", corev1.PodReasonUnschedulable),
-				HaveField("Message", `0/2 nodes are available: persistentvolumeclaim "nope" not found.`))))
+				HaveField("Message", `0/2 nodes are available: persistentvolumeclaim "nope" not found. `+
+					`preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.`))))
 		})
 	}, SpecTimeout(time.Minute))
 

@@ -37,9 +37,12 @@ func (s *scheduler) scheduleOne(ctx context.Context, key string, t ticket) {
 	switch {
 	case errors.As(err, &fit):
 		s.queue.Unschedulable(key, t, wakeOn(fit))
-		if pre, ok := s.cache.preempt(pod, fit, s.budgets()); ok {
+		pre, ok, why := s.cache.preempt(pod, fit, s.budgets())
+		if ok {
 			s.cache.nominate(pod, pre.Node)
 			s.async(ctx, func(ctx context.Context) { s.preempt(ctx, pod, pre) })
+		} else if why != "" {
+			fit.PostFilterMsg = "preemption: " + why
 		}
 		s.async(ctx, func(ctx context.Context) { s.reportFailure(ctx, pod, v1.PodReasonUnschedulable, err.Error()) })
 	case err != nil:

@@ -160,7 +160,7 @@ func (c *clusterCache) holdNominated(pod *v1.Pod) []*v1.Pod {
 // nominated node still has lower-priority pods on their way out waits for
 // them instead of preempting again, as kube-scheduler's
 // podEligibleToPreemptOthers says.
-func (c *clusterCache) preempt(pod *v1.Pod, fit *FitError, pdbs []*policyv1.PodDisruptionBudget) (Preemption, bool) {
+func (c *clusterCache) preempt(pod *v1.Pod, fit *FitError, pdbs []*policyv1.PodDisruptionBudget) (p Preemption, ok bool, why string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	node := pod.Status.NominatedNodeName
@@ -170,7 +170,7 @@ func (c *clusterCache) preempt(pod *v1.Pod, fit *FitError, pdbs []*policyv1.PodD
 	if node != "" {
 		for _, p := range c.snap.PodsOn(node) {
 			if p.DeletionTimestamp != nil && podPriority(p) < podPriority(pod) {
-				return Preemption{}, false
+				return Preemption{}, false, "not eligible due to a terminating pod on the nominated node."
 			}
 		}
 	}

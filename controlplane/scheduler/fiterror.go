@@ -14,8 +14,8 @@ import (
 //	0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.
 //
 // so it can go as is into the PodScheduled condition and the
-// FailedScheduling event. kube-scheduler appends what preemption found;
-// kinns' message leaves that part out (see Preempt for what it does).
+// FailedScheduling event. As kube-scheduler's, it ends with why preemption
+// did not help, once the scheduler has tried it (PostFilterMsg).
 type FitError struct {
 	// Pod is the pod's namespace/name.
 	Pod string
@@ -26,6 +26,9 @@ type FitError struct {
 	// PreFilterMsg, when set, rejected the pod before any node was
 	// looked at (a missing claim): it is the whole reason.
 	PreFilterMsg string
+	// PostFilterMsg, when set, follows the reasons: "preemption: " and why
+	// it did not help (see Preempt).
+	PostFilterMsg string
 }
 
 // ReasonCount is one reason and the number of nodes it rejected.
@@ -35,19 +38,26 @@ type ReasonCount struct {
 }
 
 // Error returns the message in kube-scheduler's form: "<count> <reason>"
-// items sorted as strings, the way kube-scheduler sorts them.
+// items sorted as strings, the way kube-scheduler sorts them, then
+// PostFilterMsg.
 func (e *FitError) Error() string {
-	if e.NumNodes == 0 {
+	var msg string
+	switch {
+	case e.NumNodes == 0:
 		return "no nodes available to schedule pods"
+	case e.PreFilterMsg != "":
+		msg = fmt.Sprintf("0/%d nodes are available: %s.", e.NumNodes, e.PreFilterMsg)
+	default:
+		items := make([]string, 0, len(e.NodeReasons))
+		for _, rc := range e.Reasons() {
+			items = append(items, rc.String())
+		}
+		msg = fmt.Sprintf("0/%d nodes are available: %s.", e.NumNodes, strings.Join(items, ", "))
 	}
-	if e.PreFilterMsg != "" {
-		return fmt.Sprintf("0/%d nodes are available: %s.", e.NumNodes, e.PreFilterMsg)
+	if e.PostFilterMsg != "" {
+		msg += " " + e.PostFilterMsg
 	}
-	items := make([]string, 0, len(e.NodeReasons))
-	for _, rc := range e.Reasons() {
-		items = append(items, rc.String())
-	}
-	return fmt.Sprintf("0/%d nodes are available: %s.", e.NumNodes, strings.Join(items, ", "))
+	return msg
 }
 
 func (rc ReasonCount) String() string {

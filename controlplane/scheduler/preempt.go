@@ -63,37 +63,48 @@ func resolvable(reasons []Reason) bool {
 //     fewest victims, and the smallest name.
 //
 // It is a pure function of its arguments: snap is changed while victims are
-// tried and left as it was. ok is false when no eviction helps.
-func Preempt(pod *v1.Pod, snap *Snapshot, fit *FitError, pdbs []*policyv1.PodDisruptionBudget) (Preemption, bool) {
+// tried and left as it was. ok is false when no eviction helps; why then
+// says so in kube-scheduler's words, the part after "preemption: " that it
+// adds to the FailedScheduling message ("0/3 nodes are available: 3 No
+// preemption victims found for incoming pod.").
+func Preempt(pod *v1.Pod, snap *Snapshot, fit *FitError, pdbs []*policyv1.PodDisruptionBudget) (p Preemption, ok bool, why string) {
 	if pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == v1.PreemptNever {
-		return Preemption{}, false
+		return Preemption{}, false, "not eligible due to preemptionPolicy=Never."
 	}
-	if fit == nil || fit.PreFilterMsg != "" {
-		return Preemption{}, false
+	if fit == nil {
+		return Preemption{}, false, ""
 	}
 	prio := podPriority(pod)
 	var found []Preemption
+	failed := &FitError{Pod: fit.Pod, NumNodes: fit.NumNodes, NodeReasons: map[string][]Reason{}}
 	for _, name := range sortedNames(fit.NodeReasons) {
-		if !resolvable(fit.NodeReasons[name]) {
-			continue
-		}
 		ni := snap.byName[name]
-		if ni == nil {
+		if !resolvable(fit.NodeReasons[name]) || ni == nil {
+			failed.NodeReasons[name] = []Reason{{Message: "Preemption is not helpful for scheduling"}}
 			continue
 		}
-		if p, ok := victimsOn(pod, prio, snap, ni, pdbs); ok {
-			found = append(found, p)
+		p, rejected := victimsOn(pod, prio, snap, ni, pdbs)
+		if rejected != nil {
+			failed.NodeReasons[name] = rejected
+			continue
 		}
+		found = append(found, p)
 	}
 	if len(found) == 0 {
-		return Preemption{}, false
+		if fit.PreFilterMsg != "" { // no node was looked at: each is unhelpful
+			for _, name := range sortedNames(snap.byName) {
+				failed.NodeReasons[name] = []Reason{{Message: "Preemption is not helpful for scheduling"}}
+			}
+		}
+		return Preemption{}, false, failed.Error()
 	}
-	return slices.MinFunc(found, comparePreemptions), true
+	return slices.MinFunc(found, comparePreemptions), true, ""
 }
 
 // victimsOn finds the fewest, least important pods of ni to evict for pod.
 // The snapshot lends them while it tries, and has them all back after.
-func victimsOn(pod *v1.Pod, prio int32, snap *Snapshot, ni *nodeInfo, pdbs []*policyv1.PodDisruptionBudget) (Preemption, bool) {
+// rejected, when not nil, says why no eviction on ni helps.
+func victimsOn(pod *v1.Pod, prio int32, snap *Snapshot, ni *nodeInfo, pdbs []*policyv1.PodDisruptionBudget) (p Preemption, rejected []Reason) {
 	var lower []*v1.Pod
 	for _, p := range ni.pods {
 		if podPriority(p.pod) < prio && p.pod.DeletionTimestamp == nil && p.key != podKey(pod) {
@@ -101,7 +112,7 @@ func victimsOn(pod *v1.Pod, prio int32, snap *Snapshot, ni *nodeInfo, pdbs []*po
 		}
 	}
 	if len(lower) == 0 {
-		return Preemption{}, false
+		return Preemption{}, []Reason{{Message: "No preemption victims found for incoming pod"}}
 	}
 	giveBack := func(pods []*v1.Pod) {
 		for _, p := range pods {
@@ -111,9 +122,9 @@ func victimsOn(pod *v1.Pod, prio int32, snap *Snapshot, ni *nodeInfo, pdbs []*po
 	for _, p := range lower {
 		snap.RemovePod(p)
 	}
-	if !fitsOn(pod, snap, ni) {
+	if r := filterOn(pod, snap, ni); r != nil {
 		giveBack(lower)
-		return Preemption{}, false
+		return Preemption{}, r
 	}
 	slices.SortStableFunc(lower, moreImportant)
 	violating, sparable := splitByBudgets(lower, pdbs)
@@ -121,7 +132,7 @@ func victimsOn(pod *v1.Pod, prio int32, snap *Snapshot, ni *nodeInfo, pdbs []*po
 	for _, group := range [][]*v1.Pod{violating, sparable} {
 		for _, p := range group {
 			_ = snap.AddPod(p)
-			if fitsOn(pod, snap, ni) {
+			if filterOn(pod, snap, ni) == nil {
 				continue // reprieved: it stays
 			}
 			snap.RemovePod(p)
@@ -133,16 +144,19 @@ func victimsOn(pod *v1.Pod, prio int32, snap *Snapshot, ni *nodeInfo, pdbs []*po
 	}
 	giveBack(out.Victims)
 	slices.SortStableFunc(out.Victims, moreImportant)
-	return out, len(out.Victims) > 0
+	if len(out.Victims) == 0 {
+		return Preemption{}, []Reason{{Message: "No preemption victims found for incoming pod"}}
+	}
+	return out, nil
 }
 
-// fitsOn tells whether pod passes every filter on ni as snap is now.
-func fitsOn(pod *v1.Pod, snap *Snapshot, ni *nodeInfo) bool {
+// filterOn is why pod fails a filter on ni as snap is now; nil: it fits.
+func filterOn(pod *v1.Pod, snap *Snapshot, ni *nodeInfo) []Reason {
 	c, err := newCandidate(pod, snap)
 	if err != nil {
-		return false
+		return []Reason{{Message: err.Error()}}
 	}
-	return c.filter(ni) == nil
+	return c.filter(ni)
 }
 
 // moreImportant orders pods most important first: higher priority, then

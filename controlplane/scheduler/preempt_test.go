@@ -29,7 +29,51 @@ func preemptFor(t *testing.T, pod *v1.Pod, snap *Snapshot, pdbs ...*policyv1.Pod
 	if !errors.As(err, &fit) {
 		t.Fatalf("Schedule(%s) = %v, want a FitError", pod.Name, err)
 	}
-	return Preempt(pod, snap, fit, pdbs)
+	p, ok, _ := Preempt(pod, snap, fit, pdbs)
+	return p, ok
+}
+
+// preemptionMessage is the FailedScheduling message of pod on snap, once
+// preemption has failed, as the scheduler writes it.
+func preemptionMessage(t *testing.T, pod *v1.Pod, snap *Snapshot) string {
+	t.Helper()
+	_, err := Schedule(pod, snap)
+	var fit *FitError
+	if !errors.As(err, &fit) {
+		t.Fatalf("Schedule(%s) = %v, want a FitError", pod.Name, err)
+	}
+	_, ok, why := Preempt(pod, snap, fit, nil)
+	if ok {
+		t.Fatalf("preemption helped %s", pod.Name)
+	}
+	fit.PostFilterMsg = "preemption: " + why
+	return fit.Error()
+}
+
+// When preemption cannot help, the message says why after the filters'
+// reasons, in kube-scheduler's words: no victims, victims that would not be
+// enough, a node preemption cannot change, a pod that may not preempt.
+func TestPreemptionMessages(t *testing.T) {
+	tainted := node("n3", "4", "4Gi", 10)
+	tainted.Spec.Taints = []v1.Taint{{Key: "k", Value: "v", Effect: v1.TaintEffectNoSchedule}}
+	snap := NewSnapshot(
+		[]*v1.Node{node("n1", "4", "4Gi", 10), node("n2", "4", "4Gi", 10), tainted},
+		[]*v1.Pod{pod("same", "3", "", on("n1"), priority(100)), pod("low", "1", "", on("n2"), priority(1)), pod("big", "2", "", on("n2"), priority(100))})
+	for _, tc := range []struct {
+		name string
+		pod  *v1.Pod
+		want string
+	}{
+		{"too big anywhere", pod("huge", "3", "", priority(100)),
+			"0/3 nodes are available: 1 node(s) had untolerated taint {k: v}, 2 Insufficient cpu. " +
+				"preemption: 0/3 nodes are available: 1 Insufficient cpu, 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."},
+		{"policy Never", pod("polite", "3", "", priority(1000), neverPreempt()),
+			"0/3 nodes are available: 1 node(s) had untolerated taint {k: v}, 2 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."},
+	} {
+		if got := preemptionMessage(t, tc.pod, snap); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
 }
 
 func names(pods []*v1.Pod) []string {
@@ -139,8 +183,9 @@ func TestCacheNominations(t *testing.T) {
 	c.setPod(victim)
 	high := pod("high", "2", "", priority(100))
 	c.nominate(high, "n1")
-	if _, ok := c.preempt(high, &FitError{NodeReasons: map[string][]Reason{"n1": {{Filter: FilterNodeResourcesFit}}}}, nil); ok {
-		t.Error("preempted again while its victim is on its way out")
+	if _, ok, why := c.preempt(high, &FitError{NodeReasons: map[string][]Reason{"n1": {{Filter: FilterNodeResourcesFit}}}}, nil); ok ||
+		why != "not eligible due to a terminating pod on the nominated node." {
+		t.Errorf("preempted again while its victim is on its way out (why: %q)", why)
 	}
 	c.removePod(victim)
 	if _, _, err := c.schedule(pod("low", "1", "", priority(1)), PodVolumes{}); err == nil {

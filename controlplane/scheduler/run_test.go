@@ -265,7 +265,7 @@ func TestSchedulerUnschedulableUntilNodeAdded(t *testing.T) {
 	tc := startTestCluster(t, cfg, node("node-1", "1", "8Gi", 110))
 	tc.create(pod("big", "4", "1Gi"))
 
-	const msg = "0/1 nodes are available: 1 Insufficient cpu."
+	const msg = "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
 	eventually(t, 5*time.Second, "PodScheduled=False/Unschedulable", func() bool {
 		c := scheduledCondition(tc.getPod("big"))
 		return c != nil && c.Status == v1.ConditionFalse && c.Reason == v1.PodReasonUnschedulable && c.Message == msg

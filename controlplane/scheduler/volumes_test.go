@@ -135,7 +135,7 @@ func TestSchedulerSelectsNodeOfDelayedClaim(t *testing.T) {
 	tc := startTestCluster(t, fastConfig(), node("node-1", "4", "8Gi", 110), class("standard", storagev1.VolumeBindingWaitForFirstConsumer))
 	tc.create(pod("web", "100m", "64Mi", withClaim("data")))
 	eventually(t, 5*time.Second, "FailedScheduling for the missing claim", func() bool {
-		return tc.hasEvent("web", v1.EventTypeWarning, "FailedScheduling", `0/1 nodes are available: persistentvolumeclaim "data" not found.`)
+		return tc.hasEvent("web", v1.EventTypeWarning, "FailedScheduling", `0/1 nodes are available: persistentvolumeclaim "data" not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.`)
 	})
 	ctx := context.Background()
 	if _, err := tc.client.CoreV1().PersistentVolumeClaims("default").Create(ctx, pvc("data", "standard", ""), metav1.CreateOptions{}); err != nil {
