@@ -133,7 +133,7 @@ func (f *fakeRuntime) List(_ context.Context, uid string) ([]runtime.Container, 
 }
 
 func (f *fakeRuntime) Exec(context.Context, string, runtime.Exec) (int, error) { return 0, nil }
-func (f *fakeRuntime) Attach(context.Context, string, runtime.Attach) error { return nil }
+func (f *fakeRuntime) Attach(context.Context, string, runtime.Attach) error    { return nil }
 
 func (f *fakeRuntime) Update(_ context.Context, id string, r runtime.Resources) error {
 	f.mu.Lock()
