@@ -34,38 +34,29 @@ const internalHost = "kubelet.loopback"
 
 // exec answers /exec/{namespace}/{pod}[/{uid}]/{container}?command=…&input=1&output=1&error=1&tty=1.
 func (s *server) exec(w http.ResponseWriter, r *http.Request) {
-	ns, pod, container := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
-	opts, err := crirc.NewOptions(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
 	cmd := r.URL.Query()["command"]
 	if len(cmd) == 0 {
 		http.Error(w, "command is required", http.StatusBadRequest)
 		return
 	}
-	if _, err := s.p.LogPath(ns, pod, container, false); errors.Is(err, ErrNotFound) {
-		httpError(w, fmt.Errorf("container %q in pod %s/%s: %w", container, ns, pod, err), http.StatusNotFound)
-		return
-	}
-	s.streams.Add(1)
-	defer s.streams.Done()
-	if wsstream.IsWebSocketRequestWithStreamCloseProtocol(r) {
-		translator := streamproxy.NewStreamTranslatorHandler(s.loopbackURL(r), s.loopbackTransport(), 0, streamproxy.Options{
-			Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Tty: opts.TTY,
-		})
-		translator.ServeHTTP(w, r)
-		return
-	}
-	s.log.Debug("exec", "pod", ns+"/"+pod, "container", container, "command", cmd, "tty", opts.TTY)
-	crirc.ServeExec(w, r, &executor{p: s.p, namespace: ns}, pod, r.PathValue("uid"), container, cmd, opts,
-		s.idle, crirc.DefaultStreamCreationTimeout, crirc.SupportedStreamingProtocols)
+	s.remoteCommand(w, r, func(ex *executor, pod, uid, container string, opts *crirc.Options) {
+		s.log.Debug("exec", "pod", ex.namespace+"/"+pod, "container", container, "command", cmd, "tty", opts.TTY)
+		crirc.ServeExec(w, r, ex, pod, uid, container, cmd, opts, s.idle, crirc.DefaultStreamCreationTimeout, crirc.SupportedStreamingProtocols)
+	})
 }
 
-// attach answers /attach/{namespace}/{pod}[/{uid}]/{container}?input=1&output=1&error=1&tty=1,
-// over the same protocols as exec.
+// attach answers /attach/{namespace}/{pod}[/{uid}]/{container}?input=1&output=1&error=1&tty=1.
 func (s *server) attach(w http.ResponseWriter, r *http.Request) {
+	s.remoteCommand(w, r, func(ex *executor, pod, uid, container string, opts *crirc.Options) {
+		s.log.Debug("attach", "pod", ex.namespace+"/"+pod, "container", container, "tty", opts.TTY)
+		crirc.ServeAttach(w, r, ex, pod, uid, container, opts, s.idle, crirc.DefaultStreamCreationTimeout, crirc.SupportedStreamingProtocols)
+	})
+}
+
+// remoteCommand is what exec and attach share: their stream options, a 404
+// for an unknown pod or container before any upgrade, and the newer
+// websocket forms translated to SPDY; serveSPDY serves the rest.
+func (s *server) remoteCommand(w http.ResponseWriter, r *http.Request, serveSPDY func(ex *executor, pod, uid, container string, opts *crirc.Options)) {
 	ns, pod, container := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
 	opts, err := crirc.NewOptions(r)
 	if err != nil {
@@ -85,9 +76,7 @@ func (s *server) attach(w http.ResponseWriter, r *http.Request) {
 		translator.ServeHTTP(w, r)
 		return
 	}
-	s.log.Debug("attach", "pod", ns+"/"+pod, "container", container, "tty", opts.TTY)
-	crirc.ServeAttach(w, r, &executor{p: s.p, namespace: ns}, pod, r.PathValue("uid"), container, opts,
-		s.idle, crirc.DefaultStreamCreationTimeout, crirc.SupportedStreamingProtocols)
+	serveSPDY(&executor{p: s.p, namespace: ns}, pod, r.PathValue("uid"), container, opts)
 }
 
 // portForward answers /portForward/{namespace}/{pod}[/{uid}].
