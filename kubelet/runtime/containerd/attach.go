@@ -131,12 +131,18 @@ func (c *console) writeStdin(in io.Reader, closeAfter bool) bool {
 	return true
 }
 
-// closeStdin gives the run's stdin its end of file, for good (nil: no
-// console).
-func (c *console) closeStdin() {
+// runEnded lets go of the stdin of a run that is over (nil: no console):
+// the shim has nothing left to close.
+func (c *console) runEnded() {
 	if c == nil {
 		return
 	}
+	c.setCloseIO(nil)
+	c.closeStdin()
+}
+
+// closeStdin gives the run's stdin its end of file, for good.
+func (c *console) closeStdin() {
 	c.mu.Lock()
 	w := c.stdin
 	c.stdin = nil

@@ -41,15 +41,13 @@ func (c *Containerd) watch(id string, task ctrd.Task, exited <-chan ctrd.ExitSta
 		defer c.wg.Done()
 		defer close(w.done)
 		e, ok := c.awaitExit(id, task, exited)
-		if ok {
-			con.closeStdin() // the run is over; shutting down, its stdin stays
-		}
 		if !ok {
 			if sink != nil {
 				sink.Close() // shutting down: the task lives on
 			}
 			return
 		}
+		con.runEnded()
 		rec, err := c.recordExit(c.ctx, id, task, e, sink)
 		c.mu.Lock()
 		delete(c.watches, id)

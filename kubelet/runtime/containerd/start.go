@@ -233,6 +233,11 @@ func (c *Containerd) startTask(ctx context.Context, ctr ctrd.Container, s runtim
 		}
 	}()
 	con, stdin := newConsole(s)
+	defer func() {
+		if err != nil {
+			con.runEnded() // never started: its stdin's copier must not wait
+		}
+	}()
 	opts := []cio.Opt{cio.WithStreams(stdin, con.stream("stdout", sink.Stream("stdout")), con.stream("stderr", sink.Stream("stderr"))),
 		cio.WithFIFODir(c.fifoDir())}
 	if s.TTY {
