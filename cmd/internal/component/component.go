@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -25,13 +26,21 @@ type Flags struct {
 type Runner func(ctx context.Context, f Flags, log *slog.Logger) error
 
 // NewCmd is the hidden `component` command with one subcommand per runner.
+// A kind it has no runner for is an error that names those it has (cobra
+// would print the usage and succeed).
 func NewCmd(runners map[string]Runner) *cobra.Command {
-	cmd := &cobra.Command{Use: "component", Hidden: true}
 	kinds := make([]string, 0, len(runners))
 	for kind := range runners {
 		kinds = append(kinds, kind)
 	}
 	slices.Sort(kinds)
+	cmd := &cobra.Command{Use: "component KIND", Hidden: true, Args: cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("component: name a kind; this binary runs %s", strings.Join(kinds, ", "))
+			}
+			return fmt.Errorf("component: no kind %q here; this binary runs %s", args[0], strings.Join(kinds, ", "))
+		}}
 	for _, kind := range kinds {
 		cmd.AddCommand(kindCmd(kind, runners[kind]))
 	}
@@ -60,6 +69,7 @@ func kindCmd(kind string, run Runner) *cobra.Command {
 func Main(name string, runners map[string]Runner) {
 	root := &cobra.Command{Use: name, Short: "runs a kinns lab's " + name[len("lab-"):] + " processes for the harness; not meant for people",
 		SilenceUsage: true, SilenceErrors: true}
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(NewCmd(runners))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
