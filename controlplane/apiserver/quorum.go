@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -10,6 +11,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/kinns/kinns/controlplane/etcd"
 )
 
 // QuorumGuard fails writes fast while the store has no quorum. etcd itself would
@@ -18,7 +21,10 @@ import (
 // once that says why.
 //
 // A probe runs every Interval; Fall probes in a row failing (or taking longer
-// than their timeout) mark quorum lost. While lost, every write is answered
+// than their timeout) mark quorum lost. A probe that fails with an error
+// wrapping etcd.ErrSlow (the read was slow, but a majority of members follow
+// one leader) does not count: a starved store is slow, not without quorum,
+// and its writes still commit. While lost, every write is answered
 // 503 with a metav1.Status; a write already in flight when quorum is lost is
 // cancelled and answered the same, so it ends within about two probe
 // intervals plus two probe timeouts. Reads go on: the watch cache still
@@ -38,7 +44,8 @@ type QuorumGuard struct {
 	mu       sync.Mutex
 	lost     chan struct{} // closed while quorum is lost; nil while it holds
 	why      string
-	failures int // failed probes in a row
+	failures int  // failed probes in a row
+	slow     bool // the last probe found the store slow
 }
 
 // Run probes until ctx is done.
@@ -64,6 +71,16 @@ func (g *QuorumGuard) Run(ctx context.Context) {
 func (g *QuorumGuard) set(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	slow := errors.Is(err, etcd.ErrSlow)
+	if slow && !g.slow {
+		g.Log.Warn("etcd is slow, but a majority of its members follow one leader: writes go on", "err", err)
+	}
+	g.slow = slow
+	if slow {
+		// A majority followed one leader just now: whatever failed
+		// before, the quorum is there.
+		err = nil
+	}
 	if err != nil {
 		g.failures++
 	} else {

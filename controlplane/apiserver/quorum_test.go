@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/kinns/kinns/controlplane/etcd"
 )
 
 // withInfo stands in for the API server's request-info filter.
@@ -147,6 +150,33 @@ func TestQuorumGuardIgnoresOneSlowProbe(t *testing.T) {
 	g.set(errors.New("context deadline exceeded"))
 	if lost, _ := g.state(); lost == nil {
 		t.Fatal("two failed probes in a row did not mark quorum lost")
+	}
+}
+
+func TestQuorumGuardDoesNotCountASlowStore(t *testing.T) {
+	g := &QuorumGuard{Log: slog.New(slog.DiscardHandler)}
+	slow := fmt.Errorf("no read within 1s, but 3 of 3 members follow leader 1: %w", etcd.ErrSlow)
+	for range 10 {
+		g.set(slow)
+	}
+	if lost, _ := g.state(); lost != nil {
+		t.Fatal("a slow store that keeps its quorum marked quorum lost")
+	}
+	// A slow probe shows a majority following one leader: the failure
+	// before it and the one after are not in a row.
+	g.set(errors.New("etcdserver: no leader"))
+	g.set(slow)
+	g.set(errors.New("etcdserver: no leader"))
+	if lost, _ := g.state(); lost != nil {
+		t.Fatal("two failures around a slow probe marked quorum lost")
+	}
+	g.set(errors.New("etcdserver: no leader"))
+	if lost, _ := g.state(); lost == nil {
+		t.Fatal("two failures in a row did not mark quorum lost")
+	}
+	g.set(slow)
+	if lost, _ := g.state(); lost != nil {
+		t.Fatal("a majority following one leader again did not end the loss")
 	}
 }
 

@@ -15,4 +15,8 @@ var (
 	// time: fewer than a majority of members are up and connected, or none is
 	// reachable.
 	ErrNoQuorum = errors.New("etcd cluster has no quorum")
+	// ErrSlow means a linearizable read was not confirmed in time, yet a
+	// majority of members follow one leader: the cluster has its quorum and
+	// is slow (a starved or overloaded leader), not lost.
+	ErrSlow = errors.New("etcd cluster is slow but has its quorum")
 )

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -90,9 +91,10 @@ func ClusterStatus(ctx context.Context, c Client, timeout time.Duration) ([]Stat
 // HasQuorum reports whether the cluster can commit: a linearizable read, which
 // the leader confirms with a majority, succeeds through any endpoint of c within
 // timeout. Otherwise it returns an error wrapping ErrNoQuorum (and the cause),
-// after about timeout; if ctx ends first it returns ctx's error instead. It
-// makes a client for the one check; to check again and again, use a
-// QuorumChecker.
+// or ErrSlow if a majority of members still follow one leader (see
+// QuorumChecker.Check), after about timeout; if ctx is cancelled first it returns
+// ctx's error instead. It makes clients for the one check; to check again and
+// again, use a QuorumChecker.
 func HasQuorum(ctx context.Context, c Client, timeout time.Duration) error {
 	q, err := NewQuorumChecker(c)
 	if err != nil {
@@ -104,42 +106,132 @@ func HasQuorum(ctx context.Context, c Client, timeout time.Duration) error {
 
 // QuorumChecker runs HasQuorum's check over one long-lived client, so that a
 // probe every few hundred milliseconds (the API server's quorum guard) costs
-// one read, not a new connection to every member each time.
+// one read, not a new connection to every member each time. It also keeps one
+// client per member, to ask each for its status when the read is slow.
 type QuorumChecker struct {
 	endpoints []string
 	cli       *clientv3.Client
+	members   []*clientv3.Client // one per endpoint, in the same order
 }
 
-// NewQuorumChecker makes the client; it dials lazily, so it does not fail
+// NewQuorumChecker makes the clients; they dial lazily, so it does not fail
 // because members are down, only because its certificate cannot be read.
 func NewQuorumChecker(c Client) (*QuorumChecker, error) {
 	cli, err := newClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("etcd quorum check through %v: %w", c.Endpoints, err)
 	}
-	return &QuorumChecker{endpoints: c.Endpoints, cli: cli}, nil
+	q := &QuorumChecker{endpoints: c.Endpoints, cli: cli}
+	for _, ep := range c.Endpoints {
+		one := c
+		one.Endpoints = []string{ep}
+		m, err := newClient(one)
+		if err != nil {
+			q.Close()
+			return nil, fmt.Errorf("etcd quorum check through %s: %w", ep, err)
+		}
+		q.members = append(q.members, m)
+	}
+	return q, nil
 }
 
-// Check is HasQuorum over the checker's client.
+// Check is HasQuorum over the checker's clients. When
+// the read is not confirmed in time but a majority of members, asked for their
+// status meanwhile, name one leader, the cluster has its quorum and is only
+// slow (a starved or overloaded leader), and Check returns an error wrapping
+// ErrSlow, not ErrNoQuorum. A member's status is answered from its memory,
+// without the raft loop a linearizable read waits on; a member that is down,
+// paused or cut off does not answer, and one that lost its leader names none.
 func (q *QuorumChecker) Check(ctx context.Context, timeout time.Duration) error {
 	timeout = orDefault(timeout)
 	readCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// RequireLeader makes a member that lost its leader refuse at once rather
-	// than queue the read; the client then tries the other endpoints.
-	_, err := q.cli.Get(clientv3.WithRequireLeader(readCtx), healthKey, clientv3.WithCountOnly())
+	read := make(chan error, 1)
+	go func() {
+		// RequireLeader makes a member that lost its leader refuse at once
+		// rather than queue the read; the client then tries the other
+		// endpoints.
+		_, err := q.cli.Get(clientv3.WithRequireLeader(readCtx), healthKey, clientv3.WithCountOnly())
+		read <- err
+	}()
+	var err error
+	var follow <-chan leaderVote
+	select {
+	case err = <-read:
+	case <-time.After(timeout / 4):
+		// Most reads take milliseconds; only a slow one costs the statuses.
+		follow = q.followers(readCtx)
+		err = <-read
+	}
 	switch {
 	case err == nil:
 		return nil
-	case ctx.Err() != nil:
+	case errors.Is(ctx.Err(), context.Canceled):
 		return fmt.Errorf("etcd quorum check through %v: %w", q.endpoints, ctx.Err())
-	default:
-		return fmt.Errorf("no linearizable read through %v within %s: %w: %w", q.endpoints, timeout, ErrNoQuorum, err)
+	case follow != nil && readCtx.Err() != nil:
+		// Out of time, whether timeout's or ctx's deadline.
+		if v := <-follow; v.count >= len(q.members)/2+1 {
+			return fmt.Errorf("no linearizable read through %v within %s, but %d of %d members follow leader %x: %w",
+				q.endpoints, timeout, v.count, len(q.members), v.leader, ErrSlow)
+		}
 	}
+	return fmt.Errorf("no linearizable read through %v within %s: %w: %w", q.endpoints, timeout, ErrNoQuorum, err)
 }
 
-// Close closes the client.
-func (q *QuorumChecker) Close() error { return q.cli.Close() }
+// leaderVote is how many members named the leader most of them named.
+type leaderVote struct {
+	leader uint64
+	count  int
+}
+
+// followers asks every member for its status until ctx ends, and sends the
+// leader most members name (members that name none are not counted).
+func (q *QuorumChecker) followers(ctx context.Context) <-chan leaderVote {
+	leaders := make(chan uint64, len(q.members))
+	for _, m := range q.members {
+		go func() {
+			// Over the member's own connection: Maintenance.Status would
+			// dial a new one for each call.
+			resp, err := pb.NewMaintenanceClient(m.ActiveConnection()).Status(ctx, &pb.StatusRequest{})
+			if err != nil {
+				leaders <- 0
+				return
+			}
+			leaders <- resp.Leader
+		}()
+	}
+	out := make(chan leaderVote, 1)
+	go func() {
+		out <- countLeaders(leaders, len(q.members))
+	}()
+	return out
+}
+
+// countLeaders reads n answers and returns the leader named most often.
+func countLeaders(leaders <-chan uint64, n int) leaderVote {
+	votes := map[uint64]int{}
+	var best leaderVote
+	for range n {
+		id := <-leaders
+		if id == 0 {
+			continue
+		}
+		votes[id]++
+		if votes[id] > best.count {
+			best = leaderVote{leader: id, count: votes[id]}
+		}
+	}
+	return best
+}
+
+// Close closes the checker's clients.
+func (q *QuorumChecker) Close() error {
+	errs := []error{q.cli.Close()}
+	for _, m := range q.members {
+		errs = append(errs, m.Close())
+	}
+	return errors.Join(errs...)
+}
 
 // newClient returns a client that dials lazily, so every wait is bounded by
 // the caller's context, and that logs nothing: its retries while members are
