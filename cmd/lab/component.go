@@ -161,10 +161,11 @@ func runBalancer(ctx context.Context, f component.Flags, log *slog.Logger) error
 	if err := f.Load(&cfg); err != nil {
 		return err
 	}
-	client, err := readyzClient(cfg)
+	tlsConfig, err := readyzTLS(cfg)
 	if err != nil {
 		return err
 	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true}}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -172,13 +173,20 @@ func runBalancer(ctx context.Context, f component.Flags, log *slog.Logger) error
 	b := &forward.Balancer{Targets: cfg.Targets, StatusFile: cfg.StatusFile, Log: log,
 		Check: func(ctx context.Context, target string) error {
 			return forward.GetOK(ctx, client, "https://"+target+"/readyz")
+		},
+		// Alive while it answers and is not shutting down: an API server
+		// whose store is slow keeps its connections, one that is going
+		// (its shutdown check fails at once), paused or gone has them cut.
+		// The check touches no store, so it answers under any load.
+		Alive: func(ctx context.Context, target string) error {
+			return forward.GetOK(ctx, client, "https://"+target+"/readyz/shutdown")
 		}}
 	f.Ready()
 	return b.Serve(ctx, ln)
 }
 
-// readyzClient asks API servers with the balancer's certificate.
-func readyzClient(cfg forward.BalancerConfig) (*http.Client, error) {
+// readyzTLS is how the balancer asks API servers: with its certificate.
+func readyzTLS(cfg forward.BalancerConfig) (*tls.Config, error) {
 	ca, err := os.ReadFile(cfg.CACert)
 	if err != nil {
 		return nil, fmt.Errorf("read CA: %w", err)
@@ -189,6 +197,5 @@ func readyzClient(cfg forward.BalancerConfig) (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load client certificate: %w", err)
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, DisableKeepAlives: true}
-	return &http.Client{Transport: tr}, nil
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, nil
 }

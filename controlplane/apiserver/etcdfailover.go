@@ -58,6 +58,7 @@ func startEtcdFailover(ctx context.Context, members, livez []string, tlsConfig *
 	b := &forward.Balancer{
 		Targets: targets, InOrder: true, Interval: 500 * time.Millisecond, Log: log.With("relay", "etcd"),
 		Check: func(ctx context.Context, target string) error { return forward.GetOK(ctx, client, check[target]) },
+		Alive: forward.Handshake(tlsConfig),
 	}
 	go func() {
 		if err := b.Serve(ctx, ln); err != nil && ctx.Err() == nil {

@@ -26,12 +26,19 @@ type Backend struct {
 // Balancer spreads connections over the targets that pass their check, as
 // an L4 load balancer in front of API servers does: each target is checked
 // every Interval; two failed checks in a row take it out of the rotation
-// and cut its connections (one may be a hiccup of a busy machine), a
-// passed one puts it back. When none passes, every target is tried, in
-// turn.
+// (one may be a hiccup of a busy machine) and cut its connections unless it
+// is still alive, a passed one puts it back. When none passes, every target
+// is tried, in turn.
 type Balancer struct {
-	Targets  []string
-	Check    Check
+	Targets []string
+	Check   Check
+	// Alive, if set, is asked when a target leaves the rotation. A target
+	// that answers it (it is up, only not ready: an API server whose
+	// store is slow) keeps its connections, and their requests end with
+	// its own answers; one that does not (stopped, paused, cut off) has
+	// them cut, so that its clients reconnect to a ready one at once.
+	// Unset, connections are always cut.
+	Alive    Check
 	Interval time.Duration // default 250 ms
 	// StatusFile, if set, gets the backends as JSON whenever one changes
 	// (`lab status` reads it).
@@ -74,18 +81,15 @@ func (b *Balancer) Serve(ctx context.Context, ln net.Listener) error {
 
 // watch checks backend i until ctx ends.
 func (b *Balancer) watch(ctx context.Context, i int) {
-	interval := b.Interval
-	if interval <= 0 {
-		interval = 250 * time.Millisecond
-	}
+	interval := b.interval()
 	for {
-		cctx, cancel := context.WithTimeout(ctx, max(interval*4, time.Second))
+		cctx, cancel := context.WithTimeout(ctx, b.checkTimeout())
 		err := b.Check(cctx, b.Targets[i])
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		b.set(i, err)
+		b.set(ctx, i, err)
 		select {
 		case <-ctx.Done():
 			return
@@ -94,7 +98,7 @@ func (b *Balancer) watch(ctx context.Context, i int) {
 	}
 }
 
-func (b *Balancer) set(i int, err error) {
+func (b *Balancer) set(ctx context.Context, i int, err error) {
 	b.mu.Lock()
 	be := &b.backends[i]
 	wasReady := be.Ready
@@ -120,13 +124,44 @@ func (b *Balancer) set(i int, err error) {
 		b.writeStatus()
 	}
 	if wasReady && !ready {
-		// As an L4 balancer that shuts a down server's sessions: its
-		// clients reconnect to a ready one now, instead of waiting on a
-		// server that is going or cut off.
-		if n := b.conns.cut(b.Targets[i]); n > 0 {
-			b.Log.Info("cut the connections of a target out of rotation", "target", b.Targets[i], "connections", n)
+		b.outOfRotation(ctx, i)
+	}
+}
+
+// outOfRotation cuts the connections of target i, which just left the
+// rotation, as an L4 balancer shuts a down server's sessions: its clients
+// reconnect to a ready one now, instead of waiting on a server that is
+// gone, paused or cut off. A target still alive keeps them: cutting would
+// fail its requests in flight ("unexpected EOF") to no one's gain when
+// what made it unready is shared, as a slow store is by every API server.
+func (b *Balancer) outOfRotation(ctx context.Context, i int) {
+	target := b.Targets[i]
+	if b.Alive != nil {
+		// An interval, not a check's timeout: a live target answers at
+		// once, and a hung one would hold its clients that much longer.
+		actx, cancel := context.WithTimeout(ctx, b.interval())
+		err := b.Alive(actx, target)
+		cancel()
+		if err == nil {
+			b.Log.Info("a target out of rotation is alive: its connections are kept", "target", target)
+			return
 		}
 	}
+	if n := b.conns.cut(target); n > 0 {
+		b.Log.Info("cut the connections of a target out of rotation", "target", target, "connections", n)
+	}
+}
+
+// checkTimeout bounds one check.
+func (b *Balancer) checkTimeout() time.Duration {
+	return max(b.interval()*4, time.Second)
+}
+
+func (b *Balancer) interval() time.Duration {
+	if b.Interval <= 0 {
+		return 250 * time.Millisecond
+	}
+	return b.Interval
 }
 
 // pick orders the targets for a new connection: the ready ones, starting

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,8 +112,22 @@ func TestBalancerSendsOnlyToReadyTargetsAndFallsBackWhenNoneIs(t *testing.T) {
 }
 
 // A connection relayed to a target that goes out of rotation is cut, so
-// its client reconnects elsewhere instead of waiting on it.
-func TestBalancerCutsTheConnectionsOfATargetTakenOut(t *testing.T) {
+// its client reconnects elsewhere instead of waiting on it; unless the
+// target is still alive, when the connection is kept.
+func TestBalancerCutsTheConnectionsOfATargetTakenOutUnlessItIsAlive(t *testing.T) {
+	for name, tc := range map[string]struct {
+		alive Check
+		cut   bool
+	}{
+		"no liveness check": {nil, true},
+		"dead":              {func(context.Context, string) error { return errors.New("connection refused") }, true},
+		"alive":             {func(context.Context, string) error { return nil }, false},
+	} {
+		t.Run(name, func(t *testing.T) { testCut(t, tc.alive, tc.cut) })
+	}
+}
+
+func testCut(t *testing.T, alive Check, wantCut bool) {
 	ln0, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +151,7 @@ func TestBalancerCutsTheConnectionsOfATargetTakenOut(t *testing.T) {
 		return errors.New("down")
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	bal := &Balancer{Targets: []string{ln0.Addr().String()}, Check: check, Interval: 10 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+	bal := &Balancer{Targets: []string{ln0.Addr().String()}, Check: check, Alive: alive, Interval: 10 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- bal.Serve(ctx, ln) }()
@@ -154,9 +169,18 @@ func TestBalancerCutsTheConnectionsOfATargetTakenOut(t *testing.T) {
 	defer c.Close()
 	time.Sleep(50 * time.Millisecond) // relayed by now
 	ready.Store(false)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+	for deadline := time.Now().Add(5 * time.Second); isReady(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("target never taken out")
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, err = c.Read(make([]byte, 1))
+	switch {
+	case wantCut && err != io.EOF:
 		t.Fatalf("read on a connection to a target taken out: %v, want EOF (cut)", err)
+	case !wantCut && !errors.Is(err, os.ErrDeadlineExceeded):
+		t.Fatalf("read on a connection to a target taken out but alive: %v, want a timeout (kept)", err)
 	}
 }
 
