@@ -29,15 +29,18 @@ K8S_VERSION=v1.37.2 # the version of k8s.io/kubernetes in both go.mod files
 ldflags="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
 mkdir -p "$bin"
 
-# The images' inputs from Debian: a static busybox, and the tools upstream's
-# agnhost image has (curl, netcat with -z/-u, dig, ss, ip, bash, socat).
+# The images' inputs from Debian: a static busybox, the tools upstream's
+# agnhost image has (curl, netcat with -z/-u, dig, ss, ip, bash, socat), and
+# what builds busybox from source (a C compiler, make, the static libc).
 deps() {
 	local missing=() cmd pkg
 	declare -A need=([/bin/busybox]=busybox-static [/usr/bin/curl]=curl [/usr/bin/nc]=netcat-openbsd
-		[/usr/bin/dig]=bind9-dnsutils [/usr/bin/ss]=iproute2 [/usr/bin/socat]=socat [/usr/bin/bash]=bash)
+		[/usr/bin/dig]=bind9-dnsutils [/usr/bin/ss]=iproute2 [/usr/bin/socat]=socat [/usr/bin/bash]=bash
+		[/usr/bin/gcc]=gcc [/usr/bin/make]=make [/usr/bin/bzip2]=bzip2)
 	for cmd in "${!need[@]}"; do
 		[[ -x $cmd ]] || missing+=("${need[$cmd]}")
 	done
+	dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
 	if ((${#missing[@]})); then
 		echo "installing ${missing[*]}"
 		export DEBIAN_FRONTEND=noninteractive
@@ -46,8 +49,46 @@ deps() {
 	fi
 }
 
+# upstream_busybox builds $bin/busybox: upstream's busybox, static, with its
+# default configuration, as upstream's busybox image has it. Its source is
+# Debian's source package of busybox, whose upstream tarball is used as it
+# is: Debian's patches make sh drop the variables whose names are not shell
+# identifiers, which upstream's sh passes on. The package comes from this
+# machine's Debian mirror, through an apt state of its own (the machine's
+# lists may have no source entries, and are left as they are).
+upstream_busybox() {
+	[[ -x $bin/busybox ]] && return
+	local apt=$out/busybox-src conf
+	rm -rf "$apt"
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/src"
+	if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+		sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$apt/sources.sources"
+		conf=(-o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$apt")
+	else
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >"$apt/sources.list"
+		conf=(-o Dir::Etc::sourcelist="$apt/sources.list" -o Dir::Etc::sourceparts=-)
+	fi
+	conf+=(-o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o APT::Sandbox::User=root)
+	echo "building busybox from upstream's source (Debian's source package)"
+	apt-get "${conf[@]}" update -qq
+	(cd "$apt/src" && apt-get "${conf[@]}" source --download-only -qq busybox)
+	tar -xf "$apt"/src/busybox_*.orig.tar.* -C "$apt/src"
+	(
+		cd "$apt"/src/busybox-*/
+		make defconfig >/dev/null
+		sed -i 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' .config
+		if ! nice -n 19 make -j"$(nproc)" busybox >"$apt/build.log" 2>&1; then
+			tail -20 "$apt/build.log" >&2
+			exit 1
+		fi
+		cp busybox "$bin/busybox"
+	)
+	rm -rf "$apt"
+}
+
 build() {
 	local start=$SECONDS
+	upstream_busybox
 	(
 		cd "$mod"
 		echo "building e2e.test, ginkgo, agnhost, nnp, sample-apiserver, etcd (the first build takes long: the whole e2e framework)"
@@ -59,7 +100,7 @@ build() {
 		CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags='-s -w' -o "$bin/etcd" ./cmd/etcd
 		nice -n 19 go build -o "$bin/images" ./cmd/images
 		nice -n 19 go build -o "$bin/summary" ./cmd/summary
-		"$bin/images" -agnhost "$bin/agnhost" -nnp "$bin/nnp" -o "$out/images.tar" \
+		"$bin/images" -agnhost "$bin/agnhost" -nnp "$bin/nnp" -upstream-busybox "$bin/busybox" -o "$out/images.tar" \
 			-sample-apiserver "$bin/sample-apiserver" -etcd "$bin/etcd" \
 			-sources "$(go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
 	)

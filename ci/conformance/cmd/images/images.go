@@ -25,11 +25,15 @@ type host interface {
 
 // Inputs names the files the images are built from.
 type Inputs struct {
-	Busybox string   // a static busybox (Debian's busybox-static)
-	Tools   []string // dynamic executables of this machine for agnhost's image (curl, nc, dig, ...)
-	Agnhost string   // agnhost built from k8s.io/kubernetes/test/images/agnhost
-	NNP     string   // nnp built from k8s.io/kubernetes/test/images/nonewprivs
-	Sources string   // the k8s.io/kubernetes module's directory (agnhost's certificates, kitten's pages)
+	Busybox string // a static busybox (Debian's busybox-static)
+	// UpstreamBusybox is a static busybox built from upstream's source
+	// (defconfig): the busybox image's own, whose sh behaves as upstream's
+	// image's does.
+	UpstreamBusybox string
+	Tools           []string // dynamic executables of this machine for agnhost's image (curl, nc, dig, ...)
+	Agnhost         string   // agnhost built from k8s.io/kubernetes/test/images/agnhost
+	NNP             string   // nnp built from k8s.io/kubernetes/test/images/nonewprivs
+	Sources         string   // the k8s.io/kubernetes module's directory (agnhost's certificates, kitten's pages)
 	// SampleAPIServer (k8s.io/sample-apiserver) and Etcd (cmd/etcd) make the
 	// Aggregator test's images; empty leaves those images out.
 	SampleAPIServer, Etcd string
@@ -235,25 +239,35 @@ func toolsLayer(h host, in Inputs) (*layerFiles, error) {
 	return l, nil
 }
 
-// shellLayer gives the busybox image bash as /bin/sh, with the libraries
-// it loads. Debian's busybox sh passes its children only the variables whose
-// names are shell identifiers, so `sh -c env` in a container whose envFrom
-// makes data-1 or 1-key (the ConfigMap and Secret envFrom tests) does not
-// show them; upstream's busybox image's sh, like bash, passes every variable
-// of its environment on. Its other programs stay busybox's applets.
+// shellLayer gives the busybox image upstream's busybox, built from
+// source, over Debian's, with a link in /bin for each of its applets, as
+// upstream's image has. Debian patches its busybox's sh to pass its children
+// only the variables whose names are shell identifiers, so `sh -c env` in a
+// container whose envFrom makes data-1 or 1-key (the ConfigMap and Secret
+// envFrom tests) would not show them; upstream's sh passes every variable
+// of its environment on. And the image's sh is then busybox's own, whose
+// messages some tests read ("/bin/sh: can't create /file: Read-only file
+// system").
 func shellLayer(h host, in Inputs) (*layerFiles, error) {
-	l := newLayer()
-	for _, t := range in.Tools {
-		if path.Base(t) != "bash" {
-			continue
-		}
-		if err := l.executable(h, t); err != nil {
-			return nil, err
-		}
-		l.symlink("/bin/sh", t)
-		return l, nil
+	if in.UpstreamBusybox == "" {
+		return nil, fmt.Errorf("no busybox built from upstream's source: the busybox image needs one")
 	}
-	return nil, fmt.Errorf("no bash among the tools %v: the busybox image's sh needs it", in.Tools)
+	l := newLayer()
+	bb, err := h.ReadFile(in.UpstreamBusybox)
+	if err != nil {
+		return nil, err
+	}
+	l.file("/bin/busybox", bb, 0o755)
+	applets, err := h.Applets(in.UpstreamBusybox)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range applets {
+		if p := path.Join("bin", path.Base(a)); p != "bin/busybox" {
+			l.symlink(p, "/bin/busybox")
+		}
+	}
+	return l, nil
 }
 
 // agnhostLayer is what upstream's agnhost image adds to its base.

@@ -42,7 +42,7 @@ func (fakeHost) Applets(string) ([]string, error) {
 }
 
 func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
-	imgs, err := build(fakeHost{}, Inputs{Busybox: "/bin/busybox", Tools: []string{"/usr/bin/nc", "/usr/bin/bash"},
+	imgs, err := build(fakeHost{}, Inputs{Busybox: "/bin/busybox", UpstreamBusybox: "/out/busybox", Tools: []string{"/usr/bin/nc", "/usr/bin/bash"},
 		Agnhost: "/out/agnhost", NNP: "/out/nnp", Sources: "/k8s"})
 	if err != nil {
 		t.Fatal(err)
@@ -69,9 +69,16 @@ func TestImagesHaveTheSuitesNamesAndFiles(t *testing.T) {
 		}
 	}
 	busybox := files[imageutils.GetE2EImage(imageutils.BusyBox)]
-	if busybox["usr/bin/nc"] != "-> /bin/busybox" || busybox["bin/sh"] != "-> /usr/bin/bash" || busybox["usr/bin/bash"] == "" ||
+	// Upstream's busybox, with its own sh: no bash.
+	if busybox["bin/busybox"] != "content of /out/busybox" || busybox["usr/bin/nc"] != "-> /bin/busybox" ||
+		busybox["bin/sh"] != "-> /bin/busybox" || busybox["usr/bin/bash"] != "" ||
 		busybox["sbin/sysctl"] != "-> /bin/busybox" || busybox["bin/sysctl"] != "-> /bin/busybox" || busybox["agnhost"] != "" {
-		t.Errorf("busybox image: nc %q, sh %q, agnhost %q", busybox["usr/bin/nc"], busybox["bin/sh"], busybox["agnhost"])
+		t.Errorf("busybox image: busybox %q, nc %q, sh %q, bash %q, agnhost %q",
+			busybox["bin/busybox"], busybox["usr/bin/nc"], busybox["bin/sh"], busybox["usr/bin/bash"], busybox["agnhost"])
+	}
+	// The other images keep Debian's.
+	if agnhost["bin/busybox"] != "content of /bin/busybox" {
+		t.Errorf("agnhost's busybox is %q, want Debian's", agnhost["bin/busybox"])
 	}
 	// What the ImageVolume test reads in kitten's image.
 	kitten := files[imageutils.GetE2EImage(imageutils.Kitten)]

@@ -21,6 +21,7 @@ func main() {
 	in := Inputs{}
 	var tools, out string
 	flag.StringVar(&in.Busybox, "busybox", "/bin/busybox", "a static busybox (Debian's busybox-static)")
+	flag.StringVar(&in.UpstreamBusybox, "upstream-busybox", "", "a static busybox built from upstream's source, for the busybox image")
 	flag.StringVar(&tools, "tools", "/usr/bin/curl,/usr/bin/nc,/usr/bin/dig,/usr/bin/nslookup,/usr/bin/getent,/usr/bin/ss,/usr/sbin/ip,/usr/bin/bash,/usr/bin/socat",
 		"comma-separated executables of this machine for agnhost's image, copied with their libraries")
 	flag.StringVar(&in.Agnhost, "agnhost", "", "agnhost, built from k8s.io/kubernetes/test/images/agnhost")
