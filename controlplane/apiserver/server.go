@@ -24,6 +24,12 @@ func Run(ctx context.Context, cfg Config, probe func(context.Context) error) err
 	if err != nil {
 		return err
 	}
+	// The etcd relay and the quorum guard outlive ctx until the server has
+	// shut down: its graceful shutdown still reads and writes the store
+	// (requests in flight, its lease), and without its store it hung, its
+	// /readyz unanswered, until it was killed.
+	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStore()
 	if len(cfg.EtcdLivez) > 0 {
 		var checks *tls.Config
 		if cfg.EtcdCAFile != "" {
@@ -32,7 +38,7 @@ func Run(ctx context.Context, cfg Config, probe func(context.Context) error) err
 				return fmt.Errorf("etcd client certificate %s: %w", cfg.EtcdCertFile, err)
 			}
 		}
-		relay, err := startEtcdFailover(ctx, cfg.EtcdServers, cfg.EtcdLivez, checks, cfg.Log)
+		relay, err := startEtcdFailover(storeCtx, cfg.EtcdServers, cfg.EtcdLivez, checks, cfg.Log)
 		if err != nil {
 			return err
 		}
@@ -50,7 +56,7 @@ func Run(ctx context.Context, cfg Config, probe func(context.Context) error) err
 		return fmt.Errorf("invalid api server options: %w", utilerrors.NewAggregate(errs))
 	}
 	guard := &QuorumGuard{Probe: probe, Interval: cfg.QuorumProbeInterval, Timeout: cfg.QuorumProbeTimeout, Log: cfg.Log}
-	go guard.Run(ctx)
+	go guard.Run(storeCtx)
 	return serve(ctx, completed, guard)
 }
 
