@@ -149,11 +149,17 @@ func ctrBurst(ctx context.Context, lab *harness.Lab, n int) (Figures, error) {
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		ns := topology.ContainerdNamespace(lab.Name(), nodes[i%len(nodes)].Name)
+		node := nodes[i%len(nodes)].Name
+		ns := topology.ContainerdNamespace(lab.Name(), node)
+		id := fmt.Sprintf("bench-ctr-%d", i)
+		// In the node's cgroup, as its pods are, so that it goes with the
+		// lab: without --cgroup, containerd makes /<namespace>/<id>, and
+		// runc leaves /<namespace> behind at the hierarchy's root.
+		cgroup := harness.LabCgroup(lab.Name()) + "/" + node + "/" + id
 		wg.Go(func() {
 			t := time.Now()
 			out, err := exec.CommandContext(ctx, "ctr", "-a", lab.ContainerdAddress(), "-n", ns, "run", "--rm",
-				testImage, fmt.Sprintf("bench-ctr-%d", i), "/testapp", "help").CombinedOutput()
+				"--cgroup", cgroup, testImage, id, "/testapp", "help").CombinedOutput()
 			took[i] = seconds(time.Since(t))
 			if err != nil {
 				errs <- fmt.Errorf("ctr run in %s: %w: %s", ns, err, out)
