@@ -70,8 +70,11 @@ upstream_busybox() {
 	fi
 	conf+=(-o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o APT::Sandbox::User=root)
 	echo "building busybox from upstream's source (Debian's source package)"
-	apt-get "${conf[@]}" update -qq
-	(cd "$apt/src" && apt-get "${conf[@]}" source --download-only -qq busybox)
+	if ! apt-get "${conf[@]}" update -qq || ! (cd "$apt/src" && apt-get "${conf[@]}" source --download-only -qq busybox); then
+		echo "could not fetch busybox's source package from this machine's Debian mirror (deb-src of its apt sources);" \
+			"put a static busybox built from upstream's source at $bin/busybox and run make conformance again" >&2
+		exit 1
+	fi
 	tar -xf "$apt"/src/busybox_*.orig.tar.* -C "$apt/src"
 	(
 		cd "$apt"/src/busybox-*/

@@ -177,23 +177,11 @@ func buildLayers(h host, in Inputs) (layers, error) {
 // user-defined-in-image is asked for by the SupplementalGroups tests).
 func baseLayer(h host, in Inputs) (*layerFiles, error) {
 	l := newLayer()
-	bb, err := h.ReadFile(in.Busybox)
-	if err != nil {
-		return nil, err
-	}
-	l.file("/bin/busybox", bb, 0o755)
-	applets, err := h.Applets(in.Busybox)
-	if err != nil {
-		return nil, err
-	}
 	// Each applet where Debian puts it and in /bin, where upstream's busybox
 	// image has them all (the sysctl test runs /bin/sysctl).
-	for _, a := range applets {
-		for _, p := range []string{clean(a), path.Join("bin", path.Base(a))} {
-			if p != "bin/busybox" {
-				l.symlink(p, "/bin/busybox")
-			}
-		}
+	err := l.busybox(h, in.Busybox, func(a string) []string { return []string{clean(a), path.Join("bin", path.Base(a))} })
+	if err != nil {
+		return nil, err
 	}
 	l.file("/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"+
 		"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"+
@@ -250,24 +238,35 @@ func toolsLayer(h host, in Inputs) (*layerFiles, error) {
 // system").
 func shellLayer(h host, in Inputs) (*layerFiles, error) {
 	if in.UpstreamBusybox == "" {
-		return nil, fmt.Errorf("no busybox built from upstream's source: the busybox image needs one")
+		return nil, fmt.Errorf("-upstream-busybox is not set: the busybox image needs a busybox built from upstream's source (make conformance builds one)")
 	}
 	l := newLayer()
-	bb, err := h.ReadFile(in.UpstreamBusybox)
-	if err != nil {
+	if err := l.busybox(h, in.UpstreamBusybox, func(a string) []string { return []string{path.Join("bin", path.Base(a))} }); err != nil {
 		return nil, err
-	}
-	l.file("/bin/busybox", bb, 0o755)
-	applets, err := h.Applets(in.UpstreamBusybox)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range applets {
-		if p := path.Join("bin", path.Base(a)); p != "bin/busybox" {
-			l.symlink(p, "/bin/busybox")
-		}
 	}
 	return l, nil
+}
+
+// busybox adds the busybox at binary as /bin/busybox, and a link to it for
+// each of its applets at each path that paths gives.
+func (l *layerFiles) busybox(h host, binary string, paths func(applet string) []string) error {
+	bb, err := h.ReadFile(binary)
+	if err != nil {
+		return err
+	}
+	l.file("/bin/busybox", bb, 0o755)
+	applets, err := h.Applets(binary)
+	if err != nil {
+		return err
+	}
+	for _, a := range applets {
+		for _, p := range paths(a) {
+			if p != "bin/busybox" {
+				l.symlink(p, "/bin/busybox")
+			}
+		}
+	}
+	return nil
 }
 
 // agnhostLayer is what upstream's agnhost image adds to its base.
