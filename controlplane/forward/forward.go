@@ -63,10 +63,14 @@ func relay(ctx context.Context, c net.Conn, targets []string, conns *tracker, lo
 	}
 	go pipe(t, c)
 	go pipe(c, t)
-	select {
-	case <-done:
-		<-done
-	case <-ctx.Done():
+	// Both halves, or the end of ctx: a half-closed connection whose other
+	// side never closes must not hold Serve past its context.
+	for range 2 {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
