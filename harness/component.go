@@ -143,6 +143,8 @@ func (l *Lab) spawn(ctx context.Context, c component) (*running, *os.File, error
 	}
 	defer logf.Close()
 	args := append([]string{"component"}, c.args...)
+	// Its host's name, in a UTS namespace of its own (Cloneflags below).
+	args = append(args, "--hostname", c.host)
 	files := append([]*os.File(nil), c.files...)
 	if c.spawnFiles != nil {
 		more, err := c.spawnFiles()
@@ -174,7 +176,9 @@ func (l *Lab) spawn(ctx context.Context, c component) (*running, *os.File, error
 	cmd.ExtraFiles = files
 	// Its own process group: a signal meant for the supervisor's group (Ctrl-C in
 	// a terminal running specs) does not reach it; the lab stops it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A UTS namespace of its own, where it takes its host's name: lab hosts
+	// share the machine's, and upstream names things after the host name.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: syscall.CLONE_NEWUTS}
 	if err := l.Start(ctx, c.host, cmd); err != nil {
 		return fail(fmt.Errorf("start %s on %s: %w", c.name, c.host, err))
 	}

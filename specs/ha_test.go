@@ -55,6 +55,17 @@ var _ = Describe("High availability", HA, func() {
 		lab := bootHALab(ctx, 2)
 		cs := clientAs(lab, pki.Admin)
 
+		By("each API server has its own identity Lease, named after its host, as on separate machines")
+		Eventually(func(g Gomega) {
+			leases, err := cs.CoordinationV1().Leases("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "apiserver.kubernetes.io/identity=kube-apiserver"})
+			g.Expect(err).NotTo(HaveOccurred())
+			var hosts []string
+			for _, l := range leases.Items {
+				hosts = append(hosts, l.Labels[corev1.LabelHostname])
+			}
+			g.Expect(hosts).To(ConsistOf("cp-1", "cp-2", "cp-3"))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+
 		By("an API server stops while a client writes every 100 ms: writes through the virtual IP go on")
 		writes := startWrites(ctx, cs)
 		time.Sleep(time.Second)

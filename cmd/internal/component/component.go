@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // Flags are what every component takes from the harness.
@@ -20,6 +21,9 @@ type Flags struct {
 	Config string
 	// ReadyFD, if positive, is the pipe it says "ready" on.
 	ReadyFD int
+	// Hostname, if set, is the name of the lab host the component runs
+	// on: it becomes the process's host name (see setHostname).
+	Hostname string
 }
 
 // Runner runs one kind of component until ctx ends.
@@ -53,6 +57,9 @@ func kindCmd(kind string, run Runner) *cobra.Command {
 		Use:  kind,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := setHostname(f.Hostname); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			defer profileStart(kind)()
@@ -61,7 +68,47 @@ func kindCmd(kind string, run Runner) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.Config, "config", "", "the component's config file (JSON)")
 	cmd.Flags().IntVar(&f.ReadyFD, "ready-fd", 0, "say ready on this file descriptor")
+	cmd.Flags().StringVar(&f.Hostname, "hostname", "", "the lab host's name, taken as this process's host name (it must be alone in its UTS namespace)")
 	return cmd
+}
+
+// setHostname gives the process its lab host's name, as a process on a real
+// host has its host's. Lab hosts are network namespaces that share the
+// machine's UTS namespace, so without it every component would carry the
+// machine's name; and what upstream derives from the host name would
+// collide: the three API servers of an HA lab took one identity Lease
+// (apiserver-<hash of the host name>) and fought over it, where a real
+// control plane has one each. The harness starts each component in a UTS
+// namespace of its own (CLONE_NEWUTS), so the name changes nothing outside
+// it; in the machine's own namespace the call is refused rather than
+// renaming the machine.
+func setHostname(name string) error {
+	if name == "" {
+		return nil
+	}
+	if own, err := ownUTSNamespace(); err != nil {
+		return fmt.Errorf("--hostname %s: %w", name, err)
+	} else if !own {
+		return fmt.Errorf("--hostname %s: this process shares its parent's UTS namespace, and setting it would rename the parent's host; the harness starts components with a UTS namespace of their own", name)
+	}
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("--hostname %s: %w", name, err)
+	}
+	return nil
+}
+
+// ownUTSNamespace says whether this process's UTS namespace differs from
+// its parent's.
+func ownUTSNamespace() (bool, error) {
+	self, err := os.Readlink("/proc/self/ns/uts")
+	if err != nil {
+		return false, err
+	}
+	parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/uts", os.Getppid()))
+	if err != nil {
+		return false, err
+	}
+	return self != parent, nil
 }
 
 // Main is the whole main of a binary that only runs components (lab-kubelet,
