@@ -111,6 +111,14 @@ build() {
 }
 
 down() {
+	# The components' logs outlive the lab: a failure is read in them
+	# (the API servers', etcd's, the kubelets').
+	local state
+	state=$("$lab" status --name "$name" 2>/dev/null | awk '$1 == "state:" {print $2}')
+	if [[ -d $state/logs ]]; then
+		rm -rf "$out/lab-logs"
+		cp -r "$state/logs" "$out/lab-logs"
+	fi
 	"$lab" down --name "$name" || echo "lab down --name $name failed; run it again" >&2
 	"$lab" registry down --port "$port" --purge || echo "lab registry down --port $port --purge failed; run it again" >&2
 }
