@@ -229,10 +229,17 @@ func (c Config) Validate() error {
 // offers its pods, which the scheduler and the kubelet's resize admission
 // both count against.
 func (c Config) Allocatable() v1.ResourceList {
+	return LessReserved(c.Capacity, c.Reserved)
+}
+
+// LessReserved is capacity minus reserved, each resource never below zero:
+// the allocatable of a node with that capacity (the Node's status counts
+// extended resources other writers put in its capacity too).
+func LessReserved(capacity, reserved v1.ResourceList) v1.ResourceList {
 	out := v1.ResourceList{}
-	for name, q := range c.Capacity {
+	for name, q := range capacity {
 		q = q.DeepCopy()
-		if r, ok := c.Reserved[name]; ok {
+		if r, ok := reserved[name]; ok {
 			q.Sub(r)
 			if q.Sign() < 0 {
 				q = *resource.NewQuantity(0, q.Format)

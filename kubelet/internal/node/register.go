@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kinns/kinns/kubelet/config"
@@ -123,7 +122,7 @@ func (a *Agent) nodeStatus(ctx context.Context, old *v1.Node) v1.NodeStatus {
 	capacity := nodeCapacity(old.Status.Capacity, a.cfg.Capacity)
 	return v1.NodeStatus{
 		Capacity:    capacity,
-		Allocatable: allocatable(capacity, a.cfg.Reserved),
+		Allocatable: config.LessReserved(capacity, a.cfg.Reserved),
 		Conditions:  conds,
 		Addresses: []v1.NodeAddress{
 			{Type: v1.NodeInternalIP, Address: a.cfg.NodeIP},
@@ -172,21 +171,6 @@ func nodeCapacity(existing, own v1.ResourceList) v1.ResourceList {
 	return out
 }
 
-// allocatable is capacity minus reserved, never below zero.
-func allocatable(capacity, reserved v1.ResourceList) v1.ResourceList {
-	out := v1.ResourceList{}
-	for name, q := range capacity {
-		q = q.DeepCopy()
-		if r, ok := reserved[name]; ok {
-			q.Sub(r)
-			if q.Sign() < 0 {
-				q = *resource.NewQuantity(0, q.Format)
-			}
-		}
-		out[name] = q
-	}
-	return out
-}
 
 func (a *Agent) serverPort() int32 {
 	_, p, err := net.SplitHostPort(a.cfg.ServerAddress)
