@@ -171,7 +171,6 @@ func nodeCapacity(existing, own v1.ResourceList) v1.ResourceList {
 	return out
 }
 
-
 func (a *Agent) serverPort() int32 {
 	_, p, err := net.SplitHostPort(a.cfg.ServerAddress)
 	if n, err2 := strconv.Atoi(p); err == nil && err2 == nil {
