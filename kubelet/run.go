@@ -12,6 +12,7 @@ import (
 	clog "github.com/containerd/log"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kinns/kinns/cni"
@@ -51,15 +52,30 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("make API client: %w", err)
 	}
+	// Heartbeats (the Lease and the Node's status) go through a client of
+	// their own, as upstream's kubelet does: no client-side rate limit, so a
+	// burst of pod requests never holds a renewal back, and a timeout of
+	// the shorter of the lease duration and the status period, so a request
+	// lost with an API server is retried before the node looks dead.
+	hc := rest.CopyConfig(rc)
+	hc.QPS, hc.Burst = -1, 0
+	hc.Timeout = min(cfg.LeaseDuration, cfg.StatusUpdateFrequency)
+	heartbeat, err := kubernetes.NewForConfig(hc)
+	if err != nil {
+		return fmt.Errorf("make heartbeat API client: %w", err)
+	}
 	waitAPI := func(ctx context.Context) error { return apiready.Wait(ctx, client.Discovery().RESTClient(), cfg.Log) }
-	return run(ctx, cfg, deps{client: client, waitAPI: waitAPI})
+	return run(ctx, cfg, deps{client: client, heartbeat: heartbeat, waitAPI: waitAPI})
 }
 
 // deps are what Run makes before the kubelet: the API client and
 // optionally a dialer to reach pods.
 type deps struct {
 	client kubernetes.Interface
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	// heartbeat, if set, renews the Lease and posts the Node's status
+	// (default: client).
+	heartbeat kubernetes.Interface
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	// waitAPI, if set, returns once the API server is ready: the harness
 	// may start the kubelet while it boots (see apiready).
 	waitAPI func(ctx context.Context) error
@@ -145,7 +161,7 @@ func assemble(ctx context.Context, cfg Config, d deps) (*kubelet, func(), error)
 		return nil, nil, err
 	}
 	k.images = rt
-	k.agent = node.New(cfg, node.Deps{Client: d.client, Runtime: rt, Network: net})
+	k.agent = node.New(cfg, node.Deps{Client: d.client, Heartbeat: d.heartbeat, Runtime: rt, Network: net})
 	k.pods = pods.New(cfg, pods.Deps{Client: d.client, Runtime: rt, Network: net, Dial: d.dial})
 	adopted, err := rt.Recover(ctx)
 	if err != nil {

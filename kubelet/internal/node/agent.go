@@ -15,6 +15,9 @@ import (
 // Deps are the agent's side effects, replaced by fakes in tests.
 type Deps struct {
 	Client kubernetes.Interface
+	// Heartbeat renews the Lease and posts the Node's status (default:
+	// Client); the kubelet gives it no client-side rate limit.
+	Heartbeat kubernetes.Interface
 	// Runtime answers for the container runtime (runtime.Runtime is one):
 	// its version goes into the Node's info, and an error makes the node
 	// not Ready.
@@ -35,7 +38,9 @@ type Deps struct {
 type Agent struct {
 	cfg    config.Config
 	client kubernetes.Interface
-	rt     interface {
+	// heartbeat renews the Lease and posts the status.
+	heartbeat kubernetes.Interface
+	rt        interface {
 		Version(ctx context.Context) (string, error)
 	}
 	net interface {
@@ -54,6 +59,9 @@ func New(cfg config.Config, d Deps) *Agent {
 	a := &Agent{cfg: cfg, client: d.Client, rt: d.Runtime, net: d.Network, clock: d.Clock, log: cfg.Log}
 	if a.clock == nil {
 		a.clock = clock.RealClock{}
+	}
+	if a.heartbeat = d.Heartbeat; a.heartbeat == nil {
+		a.heartbeat = a.client
 	}
 	return a
 }

@@ -22,7 +22,7 @@ const leaseNamespace = "kube-node-lease"
 // ctx ends (client-go's lease controller, as the kubelet uses).
 func (a *Agent) renewLease(ctx context.Context) {
 	secs := int32(a.cfg.LeaseDuration / time.Second)
-	c := lease.NewController(a.clock, a.client, a.cfg.NodeName, secs, nil,
+	c := lease.NewController(a.clock, a.heartbeat, a.cfg.NodeName, secs, nil,
 		a.cfg.LeaseRenewInterval, a.cfg.NodeName, leaseNamespace, a.setLeaseOwner)
 	c.Run(ctx)
 }
@@ -67,7 +67,7 @@ func (a *Agent) nodeStatusLoop(ctx context.Context) {
 func (a *Agent) postNodeStatus(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StatusUpdateFrequency+5*time.Second)
 	defer cancel()
-	nodes := a.client.CoreV1().Nodes()
+	nodes := a.heartbeat.CoreV1().Nodes()
 	node, err := nodes.Get(ctx, a.cfg.NodeName, metav1.GetOptions{ResourceVersion: "0"})
 	if apierrors.IsNotFound(err) {
 		return a.tryRegister(ctx)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kinns/kinns/kubelet/config"
 )
@@ -19,6 +20,8 @@ import (
 // that always answer.
 type testAgent struct {
 	client *fake.Clientset
+	// heartbeat, if a setup sets it, is the agent's heartbeat client.
+	heartbeat *fake.Clientset
 }
 
 type answering struct{}
@@ -42,7 +45,11 @@ func startAgent(t *testing.T, setup ...func(*testAgent)) *testAgent {
 	for _, f := range setup {
 		f(tk)
 	}
-	a := New(cfg, Deps{Client: tk.client, Runtime: answering{}, Network: answering{}})
+	d := Deps{Client: tk.client, Runtime: answering{}, Network: answering{}}
+	if tk.heartbeat != nil {
+		d.Heartbeat = tk.heartbeat
+	}
+	a := New(cfg, d)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -208,5 +215,34 @@ func TestHeartbeatsKeepExtendedResources(t *testing.T) {
 	n, _ = nodes.Get(ctx, "node-1", metav1.GetOptions{})
 	if _, ok := n.Status.Capacity[fake]; ok {
 		t.Errorf("a removed extended resource came back: %v", n.Status.Capacity)
+	}
+}
+
+// TestHeartbeatsGoThroughTheHeartbeatClient checks that the Lease and the
+// Node's status are written through the heartbeat client (the kubelet's has
+// no rate limit) and nothing of them through the main one.
+func TestHeartbeatsGoThroughTheHeartbeatClient(t *testing.T) {
+	tk := startAgent(t, func(tk *testAgent) {
+		// The same objects as the main client, seen through another client.
+		tk.heartbeat = &fake.Clientset{}
+		tk.heartbeat.AddReactor("*", "*", k8stesting.ObjectReaction(tk.client.Tracker()))
+	})
+	heartbeats := func(c *fake.Clientset) (lease, status int) {
+		for _, a := range c.Actions() {
+			switch {
+			case a.GetResource().Resource == "leases":
+				lease++
+			case a.GetResource().Resource == "nodes" && a.GetSubresource() == "status":
+				status++
+			}
+		}
+		return lease, status
+	}
+	waitFor(t, "lease and status written through the heartbeat client", func() bool {
+		lease, status := heartbeats(tk.heartbeat)
+		return lease >= 3 && status >= 2
+	})
+	if lease, status := heartbeats(tk.client); lease+status > 0 {
+		t.Errorf("main client wrote %d lease and %d status requests", lease, status)
 	}
 }
