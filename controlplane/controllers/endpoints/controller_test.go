@@ -182,3 +182,54 @@ func ptrs(s []discoveryv1.EndpointSlice) []*discoveryv1.EndpointSlice {
 	}
 	return out
 }
+
+// TestSyncRemovesThePlaceholderBeforeTheNewSlices checks the order of the
+// writes when a Service's first pods come: the empty placeholder is deleted
+// before the slices with endpoints are created, so nobody lists all the
+// endpoints beside a slice with no ports (upstream's EndpointSlice
+// conformance test fails on that). A stale slice with endpoints is deleted
+// after its successor is created.
+func TestSyncRemovesThePlaceholderBeforeTheNewSlices(t *testing.T) {
+	h := newHarness(t, service("web", httpPort(intstr.FromString("http"))))
+	h.sync("default/web")
+	sl := h.slices()
+	if len(sl) != 1 || len(sl[0].Endpoints) != 0 || len(sl[0].Ports) != 0 {
+		t.Fatalf("want one empty placeholder, got %+v", sl)
+	}
+	placeholder := sl[0].Name
+
+	// Two pods whose named port resolves differently: two slices.
+	ctx := context.Background()
+	a, b := pod("a", "web", "10.244.1.2"), pod("b", "web", "10.244.2.2", onNode("node-2"))
+	b.Spec.Containers[0].Ports[0].ContainerPort++
+	h.client.CoreV1().Pods("default").Create(ctx, a, metav1.CreateOptions{})
+	h.client.CoreV1().Pods("default").Create(ctx, b, metav1.CreateOptions{})
+	writes := func(from int) []string {
+		var w []string
+		for _, act := range h.client.Actions()[from:] {
+			if act.GetResource().Resource == "endpointslices" && (act.GetVerb() == "create" || act.GetVerb() == "delete") {
+				w = append(w, act.GetVerb())
+			}
+		}
+		return w
+	}
+	before := len(h.client.Actions())
+	h.sync("default/web")
+	if got := writes(before); len(got) != 3 || got[0] != "delete" {
+		t.Fatalf("writes %v: want the placeholder's delete, then 2 creates", got)
+	}
+	sl = h.slices()
+	if len(sl) != 2 || sl[0].Name == placeholder || sl[1].Name == placeholder {
+		t.Fatalf("want 2 slices with endpoints, got %+v", sl)
+	}
+
+	// The port changes: each slice with endpoints is replaced, the new one
+	// first.
+	svc := service("web", httpPort(intstr.FromInt32(9090)))
+	h.client.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{})
+	before = len(h.client.Actions())
+	h.sync("default/web")
+	if got := writes(before); len(got) != 3 || got[0] != "create" || got[1] != "delete" || got[2] != "delete" {
+		t.Fatalf("writes %v: want the create of the new slice, then 2 deletes", got)
+	}
+}

@@ -76,6 +76,23 @@ func (c *Controller) syncSlices(ctx context.Context, ns, name string, svc *corev
 	}
 	api := c.client.DiscoveryV1().EndpointSlices(ns)
 	var errs []error
+	// A stale slice without endpoints (the placeholder of a Service that had
+	// no pods) goes before the new slices come: left until after, a reader
+	// between the two would see every endpoint and an extra slice with no
+	// ports. Upstream avoids the same moment by turning the placeholder into
+	// one of the new slices; names here are stable for their contents (see
+	// sliceName), so it is deleted instead. A stale slice with endpoints
+	// goes after, so that traffic never finds none.
+	wanted := map[string]bool{}
+	for _, w := range want {
+		wanted[w.Name] = true
+	}
+	for name, stale := range have {
+		if !wanted[name] && len(stale.Endpoints) == 0 {
+			errs = append(errs, ignoreNotFound(api.Delete(ctx, name, metav1.DeleteOptions{})))
+			delete(have, name)
+		}
+	}
 	for _, w := range want {
 		cur, ok := have[w.Name]
 		delete(have, w.Name)
