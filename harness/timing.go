@@ -35,8 +35,9 @@ func TimingProfile(name string) Profile {
 		p.NotReadyToleration, p.UnreachableToleration = 300*time.Second, 300*time.Second
 		p.ExtendTokenExpiration, p.TokenMaxAge = true, 24*time.Hour
 	default:
-		// A dead node's pods move within seconds, not minutes.
-		p.NotReadyToleration, p.UnreachableToleration = 10*time.Second, 10*time.Second
+		// A dead node's pods move within seconds, not minutes: 2 s after
+		// the node controller's 5 s grace (controllers' fast Timing).
+		p.NotReadyToleration, p.UnreachableToleration = 2*time.Second, 2*time.Second
 		// Tokens are rotated every 20 s and live as long as asked (an hour):
 		// a pod that keeps working shows that rotation works.
 		p.ExtendTokenExpiration, p.TokenMaxAge = false, 20*time.Second

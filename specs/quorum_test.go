@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 	"github.com/kinns/kinns/controlplane/pki"
 	"github.com/kinns/kinns/harness"
 )
@@ -154,7 +155,10 @@ var _ = Describe("etcd quorum under traffic", Quorum, Ordered, func() {
 		AddReportEntry("quorum restored -> first good write", goodAt.Sub(restored).String())
 
 		By("Services answered every request, and no pod, restart or rule changed")
-		time.Sleep(3 * time.Second) // what the outage would have set off has had time to happen
+		// What the outage would have set off has had time to happen: the
+		// node controller's grace and the pods' tolerations, and a second.
+		time.Sleep(controllersconfig.Timing(harness.TimingFast).NodeMonitorGracePeriod +
+			harness.TimingProfile(harness.TimingFast).UnreachableToleration + time.Second)
 		Expect(loop.failures(lost)).To(BeEmpty(), "requests failed during the outage (%s)", loop.summary())
 		after := takeSnapshot(ctx, lab, cs)
 		Expect(after.pods).To(Equal(before.pods), "pods, their UIDs, nodes and restarts")

@@ -59,8 +59,9 @@ func selfHeal(ctx context.Context, f *faultLab) (map[string]float64, error) {
 // they are evicted, at best: the node monitor's grace period after the
 // last heartbeat, which comes at most one lease renewal before the death,
 // then the pods' tolerationSeconds for the unreachable taint. The fast
-// profile chose 10 s and 10 s so that a kubelet starved for seconds on a
-// busy 2-core host is never taken for dead (five renewals lost in a row).
+// profile's 5 s grace is five renewals lost in a row, so that a kubelet
+// starved for seconds on a busy 2-core host is never taken for dead; its
+// tolerations are 2 s.
 func selfHealPolicy(profile string) float64 {
 	grace := controllersconfig.Timing(profile).NodeMonitorGracePeriod
 	renew := kubeletconfig.TimingsFor(profile).LeaseRenewInterval

@@ -52,7 +52,7 @@ func TestConfigJSONRoundTrip(t *testing.T) {
 	if back.NodeMonitorGracePeriod != c.NodeMonitorGracePeriod || back.Controllers[0] != "nodelifecycle" || back.Log != nil {
 		t.Errorf("round trip: %+v", back)
 	}
-	if !strings.Contains(string(b), `"NodeMonitorGracePeriod":10000000000`) {
+	if !strings.Contains(string(b), `"NodeMonitorGracePeriod":5000000000`) {
 		t.Errorf("flat timing fields expected: %s", b)
 	}
 }

@@ -124,9 +124,10 @@ type Timings struct {
 // doubling to 5m, reset after 10m. "fast" (any other name too) keeps the
 // same ratios where they matter, for labs that act in seconds on a busy
 // 2-core host:
-//   - lease 10s renewed every 2s: five renewals must be lost in a row
-//     before the lease expires, so a kubelet starved for a few seconds never
-//     looks dead, yet a killed node's lease runs out within 10s;
+//   - lease 5s renewed every 1s (through a client with no rate limit):
+//     five renewals must be lost in a row before the node controller's
+//     5 s grace runs out, so a kubelet starved for a few seconds never
+//     looks dead, yet a killed node is noticed within 5 s;
 //   - node status every 4s: conditions are fresh within a heartbeat of the
 //     node controller's grace period without doubling API writes;
 //   - backoff 1s doubling to 30s, reset after 60s: a crash shows as a
@@ -144,7 +145,7 @@ func TimingsFor(profile string) Timings {
 		}
 	}
 	return Timings{
-		LeaseDuration: 10 * time.Second, LeaseRenewInterval: 2 * time.Second,
+		LeaseDuration: 5 * time.Second, LeaseRenewInterval: time.Second,
 		StatusUpdateFrequency: 4 * time.Second, SyncInterval: 5 * time.Second,
 		BackoffInitial: time.Second, BackoffMax: 30 * time.Second, BackoffReset: time.Minute,
 		ImageGCPeriod: 10 * time.Second, ImageMinimumGCAge: 10 * time.Second,

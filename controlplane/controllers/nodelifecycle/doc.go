@@ -21,7 +21,7 @@
 //     it does not tolerate is there, or when the shortest tolerationSeconds
 //     of its tolerations for a taint has run out, counted from the taint's
 //     timeAdded (or the pod's creation, if later). The API server's
-//     DefaultTolerationSeconds gives every pod such tolerations (10 s in
+//     DefaultTolerationSeconds gives every pod such tolerations (2 s in
 //     kinns' fast profile, 300 s upstream).
 //
 // # Disruption guard

@@ -125,7 +125,7 @@ func TestNodeRegistrationAndHeartbeats(t *testing.T) {
 
 	// Heartbeats: the lease is renewed and the Ready condition re-posted.
 	lease0 := getLease(t, tk)
-	if *lease0.Spec.HolderIdentity != "node-1" || *lease0.Spec.LeaseDurationSeconds != 10 ||
+	if *lease0.Spec.HolderIdentity != "node-1" || *lease0.Spec.LeaseDurationSeconds != 5 ||
 		len(lease0.OwnerReferences) != 1 || lease0.OwnerReferences[0].Name != "node-1" {
 		t.Errorf("lease %+v", lease0)
 	}
