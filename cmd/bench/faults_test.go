@@ -108,8 +108,8 @@ func TestTimelineKeepsFirstSighting(t *testing.T) {
 }
 
 func TestSelfHealPolicy(t *testing.T) {
-	// fast: grace 10 s - renewal 2 s + toleration 10 s; kubernetes: 50 - 10 + 300.
-	for profile, want := range map[string]float64{harness.TimingFast: 18, harness.TimingKubernetes: 340} {
+	// fast: grace 5 s - renewal 1 s + toleration 2 s; kubernetes: 50 - 10 + 300.
+	for profile, want := range map[string]float64{harness.TimingFast: 6, harness.TimingKubernetes: 340} {
 		if got := selfHealPolicy(profile); got != want {
 			t.Errorf("%s: %v s, want %v", profile, got, want)
 		}
