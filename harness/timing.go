@@ -3,7 +3,9 @@ package harness
 import (
 	"time"
 
+	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 	etcdconfig "github.com/kinns/kinns/controlplane/etcd/config"
+	kubeletconfig "github.com/kinns/kinns/kubelet/config"
 )
 
 // Profile is a timing profile made concrete (DESIGN §5).
@@ -12,6 +14,12 @@ type Profile struct {
 	EtcdHeartbeat, EtcdElection time.Duration
 	NotReadyToleration          time.Duration
 	UnreachableToleration       time.Duration
+	// LeaseRenew is how often a kubelet renews its node's Lease, and
+	// NodeGrace how long the node controller waits without a renewal
+	// before it marks the node; with UnreachableToleration they say how
+	// long a dead node's pods wait (the kubelet's and the controllers'
+	// configs hold them, read here so that nobody adds them up twice).
+	LeaseRenew, NodeGrace time.Duration
 	// ExtendTokenExpiration is the API server's
 	// --service-account-extend-token-expiration: when true (upstream's
 	// default), a token a kubelet asks for with the default 3607 s lives a
@@ -30,6 +38,8 @@ type Profile struct {
 func TimingProfile(name string) Profile {
 	p := Profile{Name: name}
 	p.EtcdHeartbeat, p.EtcdElection = etcdconfig.Timing(name)
+	p.LeaseRenew = kubeletconfig.TimingsFor(name).LeaseRenewInterval
+	p.NodeGrace = controllersconfig.Timing(name).NodeMonitorGracePeriod
 	switch name {
 	case TimingKubernetes:
 		p.NotReadyToleration, p.UnreachableToleration = 300*time.Second, 300*time.Second

@@ -30,8 +30,11 @@ func TestTimingProfileTokens(t *testing.T) {
 // (half the grace: no node seen for that long means its own view is cut).
 func TestTimingProfileNodeHealth(t *testing.T) {
 	for _, profile := range []string{TimingFast, TimingKubernetes} {
-		renew := kubeletconfig.TimingsFor(profile).LeaseRenewInterval
-		grace := controllersconfig.Timing(profile).NodeMonitorGracePeriod
+		p := TimingProfile(profile)
+		renew, grace := p.LeaseRenew, p.NodeGrace
+		if renew != kubeletconfig.TimingsFor(profile).LeaseRenewInterval || grace != controllersconfig.Timing(profile).NodeMonitorGracePeriod {
+			t.Errorf("%s: profile's renewal %s and grace %s differ from the kubelet's and the controllers'", profile, renew, grace)
+		}
 		if grace < 4*renew {
 			t.Errorf("%s: grace %s is under 4 renewals of %s", profile, grace, renew)
 		}
@@ -40,8 +43,7 @@ func TestTimingProfileNodeHealth(t *testing.T) {
 		}
 	}
 	fast := TimingProfile(TimingFast)
-	grace := controllersconfig.Timing(TimingFast).NodeMonitorGracePeriod
-	if heal := grace + fast.UnreachableToleration; heal > 8*time.Second {
+	if heal := fast.NodeGrace + fast.UnreachableToleration; heal > 8*time.Second {
 		t.Errorf("fast profile: a dead node's pods wait %s before eviction; the lab's goal is 10 s to Ready elsewhere", heal)
 	}
 }

@@ -13,9 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	controllersconfig "github.com/kinns/kinns/controlplane/controllers/config"
 	"github.com/kinns/kinns/harness"
-	kubeletconfig "github.com/kinns/kinns/kubelet/config"
 )
 
 // healReplicas is the Deployment a node kill breaks: spread over three
@@ -63,9 +61,8 @@ func selfHeal(ctx context.Context, f *faultLab) (map[string]float64, error) {
 // starved for seconds on a busy 2-core host is never taken for dead; its
 // tolerations are 2 s.
 func selfHealPolicy(profile string) float64 {
-	grace := controllersconfig.Timing(profile).NodeMonitorGracePeriod
-	renew := kubeletconfig.TimingsFor(profile).LeaseRenewInterval
-	return (grace - renew + harness.TimingProfile(profile).UnreachableToleration).Seconds()
+	p := harness.TimingProfile(profile)
+	return (p.NodeGrace - p.LeaseRenew + p.UnreachableToleration).Seconds()
 }
 
 // deploy creates a Deployment of the test image, ready once it answers
