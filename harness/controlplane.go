@@ -120,7 +120,7 @@ func (l *Lab) etcdConfig(h topology.Host, _ string) (any, error) {
 	for _, p := range l.plan.ControlPlane() {
 		peers = append(peers, etcdconfig.Peer{Name: p.Name, PeerURL: etcdURL(p.IP.String(), EtcdPeerPort)})
 	}
-	prof := TimingProfile(l.cfg.Timing)
+	prof := l.Profile()
 	p := l.PKIPaths()
 	return etcdconfig.Config{
 		Name: h.Name, DataDir: l.store.Path(filepath.Join("etcd", h.Name)),
@@ -182,7 +182,7 @@ func (l *Lab) forwardConfig(topology.Host, string) (any, error) {
 
 func (l *Lab) apiServerConfig(h topology.Host, _ string) (any, error) {
 	p := l.PKIPaths()
-	prof := TimingProfile(l.cfg.Timing)
+	prof := l.Profile()
 	cfg := apiserverconfig.Config{
 		AdvertiseIP: h.IP.String(), Port: APIPort,
 		EtcdCAFile: p.EtcdCACert(), EtcdCertFile: p.EtcdClientCert(pki.EtcdAPIServerClient), EtcdKeyFile: p.EtcdClientKey(pki.EtcdAPIServerClient),

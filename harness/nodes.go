@@ -44,7 +44,7 @@ func (l *Lab) kubeletConfig(n topology.Host, kubeconfig string) (any, error) {
 		return nil, err
 	}
 	timings := kubeletconfig.TimingsFor(l.cfg.Timing)
-	timings.TokenMaxAge = TimingProfile(l.cfg.Timing).TokenMaxAge
+	timings.TokenMaxAge = l.Profile().TokenMaxAge
 	return kubeletconfig.Config{
 		Kubeconfig: kubeconfig, NodeName: n.Name, NodeIP: n.IP.String(), PodCIDR: n.PodCIDR.String(),
 		NodeNetns: n.Netns, Bridge: topology.NodeBridge,

@@ -34,6 +34,10 @@ type Profile struct {
 	TokenMaxAge time.Duration
 }
 
+// Profile is the lab's timing profile: what its components were given, for
+// a spec or a tool that waits on them.
+func (l *Lab) Profile() Profile { return TimingProfile(l.cfg.Timing) }
+
 // TimingProfile returns the durations of a profile name.
 func TimingProfile(name string) Profile {
 	p := Profile{Name: name}

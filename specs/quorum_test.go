@@ -156,8 +156,8 @@ var _ = Describe("etcd quorum under traffic", Quorum, Ordered, func() {
 		By("Services answered every request, and no pod, restart or rule changed")
 		// What the outage would have set off has had time to happen: the
 		// node controller's grace and the pods' tolerations, and a second.
-		fast := harness.TimingProfile(harness.TimingFast)
-		time.Sleep(fast.NodeGrace + fast.UnreachableToleration + time.Second)
+		prof := lab.Profile()
+		time.Sleep(prof.NodeGrace + prof.UnreachableToleration + time.Second)
 		Expect(loop.failures(lost)).To(BeEmpty(), "requests failed during the outage (%s)", loop.summary())
 		after := takeSnapshot(ctx, lab, cs)
 		Expect(after.pods).To(Equal(before.pods), "pods, their UIDs, nodes and restarts")

@@ -38,8 +38,9 @@ type NodeTiming struct {
 // client no rate limit holds back, so a healthy node is marked only when its
 // kubelet is stalled for five seconds (the longest gap between renewals
 // measured through the parallel conformance tests on a 2-core host, at a
-// load average of 24, was 1.4 s), and a dead node's pods move about 5 s + their tolerationSeconds (2 s
-// in the fast profile) after its last heartbeat.
+// load average of 24, was 1.4 s), and a dead node's pods move about 5 s +
+// their tolerationSeconds (2 s in the fast profile) after its last
+// heartbeat.
 func Timing(profile string) NodeTiming {
 	if profile == ProfileKubernetes {
 		return NodeTiming{NodeMonitorPeriod: 5 * time.Second, NodeMonitorGracePeriod: 50 * time.Second, NodeStartupGracePeriod: 60 * time.Second}
