@@ -29,6 +29,8 @@ var _ = Describe("The lab command", CLI, func() {
 
 	It("keeps a lab whose bring-up failed when asked to retain it, and lab down removes it", func(ctx SpecContext) {
 		name := uniqueName("r")
+		// Whatever fails below, the kept lab does not outlive the spec.
+		DeferCleanup(func(ctx SpecContext) { runLab(ctx, "down", "--name", name) })
 		// A containerd that is not there: bring-up fails once the hosts exist.
 		out := runLabFails(ctx, "up", "--name", name, "--nodes", "1", "--retain", "--containerd-address", "/run/kinns-no-such.sock")
 		Expect(out).To(ContainSubstring("kept for inspection"))

@@ -77,6 +77,10 @@ const (
 	msgError = "error "
 )
 
+// supervisorExit bounds how long `lab up` waits for a supervisor that
+// reported a failed bring-up to exit: it has nothing left to do but exit.
+const supervisorExit = 10 * time.Second
+
 // runUp checks the request, starts the supervisor in the background and relays its
 // progress until the lab is ready.
 func runUp(out io.Writer, g *globals, o upOptions) error {
@@ -123,8 +127,16 @@ func runUp(out io.Writer, g *globals, o upOptions) error {
 		child.Signal(syscall.SIGTERM)
 	}()
 	err = relay(out, progress, start)
-	if errors.Is(err, errSupervisorDied) {
+	switch {
+	case errors.Is(err, errSupervisorDied):
 		harness.Down(context.Background(), g.stateRoot, g.name, nil)
+	case err != nil:
+		// The supervisor reported its failure and is exiting: return once
+		// it has, so that whoever runs `lab status` next finds the lab as
+		// it is left (removed, or kept with --retain and no supervisor),
+		// not its last moments (it was seen still running 22 ms after
+		// `lab up` returned).
+		proc.WaitGone(context.Background(), child, supervisorExit)
 	}
 	if err != nil {
 		return err
